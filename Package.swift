@@ -1,0 +1,87 @@
+// swift-tools-version:6.1
+// iommud — watches IOMMU / DMA-remapping faults on Linux.
+// Layout and module rules: ARCHITECTURE.md. IOMMUCore is pure (no I/O); IOMMUDaemon is the
+// I/O shell; `iommud` only parses arguments.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .unsafeFlags(["-warnings-as-errors"]),
+]
+
+let package = Package(
+    name: "iommud",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "iommud", targets: ["iommud"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // A few lines of C for what Swift's Glibc module does not export (eventfd, epoll, klogctl).
+        .target(name: "CLinux"),
+        // libsystemd (journal, sd_notify, sd_listen_fds) through pkg-config.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // Pure: parsing, classification, counting, rendering. No file descriptors here.
+        .target(
+            name: "IOMMUCore",
+            swiftSettings: strict
+        ),
+        // The I/O shell: sources, sinks, checkpoint, configuration, the daemon's services.
+        .target(
+            name: "IOMMUDaemon",
+            dependencies: [
+                "IOMMUCore", "CLinux", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "iommud",
+            dependencies: [
+                "IOMMUDaemon", "IOMMUCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IOMMUCoreTests",
+            dependencies: ["IOMMUCore"],
+            exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IOMMUDaemonTests",
+            dependencies: [
+                "IOMMUDaemon", "IOMMUCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["IOMMUCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,13 @@
+#ifndef IOMMUD_CLINUX_H
+#define IOMMUD_CLINUX_H
+// What Swift's Glibc module does not export. Nothing else in the project is C.
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
+#include <sys/klog.h>
+#include <sys/prctl.h>
+
+/// eventfd(2) — used to wake the kmsg reader thread for shutdown.
+int clinux_eventfd(unsigned int initval, int flags);
+/// klogctl(10, NULL, 0): the size of the kernel ring buffer in bytes.
+int clinux_klog_buffer_size(void);
+#endif
