@@ -1,0 +1,98 @@
+/// Where the parts of a raw record sit in its bytes. Parsing stops here on the hot path: most
+/// records are rejected by `IOMMUPrefilter` looking at `text` before any String is made.
+public struct KmsgRecordLayout: Sendable {
+    public var priority: UInt32
+    public var seq: UInt64
+    public var timestampUsec: UInt64
+    public var flag: UInt8
+    /// The escaped message text (without its newline).
+    public var text: Range<Int>
+    /// The dictionary lines (each starting with one space), possibly empty.
+    public var dictionary: Range<Int>
+
+    public var facility: UInt32 { priority >> 3 }
+}
+
+public enum KmsgRecordParser {
+    /// Parses the header of one raw record. nil when the bytes are not a kmsg record.
+    /// Unknown comma-separated header fields before `;` are ignored, as the ABI requires.
+    public static func layout(_ b: UnsafeBufferPointer<UInt8>) -> KmsgRecordLayout? {
+        var s = ByteScanner(b)
+        guard let prio = s.decimal(), prio <= UInt64(UInt32.max), s.skip(byte: UInt8(ascii: ",")),
+            let seq = s.decimal(), s.skip(byte: UInt8(ascii: ",")),
+            let ts = s.decimal(), s.skip(byte: UInt8(ascii: ","))
+        else { return nil }
+        var flag = UInt8(ascii: "-")
+        if let f = s.peek, f != UInt8(ascii: ";"), f != UInt8(ascii: ",") { flag = f }
+        // Skip the flag and any further fields (caller=T123, …) up to ';'.
+        while let c = s.peek, c != UInt8(ascii: ";") {
+            if c == 0x0a { return nil }
+            s.position += 1
+        }
+        guard s.skip(byte: UInt8(ascii: ";")) else { return nil }
+        let textStart = s.position
+        var end = textStart
+        while end < b.count && b[end] != 0x0a { end += 1 }
+        let text = textStart..<end
+        var dictStart = end < b.count ? end + 1 : end
+        // Dictionary lines begin with one space; anything else ends the record.
+        if dictStart < b.count && b[dictStart] != 0x20 { dictStart = b.count }
+        return KmsgRecordLayout(
+            priority: UInt32(prio), seq: seq, timestampUsec: ts, flag: flag, text: text,
+            dictionary: dictStart..<b.count)
+    }
+
+    /// The full record: text unescaped, SUBSYSTEM/DEVICE taken from the dictionary.
+    public static func record(_ b: UnsafeBufferPointer<UInt8>, layout l: KmsgRecordLayout) -> KmsgRecord {
+        var subsystem: String?
+        var device: String?
+        var i = l.dictionary.lowerBound
+        while i < l.dictionary.upperBound {
+            guard b[i] == 0x20 else { break }
+            var end = i + 1
+            while end < l.dictionary.upperBound && b[end] != 0x0a { end += 1 }
+            let line = UnsafeBufferPointer(rebasing: b[(i + 1)..<end])
+            if let eq = line.firstIndex(of: UInt8(ascii: "=")) {
+                let key = UnsafeBufferPointer(rebasing: line[0..<eq])
+                let value = unescape(UnsafeBufferPointer(rebasing: line[(eq + 1)...]))
+                if key.elementsEqual("SUBSYSTEM".utf8) {
+                    subsystem = value
+                } else if key.elementsEqual("DEVICE".utf8) {
+                    device = value
+                }
+            }
+            i = end + 1
+        }
+        return KmsgRecord(
+            priority: l.priority, seq: l.seq, timestampUsec: l.timestampUsec, flag: l.flag,
+            text: unescape(UnsafeBufferPointer(rebasing: b[l.text])), subsystem: subsystem, device: device)
+    }
+
+    public static func parse(_ b: UnsafeBufferPointer<UInt8>) -> KmsgRecord? {
+        layout(b).map { record(b, layout: $0) }
+    }
+
+    public static func parse(_ text: String) -> KmsgRecord? {
+        text.withBytes { parse($0) }
+    }
+
+    /// Undoes the kernel's escaping: every byte < 0x20, >= 0x7f and `\` itself is `\xNN`.
+    public static func unescape(_ b: UnsafeBufferPointer<UInt8>) -> String {
+        guard b.contains(UInt8(ascii: "\\")) else { return String(decoding: b, as: UTF8.self) }
+        var out = [UInt8]()
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count + 0, b[i + 1] == UInt8(ascii: "x"),
+                let h = ByteScanner.hexValue(b[i + 2]), let l = ByteScanner.hexValue(b[i + 3])
+            {
+                out.append(h << 4 | l)
+                i += 4
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,43 @@
+/// Kernel-side losses and unit-level conditions: not faults, but they bound what was missed.
+public enum Marker: Sendable, Hashable {
+    /// `<function>: N callbacks suppressed` — N *messages* the ratelimit dropped (lib/ratelimit.c).
+    case suppressed(source: String, vendor: Vendor?, count: UInt64)
+    /// A fault/event/page-request queue overflowed: records were lost in hardware.
+    /// `log`: fault (Intel PFO), prq, event, ppr, ga (AMD), evtq, priq (SMMUv3).
+    case overflow(vendor: Vendor, unit: String?, log: String)
+    /// A unit-level error that is neither a device fault nor an overflow (GERROR, Service
+    /// Failure Mode, MSI/queue write aborts, Completion-Wait timeout, CMDQ errors).
+    case unitError(vendor: Vendor, unit: String?, what: String)
+}
+
+/// Platform facts printed at boot (kernel-formats.md §9, issue "boot inventory").
+public enum InventoryItem: Sendable, Hashable {
+    case iommuEnabled(Vendor)
+    case iommuDisabled(Vendor?, reason: String)
+    case passthrough(source: String)
+    /// `DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap … ecap …`, `AMD-Vi: Found IOMMU at …`.
+    case unit(vendor: Vendor, name: String?, address: UInt64?, version: String?, cap: UInt64?, ecap: UInt64?)
+    /// `DMAR: RMRR base: 0x… end: 0x…` — DMA into these ranges is firmware's.
+    case rmrr(start: UInt64, end: UInt64)
+    /// `DMAR-IR: Enabled IRQ remapping in x2apic mode`.
+    case interruptRemapping(mode: String)
+    /// The kernel command line (`Command line:` / `Kernel command line:`).
+    case commandLine(String)
+}
+
+/// What the classifier makes of kernel records. Every output carries the sequence number of the
+/// record that completed it, so a restart can tell what it already counted.
+public enum ClassifierOutput: Sendable, Hashable {
+    case fault(Fault)
+    case marker(Marker, seq: UInt64?)
+    case inventory(InventoryItem, seq: UInt64?)
+    /// Looked like an IOMMU message, matched no known format. Counted, never dropped.
+    case unparsed(vendor: Vendor?, text: String, seq: UInt64?)
+
+    public var seq: UInt64? {
+        switch self {
+        case .fault(let f): return f.seq
+        case .marker(_, let s), .inventory(_, let s), .unparsed(_, _, let s): return s
+        }
+    }
+}

@@ -1,0 +1,117 @@
+/// The remapping hardware family that reported something. Raw values are the contract's.
+public enum Vendor: String, Sendable, Hashable, CaseIterable, Comparable {
+    case intel
+    case amd
+    case armSMMUv3 = "arm-smmu-v3"
+    case armSMMU = "arm-smmu"
+
+    public static func < (l: Vendor, r: Vendor) -> Bool { l.rawValue < r.rawValue }
+}
+
+/// What the faulting transaction tried to do, when the kernel says.
+public enum Access: String, Sendable, Hashable {
+    case read
+    case write
+}
+
+/// Who most likely has to fix it (kernel-formats.md §8.2). A heuristic, never a verdict.
+public enum Owner: String, Sendable, Hashable {
+    case driver
+    case firmware
+    case hardware
+    case iommuDriver = "iommu-driver"
+}
+
+/// The fault's kind in the contract's spelling: Intel `dma-read`, `dma-write`, `intr-remap`,
+/// `page-request`, `invalidation-error`; AMD and SMMUv3 the event name in lower-kebab-case;
+/// SMMUv2 `context-fault`, `global-fault`.
+public struct FaultKind: RawRepresentable, Hashable, Sendable, Comparable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public var description: String { rawValue }
+    public static func < (l: FaultKind, r: FaultKind) -> Bool { l.rawValue < r.rawValue }
+
+    public static let dmaRead: FaultKind = "dma-read"
+    public static let dmaWrite: FaultKind = "dma-write"
+    public static let interruptRemapping: FaultKind = "intr-remap"
+    public static let pageRequest: FaultKind = "page-request"
+    public static let invalidationError: FaultKind = "invalidation-error"
+
+    /// `IO_PAGE_FAULT` → `io-page-fault`, `F_TRANSLATION` → `f-translation`.
+    public init(kernelEventName name: some StringProtocol) {
+        var out = ""
+        out.reserveCapacity(name.utf8.count)
+        for c in name.unicodeScalars {
+            switch c {
+            case "_": out.append("-")
+            case "A"..."Z": out.unicodeScalars.append(Unicode.Scalar(c.value + 32)!)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        self.rawValue = out
+    }
+}
+
+/// One fault the kernel reported, as classified from its log record(s).
+public struct Fault: Sendable, Hashable {
+    public var vendor: Vendor
+    public var kind: FaultKind
+    /// Recoverable: the device waits for a reply (page request, stall) — kernel-formats.md §8.1.
+    public var recoverable: Bool
+    /// The endpoint, when the line names it (or the topology resolved it).
+    public var device: PCIAddress?
+    /// True when `device` was inferred (SMMUv3 StreamID taken as requester id), not printed.
+    public var deviceAssumed: Bool = false
+    /// The remapping unit: first what the line names (dmarN, ivhdN, the SMMU's device name),
+    /// then the sysfs unit name once the topology resolved it.
+    public var unit: String?
+    /// Raw source id / StreamID when the line gives one.
+    public var sourceID: UInt32?
+    public var reason: UInt16?
+    public var reasonText: String?
+    public var owner: Owner?
+    public var address: UInt64?
+    public var pasid: UInt32?
+    public var access: Access?
+    /// Driver name from a `<driver> SSSS:BB:DD.F: ` prefix, when present.
+    public var driver: String?
+    /// Vendor-specific decoded detail (AMD flags, SMMU class, …), for people, not for labels.
+    public var detail: String?
+    /// kmsg sequence number of the record that completed this fault (nil for pasted text).
+    public var seq: UInt64?
+    /// kmsg timestamp (µs since boot, monotonic) of that record.
+    public var timestampUsec: UInt64?
+    /// The kernel's text (several records joined with newlines for multi-record events).
+    public var text: String
+
+    public init(
+        vendor: Vendor, kind: FaultKind, recoverable: Bool, device: PCIAddress? = nil, unit: String? = nil,
+        sourceID: UInt32? = nil, reason: UInt16? = nil, reasonText: String? = nil, owner: Owner? = nil,
+        address: UInt64? = nil, pasid: UInt32? = nil, access: Access? = nil, driver: String? = nil,
+        detail: String? = nil, seq: UInt64? = nil, timestampUsec: UInt64? = nil, text: String
+    ) {
+        self.vendor = vendor
+        self.kind = kind
+        self.recoverable = recoverable
+        self.device = device
+        self.unit = unit
+        self.sourceID = sourceID
+        self.reason = reason
+        self.reasonText = reasonText
+        self.owner = owner
+        self.address = address
+        self.pasid = pasid
+        self.access = access
+        self.driver = driver
+        self.detail = detail
+        self.seq = seq
+        self.timestampUsec = timestampUsec
+        self.text = text
+    }
+
+    /// The reason as the contract spells it: `0x06`.
+    public var reasonString: String? { reason.map { hex0x(UInt64($0), width: 2) } }
+}

@@ -1,0 +1,89 @@
+/// A PCI function address, `SSSS:BB:DD.F`. Kernel fault lines mostly print only `BB:DD.F`
+/// (Intel never prints the segment; AMD added it in v6.0, 964d21a7654c); the segment is then
+/// 0000 and the topology decides whether that is unambiguous.
+public struct PCIAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var segment: UInt16
+    public var bus: UInt8
+    public var device: UInt8
+    public var function: UInt8
+
+    public init(segment: UInt16 = 0, bus: UInt8, device: UInt8, function: UInt8) {
+        self.segment = segment
+        self.bus = bus
+        self.device = device & 0x1f
+        self.function = function & 0x7
+    }
+
+    /// From a 16-bit PCI requester id (source id / StreamID on an identity iommu-map).
+    public init(segment: UInt16 = 0, requesterID: UInt16) {
+        self.init(
+            segment: segment, bus: UInt8(requesterID >> 8), device: UInt8((requesterID >> 3) & 0x1f),
+            function: UInt8(requesterID & 0x7))
+    }
+
+    public var requesterID: UInt16 { UInt16(bus) << 8 | UInt16(device) << 3 | UInt16(function) }
+
+    /// Parses `SSSS:BB:DD.F` or `BB:DD.F` (also with the `0x` prefixes of v5.14's Intel lines).
+    public init?(parsing text: some StringProtocol) {
+        var s = String(text)
+        var result: PCIAddress?
+        s.withBytes { bytes in
+            var scanner = ByteScanner(bytes)
+            result = PCIAddress.scan(&scanner)
+            if !scanner.isAtEnd { result = nil }
+        }
+        guard let result else { return nil }
+        self = result
+        s = ""
+    }
+
+    /// Scans `[0x]SSSS:[0x]BB:[0x]DD.F` or `[0x]BB:[0x]DD.F` at the cursor.
+    public static func scan(_ s: inout ByteScanner) -> PCIAddress? {
+        let start = s.position
+        _ = s.skip("0x")
+        guard let a = s.hex(maxDigits: 4), s.skip(byte: UInt8(ascii: ":")) else {
+            s.position = start
+            return nil
+        }
+        _ = s.skip("0x")
+        guard let b = s.hex(maxDigits: 4) else {
+            s.position = start
+            return nil
+        }
+        if s.skip(byte: UInt8(ascii: ":")) {
+            // segment:bus:dev.fn
+            guard a <= 0xffff, b <= 0xff, let d = s.hex(maxDigits: 2), s.skip(byte: UInt8(ascii: ".")),
+                let f = s.hex(maxDigits: 1), d < 32, f < 8
+            else {
+                s.position = start
+                return nil
+            }
+            return PCIAddress(segment: UInt16(a), bus: UInt8(b), device: UInt8(d), function: UInt8(f))
+        }
+        guard a <= 0xff, b < 32, s.skip(byte: UInt8(ascii: ".")), let f = s.hex(maxDigits: 1), f < 8 else {
+            s.position = start
+            return nil
+        }
+        return PCIAddress(segment: 0, bus: UInt8(a), device: UInt8(b), function: UInt8(f))
+    }
+
+    public var description: String {
+        hex(UInt64(segment), width: 4) + ":" + hex(UInt64(bus), width: 2) + ":" + hex(UInt64(device), width: 2)
+            + "." + String(function)
+    }
+
+    public static func < (l: PCIAddress, r: PCIAddress) -> Bool {
+        (l.segment, l.bus, l.device, l.function) < (r.segment, r.bus, r.device, r.function)
+    }
+}
+
+/// Lower-case hex without prefix, zero-padded to `width`.
+@inlinable
+public func hex(_ value: UInt64, width: Int = 0) -> String {
+    let digits = String(value, radix: 16)
+    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+}
+
+/// `0x`-prefixed lower-case hex — the contract's form for addresses, reasons, PASIDs and SIDs.
+@inlinable
+public func hex0x(_ value: UInt64, width: Int = 0) -> String { "0x" + hex(value, width: width) }

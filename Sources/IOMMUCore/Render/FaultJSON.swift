@@ -1,0 +1,32 @@
+extension Fault {
+    /// One `iommud replay --json` line (ARCHITECTURE.md contract): the contract's keys first,
+    /// then extras (`sid`, `device_assumed`, `driver`, `detail`, `ts_usec`).
+    public func jsonLine() -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        writeFields(into: &w)
+        w.endObject()
+        return w.output
+    }
+
+    public func writeFields(into w: inout JSONWriter) {
+        w.string("vendor", vendor.rawValue)
+        w.string("unit", unit)
+        w.string("device", device?.description)
+        w.string("kind", kind.rawValue)
+        w.string("reason", reasonString)
+        w.string("reason_text", reasonText)
+        w.string("address", address.map { hex0x($0) })
+        w.string("pasid", pasid.map { hex0x(UInt64($0)) })
+        w.string("access", access?.rawValue)
+        w.bool("recoverable", recoverable)
+        w.string("owner", owner?.rawValue)
+        w.number("seq", seq)
+        w.string("text", text)
+        w.string("sid", sourceID.map { hex0x(UInt64($0)) })
+        w.bool("device_assumed", deviceAssumed)
+        w.string("driver", driver)
+        w.string("detail", detail)
+        w.number("ts_usec", timestampUsec)
+    }
+}

@@ -1,0 +1,401 @@
+/// Facts about the running daemon for `status` (absent for `replay`).
+public struct DaemonInfo: Sendable, Equatable {
+    public var version: String
+    public var pid: Int32
+    public var startedRealtimeUsec: Int64
+    public var nowRealtimeUsec: Int64
+    public var bootID: String?
+    public var kmsgPath: String
+    /// Wall time of the last successful checkpoint write.
+    public var lastCheckpointRealtimeUsec: Int64?
+    public var ready: Bool
+
+    public init(
+        version: String, pid: Int32, startedRealtimeUsec: Int64, nowRealtimeUsec: Int64, bootID: String?,
+        kmsgPath: String, lastCheckpointRealtimeUsec: Int64?, ready: Bool
+    ) {
+        self.version = version
+        self.pid = pid
+        self.startedRealtimeUsec = startedRealtimeUsec
+        self.nowRealtimeUsec = nowRealtimeUsec
+        self.bootID = bootID
+        self.kmsgPath = kmsgPath
+        self.lastCheckpointRealtimeUsec = lastCheckpointRealtimeUsec
+        self.ready = ready
+    }
+}
+
+/// A figure and how much it can be trusted (ARCHITECTURE.md "Counting honestly").
+public struct BoundedFigure: Sendable, Equatable {
+    /// exact, lower, upper, unbounded.
+    public var kind: String
+    public var value: UInt64?
+}
+
+/// Per unit: faults logged, and the bounds on the faults that really happened.
+public struct UnitStatus: Sendable, Equatable {
+    public var name: String
+    public var vendor: Vendor?
+    public var logged: UInt64
+    public var recoverable: UInt64
+    public var nonRecoverable: UInt64
+    public var interrupts: UInt64
+    public var suppressed: UInt64
+    public var overflowSeen: Bool
+    public var lower: BoundedFigure
+    public var upper: BoundedFigure
+    public var unit: Topology.Unit?
+}
+
+/// Everything `iommud status` shows, computed from the ledger and the topology. `replay` uses
+/// the same report without `DaemonInfo`.
+public struct StatusReport: Sendable {
+    public var daemon: DaemonInfo?
+    public var ledger: FaultLedger
+    public var topology: Topology
+    public var platform: PlatformSummary
+    public var units: [UnitStatus]
+    /// Totals across boots including this one (daemon only: replay has no history).
+    public var lifetime: LifetimeTotals?
+
+    public init(ledger: FaultLedger, topology: Topology, daemon: DaemonInfo?) {
+        self.daemon = daemon
+        self.ledger = ledger
+        self.topology = topology
+        self.platform = PlatformSummary(topology: topology, inventory: ledger.inventory)
+        var names = Set(topology.units.keys)
+        for k in ledger.faults.keys { names.insert(k.unit) }
+        for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
+        let perUnit = ledger.unitFaults()
+        var units: [UnitStatus] = []
+        for name in names.sorted(by: { $0.compareNatural($1) }) {
+            let u = topology.units[name]
+            let vendor = u?.vendor ?? ledger.faults.keys.first { $0.unit == name }?.vendor
+            let counts = perUnit[name] ?? (0, 0)
+            let logged = counts.recoverable + counts.nonRecoverable
+            let suppressed = vendor.map { ledger.suppressed(for: $0) } ?? 0
+            let overflow = vendor.map { ledger.overflowSeen(vendor: $0, unit: name) } ?? false
+            let lost = ledger.lostRecords
+            let exact = suppressed == 0 && !overflow && lost == 0
+            let lower = BoundedFigure(kind: exact ? "exact" : "lower", value: logged)
+            let upper: BoundedFigure
+            if overflow {
+                upper = BoundedFigure(kind: "unbounded", value: nil)
+            } else {
+                upper = BoundedFigure(kind: exact ? "exact" : "upper", value: logged + suppressed + lost)
+            }
+            units.append(
+                UnitStatus(
+                    name: name, vendor: vendor, logged: logged, recoverable: counts.recoverable,
+                    nonRecoverable: counts.nonRecoverable, interrupts: ledger.interrupts.total(unit: name),
+                    suppressed: suppressed, overflowSeen: overflow, lower: lower, upper: upper, unit: u))
+        }
+        self.units = units
+    }
+
+    var sortedDevices: [DeviceSummary] {
+        ledger.devices.values.sorted { a, b in a.total != b.total ? a.total > b.total : a.device < b.device }
+    }
+
+    // MARK: - JSON
+
+    public func json() -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        if let d = daemon {
+            w.beginObject("daemon")
+            w.string("version", d.version)
+            w.number("pid", Int64(d.pid))
+            w.number("started_unix_usec", d.startedRealtimeUsec)
+            w.number("uptime_seconds", (d.nowRealtimeUsec - d.startedRealtimeUsec) / 1_000_000)
+            w.string("boot_id", d.bootID)
+            w.string("kmsg", d.kmsgPath)
+            w.number("last_checkpoint_unix_usec", d.lastCheckpointRealtimeUsec)
+            w.bool("ready", d.ready)
+            w.endObject()
+        }
+        w.beginObject("platform")
+        w.string("mode", platform.mode)
+        w.string("why", platform.why)
+        w.bool("iommu_enabled", platform.enabled)
+        w.beginArray("vendors")
+        for v in platform.vendors { w.string(nil, v.rawValue) }
+        w.endArray()
+        w.number("units", platform.units)
+        w.number("groups", platform.groups)
+        w.number("devices", platform.devices)
+        w.string("interrupt_remapping", platform.interruptRemapping)
+        w.beginArray("rmrr")
+        for r in platform.rmrr {
+            w.beginObject()
+            w.string("start", hex0x(r.start))
+            w.string("end", hex0x(r.end))
+            w.endObject()
+        }
+        w.endArray()
+        if platform.mode == "off" { w.string("advice", PlatformSummary.enableAdvice) }
+        w.endObject()
+        w.beginArray("units")
+        for u in units {
+            w.beginObject()
+            w.string("name", u.name)
+            w.string("vendor", u.vendor?.rawValue)
+            w.string("version", u.unit?.version)
+            w.string("cap", u.unit?.cap)
+            w.string("ecap", u.unit?.ecap)
+            w.beginObject("faults")
+            w.number("logged", u.logged)
+            w.number("recoverable", u.recoverable)
+            w.number("non_recoverable", u.nonRecoverable)
+            w.endObject()
+            w.number("interrupts", u.interrupts)
+            w.number("suppressed", u.suppressed)
+            w.bool("overflow_seen", u.overflowSeen)
+            w.beginObject("bounds")
+            for (k, b) in [("lower", u.lower), ("upper", u.upper)] {
+                w.beginObject(k)
+                w.number("value", b.value)
+                w.string("kind", b.kind)
+                w.endObject()
+            }
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        w.beginArray("devices")
+        for d in sortedDevices {
+            let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+            w.beginObject()
+            w.string("device", d.device)
+            w.string("unit", d.unit)
+            w.string("group", topo?.group.map(String.init))
+            w.string("name", topo?.name)
+            w.string("driver", topo?.driver)
+            w.bool("gone", topo?.gone ?? false)
+            w.number("faults", d.total)
+            w.number("recoverable", d.recoverable)
+            w.number("non_recoverable", d.nonRecoverable)
+            w.beginObject("by_kind")
+            for (k, n) in d.byKind.sorted(by: { $0.key < $1.key }) { w.number(k.rawValue, n) }
+            w.endObject()
+            w.string("top_reason", d.topReason?.reason)
+            w.number("last_fault_unix_usec", d.lastFaultRealtimeUsec)
+            if let f = d.lastFault {
+                w.beginObject("last_fault")
+                f.writeFields(into: &w)
+                w.endObject()
+            }
+            w.endObject()
+        }
+        w.endArray()
+        w.beginObject("kmsg")
+        w.number("records", ledger.records)
+        w.number("lost_records", ledger.lostRecords)
+        w.number("last_seq", ledger.lastSeq)
+        w.number("overruns", ledger.overruns)
+        w.beginArray("losses")
+        for l in ledger.losses {
+            w.beginObject()
+            w.number("after_seq", l.afterSeq)
+            w.number("before_seq", l.beforeSeq)
+            w.number("count", l.count)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        if let t = lifetime {
+            w.beginObject("lifetime")
+            w.number("boots", t.previousBoots)
+            w.number("faults", t.faults)
+            w.number("recoverable", t.recoverable)
+            w.number("non_recoverable", t.nonRecoverable)
+            w.number("lost_records", t.lostRecords)
+            w.number("suppressed", t.suppressed)
+            w.number("since_unix_usec", t.sinceUsec)
+            w.endObject()
+        }
+        w.beginObject("suppressed")
+        for (k, v) in ledger.suppressed.sorted(by: { $0.key < $1.key }) { w.number(k, v) }
+        w.endObject()
+        w.beginArray("overflows")
+        for (k, v) in ledger.overflows.sorted(by: { $0.key < $1.key }) {
+            w.beginObject()
+            w.string("vendor", k.vendor.rawValue)
+            w.string("unit", k.unit)
+            w.string("log", k.log)
+            w.number("count", v)
+            w.endObject()
+        }
+        w.endArray()
+        w.beginArray("unit_errors")
+        for (k, v) in ledger.unitErrors.sorted(by: { $0.key < $1.key }) {
+            w.beginObject()
+            w.string("vendor", k.vendor.rawValue)
+            w.string("unit", k.unit)
+            w.string("what", k.what)
+            w.number("count", v)
+            w.endObject()
+        }
+        w.endArray()
+        w.beginObject("unparsed")
+        w.number("total", ledger.unparsed.values.reduce(0, +))
+        w.beginObject("by_vendor")
+        for (k, v) in ledger.unparsed.sorted(by: { $0.key < $1.key }) { w.number(k, v) }
+        w.endObject()
+        w.beginArray("recent")
+        for u in ledger.recentUnparsed {
+            w.beginObject()
+            w.string("vendor", u.vendor?.rawValue)
+            w.number("seq", u.seq)
+            w.string("text", u.text)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        w.endObject()
+        return w.output
+    }
+
+    // MARK: - Text
+
+    public func text() -> String {
+        var out = ""
+        if let d = daemon {
+            let up = CivilTime.duration(seconds: (d.nowRealtimeUsec - d.startedRealtimeUsec) / 1_000_000)
+            out += "iommud \(d.version) — pid \(d.pid), up \(up)"
+            if let seq = ledger.lastSeq { out += ", kmsg seq \(seq)" }
+            if !d.ready { out += " (still reading the ring buffer backlog)" }
+            out += "\n"
+        }
+        out += "Platform: IOMMU \(platform.mode)"
+        if !platform.vendors.isEmpty { out += " (" + platform.vendors.map(vendorName).joined(separator: ", ") + ")" }
+        out += " — \(platform.why)\n"
+        if platform.mode == "off" {
+            out += "  " + PlatformSummary.enableAdvice + "\n"
+        } else {
+            out +=
+                "  \(platform.units) unit\(platform.units == 1 ? "" : "s"), \(platform.groups) group\(platform.groups == 1 ? "" : "s"), \(platform.devices) device\(platform.devices == 1 ? "" : "s") behind an IOMMU"
+            if let ir = platform.interruptRemapping { out += ", interrupt remapping \(ir)" }
+            out += "\n"
+            for r in platform.rmrr { out += "  RMRR \(hex0x(r.start))–\(hex0x(r.end)) (DMA here is firmware's)\n" }
+        }
+        if !units.isEmpty {
+            out += "\nUnits\n"
+            var t = TextTable(["UNIT", "VENDOR", "CAP/ECAP", "FAULTS", "NON-REC", "REC", "IRQS", "SUPPRESSED", "FAULTS THAT HAPPENED"])
+            for u in units {
+                let cap = [u.unit?.cap, u.unit?.ecap].compactMap { $0 }.joined(separator: "/")
+                t.add([
+                    u.name, u.vendor?.rawValue ?? "-", cap.isEmpty ? "-" : cap, String(u.logged),
+                    String(u.nonRecoverable), String(u.recoverable), String(u.interrupts), String(u.suppressed),
+                    boundsText(u),
+                ])
+            }
+            out += t.render()
+        }
+        let devices = sortedDevices
+        out += "\nDevices with faults"
+        if devices.isEmpty {
+            out += ": none\n"
+        } else {
+            out += "\n"
+            var t = TextTable(["DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON"])
+            for d in devices {
+                let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+                var name = [topo?.name, topo?.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
+                if topo?.gone == true { name += " (gone)" }
+                var last = "-"
+                if let f = d.lastFault {
+                    last = f.kind.rawValue + (f.address.map { " " + hex0x($0) } ?? "")
+                    if let usec = d.lastFaultRealtimeUsec {
+                        last = CivilTime.iso8601(unixSeconds: usec / 1_000_000) + " " + last
+                    }
+                }
+                var top = "-"
+                if let r = d.topReason {
+                    let text =
+                        d.vendor == .intel ? IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0) : ""
+                    top = "\(r.reason) \(text) (\(r.count))"
+                } else if let f = d.lastFault, let rt = f.reasonText {
+                    top = rt
+                }
+                t.add([
+                    d.device, name.isEmpty ? "-" : name, topo?.group.map(String.init) ?? "-", d.unit, String(d.total),
+                    String(d.nonRecoverable), String(d.recoverable), last, top,
+                ])
+            }
+            out += t.render()
+        }
+        out += "\nLosses\n"
+        let lostKind = ledger.lostRecords == 0 ? "exact" : "exact count of records; their content unknown"
+        out += "  kmsg records never seen by the daemon: \(ledger.lostRecords) (\(lostKind))\n"
+        for l in ledger.losses {
+            let after = l.afterSeq.map { "seq \($0)" } ?? "the start of this boot"
+            out += "    records lost between \(after) and seq \(l.beforeSeq): \(l.count)\n"
+        }
+        if ledger.suppressed.isEmpty {
+            out += "  suppressed by the kernel ratelimit: none\n"
+        } else {
+            let parts = ledger.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            out += "  suppressed by the kernel ratelimit (messages, not faults): " + parts.joined(separator: ", ") + "\n"
+        }
+        if !ledger.overflows.isEmpty {
+            let parts = ledger.overflows.sorted { $0.key < $1.key }.map { "\($0.key.unit) \($0.key.log) log ×\($0.value)" }
+            out += "  hardware queue overflows (faults lost, count unknown): " + parts.joined(separator: ", ") + "\n"
+        }
+        if !ledger.unitErrors.isEmpty {
+            let parts = ledger.unitErrors.sorted { $0.key < $1.key }.map { "\($0.key.unit) \($0.key.what) ×\($0.value)" }
+            out += "  unit errors: " + parts.joined(separator: ", ") + "\n"
+        }
+        if let t = lifetime {
+            out += "\nLifetime (\(t.previousBoots) boot\(t.previousBoots == 1 ? "" : "s") including this one"
+            if let since = t.sinceUsec { out += ", since " + CivilTime.iso8601(unixSeconds: since / 1_000_000) }
+            out += "): \(t.faults) faults (\(t.nonRecoverable) non-recoverable, \(t.recoverable) recoverable), "
+            out += "\(t.lostRecords) kmsg records lost, \(t.suppressed) messages suppressed\n"
+        }
+        let unparsedTotal = ledger.unparsed.values.reduce(0, +)
+        out += "\nUnparsed IOMMU lines: \(unparsedTotal)\n"
+        for u in ledger.recentUnparsed.suffix(5) {
+            out += "  " + (u.seq.map { "[\($0)] " } ?? "") + u.text.split(separator: "\n").joined(separator: " ⏎ ") + "\n"
+        }
+        return out
+    }
+
+    func boundsText(_ u: UnitStatus) -> String {
+        if u.lower.kind == "exact" { return "exactly \(u.logged)" }
+        let upper = u.upper.value.map { "≤ \($0) (upper)" } ?? "unbounded (overflow)"
+        return "≥ \(u.logged) (lower), \(upper)"
+    }
+
+    func vendorName(_ v: Vendor) -> String {
+        switch v {
+        case .intel: return "Intel VT-d"
+        case .amd: return "AMD-Vi"
+        case .armSMMUv3: return "ARM SMMUv3"
+        case .armSMMU: return "ARM SMMUv2"
+        }
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+public struct TextTable {
+    var rows: [[String]]
+
+    public init(_ header: [String]) { rows = [header] }
+
+    public mutating func add(_ row: [String]) { rows.append(row) }
+
+    public func render() -> String {
+        var widths = [Int](repeating: 0, count: rows[0].count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        var out = ""
+        for r in rows {
+            var line = "  "
+            for (i, c) in r.enumerated() {
+                line += c
+                if i < r.count - 1 { line += String(repeating: " ", count: widths[i] - c.count + 2) }
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+}

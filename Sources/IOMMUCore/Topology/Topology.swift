@@ -1,0 +1,175 @@
+/// The platform as sysfs describes it: remapping units, the devices behind them, IOMMU groups.
+/// Built by `TopologyScanner` (I/O, in the daemon); pure here so attribution is testable with
+/// fake trees (kernel-formats.md §7).
+public struct Topology: Sendable, Equatable {
+    public struct Unit: Sendable, Equatable {
+        /// sysfs name: dmarN, ivhdN, smmu3.0x…, smmu.0x….
+        public var name: String
+        public var vendor: Vendor
+        public var version: String?
+        public var cap: String?
+        public var ecap: String?
+        public var address: String?
+        /// The unit's own device: AMD's IOMMU PCI function, the SMMU platform device
+        /// (`9050000.smmuv3`, `arm-smmu-v3.0.auto`) — what SMMU log lines are prefixed with.
+        public var platformDevice: String?
+        /// IRQ numbers that belong to this unit (from its device's msi_irqs/ or /sys/kernel/irq).
+        public var irqs: [UInt32]
+        public var devices: [PCIAddress]
+
+        public init(
+            name: String, vendor: Vendor, version: String? = nil, cap: String? = nil, ecap: String? = nil,
+            address: String? = nil, platformDevice: String? = nil, irqs: [UInt32] = [], devices: [PCIAddress] = []
+        ) {
+            self.name = name
+            self.vendor = vendor
+            self.version = version
+            self.cap = cap
+            self.ecap = ecap
+            self.address = address
+            self.platformDevice = platformDevice
+            self.irqs = irqs
+            self.devices = devices
+        }
+    }
+
+    public struct Device: Sendable, Equatable {
+        public var address: PCIAddress
+        public var unit: String?
+        public var group: Int?
+        public var vendorID: String?
+        public var deviceID: String?
+        public var classID: String?
+        public var driver: String?
+        /// Human name from pci.ids, when installed.
+        public var name: String?
+        /// No longer in sysfs (hot-removed); kept so its history reads right.
+        public var gone: Bool = false
+
+        public init(
+            address: PCIAddress, unit: String? = nil, group: Int? = nil, vendorID: String? = nil,
+            deviceID: String? = nil, classID: String? = nil, driver: String? = nil, name: String? = nil
+        ) {
+            self.address = address
+            self.unit = unit
+            self.group = group
+            self.vendorID = vendorID
+            self.deviceID = deviceID
+            self.classID = classID
+            self.driver = driver
+            self.name = name
+        }
+    }
+
+    public struct Group: Sendable, Equatable {
+        public var id: Int
+        /// blocked, identity, unmanaged, DMA, DMA-FQ, unknown (v5.11+; nil before).
+        public var type: String?
+        public var devices: [PCIAddress]
+
+        public init(id: Int, type: String?, devices: [PCIAddress]) {
+            self.id = id
+            self.type = type
+            self.devices = devices
+        }
+    }
+
+    public var units: [String: Unit] = [:]
+    public var devices: [PCIAddress: Device] = [:]
+    public var groups: [Int: Group] = [:]
+    /// /proc/cmdline, for the mode and its reason.
+    public var commandLine: String?
+    /// False until a scan succeeded (replay has no topology: attribution then uses only what
+    /// the lines say).
+    public var scanned: Bool = false
+
+    public init() {}
+
+    public var sortedUnits: [Unit] { units.values.sorted { $0.name.compareNatural($1.name) } }
+
+    /// Fills in what the line did not say: the segment-qualified device, its unit; SMMU
+    /// StreamID → device on segment 0000 (an identity iommu-map, as on QEMU's virt machine),
+    /// marked as assumed.
+    public func attribute(_ f: inout Fault) {
+        if var dev = f.device {
+            // A line without a segment names segment 0000; if the same bus:dev.fn exists on
+            // another segment too, the line is ambiguous — say so instead of guessing.
+            let segmentPrinted = f.text.contains(dev.description)
+            if !segmentPrinted && scanned && devices[dev] == nil {
+                let candidates = devices.keys.filter {
+                    $0.bus == dev.bus && $0.device == dev.device && $0.function == dev.function
+                }
+                if candidates.count == 1 { dev = candidates[0] }
+            }
+            f.device = dev
+            if let named = f.unit, units[named] != nil { return }
+            if let u = devices[dev]?.unit {
+                f.unit = u
+            } else if let u = unitName(forLineUnit: f.unit) {
+                f.unit = u
+            } else if scanned, ambiguousSegments(dev, segmentPrinted: segmentPrinted) {
+                f.unit = "ambiguous"
+            }
+            return
+        }
+        if let named = unitName(forLineUnit: f.unit) { f.unit = named }
+        if f.vendor == .armSMMUv3 || f.vendor == .armSMMU, let sid = f.sourceID, sid <= 0xffff {
+            let candidate = PCIAddress(segment: 0, requesterID: UInt16(sid))
+            if !scanned {
+                f.device = candidate
+                f.deviceAssumed = true
+            } else if let d = devices[candidate], f.unit == nil || d.unit == nil || d.unit == f.unit {
+                f.device = candidate
+                f.deviceAssumed = true
+                if f.unit == nil { f.unit = d.unit }
+            }
+        }
+    }
+
+    func ambiguousSegments(_ dev: PCIAddress, segmentPrinted: Bool) -> Bool {
+        guard !segmentPrinted else { return false }
+        return devices.keys.filter { $0.bus == dev.bus && $0.device == dev.device && $0.function == dev.function }
+            .count > 1
+    }
+
+    /// Maps what a line calls a unit to its sysfs name: sysfs names pass through; an SMMU's
+    /// platform device name (`9050000.smmuv3`) maps to `smmu3.0x0000000009050000`.
+    public func unitName(forLineUnit name: String?) -> String? {
+        guard let name else { return nil }
+        if units[name] != nil { return name }
+        return units.values.first { $0.platformDevice == name }?.name ?? (scanned ? nil : name)
+    }
+
+    /// The unit an IOMMU interrupt belongs to: named in the action (dmarN, AMD-ViN-Evt), else
+    /// by its IRQ number from sysfs, else the only unit of that vendor, else `ambiguous`.
+    public func unit(forInterrupt irq: UInt32, vector: IOMMUVector) -> String {
+        if let u = vector.unit { return u }
+        if let u = units.values.first(where: { $0.irqs.contains(irq) }) { return u.name }
+        let same = units.values.filter { $0.vendor == vector.vendor }
+        if same.count == 1 { return same[0].name }
+        return same.isEmpty ? unknownLabel : "ambiguous"
+    }
+}
+
+extension String {
+    /// `dmar2` < `dmar10`.
+    public func compareNatural(_ other: String) -> Bool {
+        var a = self[...]
+        var b = other[...]
+        while let ca = a.first, let cb = b.first {
+            if ca.isNumber && cb.isNumber {
+                let na = a.prefix { $0.isNumber }
+                let nb = b.prefix { $0.isNumber }
+                if na.count != nb.count { return na.count < nb.count }
+                if na != nb { return na < nb }
+                a = a.dropFirst(na.count)
+                b = b.dropFirst(nb.count)
+            } else {
+                if ca != cb { return ca < cb }
+                a = a.dropFirst()
+                b = b.dropFirst()
+            }
+        }
+        return a.isEmpty && !b.isEmpty
+    }
+}
