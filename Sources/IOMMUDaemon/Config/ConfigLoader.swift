@@ -1,0 +1,210 @@
+import Logging
+import TOMLKit
+
+enum ConfigValueKind: Sendable {
+    case path, bool, duration, listenArray, logLevel, string, stringArray, positiveInt
+
+    var expected: String {
+        switch self {
+        case .path: return "a path string"
+        case .bool: return "true or false"
+        case .duration: return "a duration string such as \"5s\" or \"2m\""
+        case .listenArray: return "an array of \"HOST:PORT\" strings"
+        case .logLevel: return "one of \"trace\", \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\""
+        case .string: return "a string"
+        case .stringArray: return "an array of strings"
+        case .positiveInt: return "a positive integer"
+        }
+    }
+}
+
+enum ConfigValue: Sendable {
+    case string(String)
+    case bool(Bool)
+    case duration(Duration)
+    case listen([ListenAddress])
+    case logLevel(Logger.Level)
+    case strings([String])
+    case int(Int)
+}
+
+/// Everything wrong with a config file, each with its line.
+public struct ConfigProblems: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+    public init(_ problems: [ConfigProblem]) { self.problems = problems }
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// One thing wrong with a config file, with where it is.
+public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Reason: Error, Sendable, Equatable {
+        case syntax(String)
+        case unknownSection
+        case unknownKey
+        case wrongType(expected: String)
+        case badValue(String)
+        case unreadable(String)
+    }
+
+    public var file: String
+    public var line: Int?
+    public var key: String?
+    public var reason: Reason
+
+    public var description: String {
+        var s = file
+        if let line { s += ":\(line)" }
+        s += ": "
+        switch reason {
+        case .syntax(let m): s += "TOML syntax error: \(m)"
+        case .unknownSection: s += "unknown section [\(key ?? "")]"
+        case .unknownKey: s += "unknown key '\(key ?? "")'"
+        case .wrongType(let e): s += "'\(key ?? "")' must be \(e)"
+        case .badValue(let m): s += "bad value for '\(key ?? "")': \(m)"
+        case .unreadable(let m): s += "cannot read the config file: \(m)"
+        }
+        return s
+    }
+}
+
+/// Reads and validates a TOML config. TOMLKit reports positions only for syntax errors, so the
+/// line of an unknown key or a wrong type is found in the source text here.
+public enum ConfigLoader {
+    public static func load(path: String, text: String) -> Result<Configuration, ConfigProblems> {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            return .failure(
+                ConfigProblems([
+                    ConfigProblem(file: path, line: e.source.begin.line, key: nil, reason: .syntax(e.description))
+                ]))
+        } catch {
+            return .failure(ConfigProblems([ConfigProblem(file: path, line: nil, key: nil, reason: .syntax("\(error)"))]))
+        }
+        let lines = SourceLines(text)
+        var config = Configuration()
+        config.file = path
+        var problems: [ConfigProblem] = []
+        for section in table.keys.sorted() {
+            guard let keys = Configuration.schema[section] else {
+                problems.append(
+                    ConfigProblem(
+                        file: path, line: lines.sectionLine(section), key: section, reason: .unknownSection))
+                continue
+            }
+            guard let sub = table[section]?.table else {
+                problems.append(
+                    ConfigProblem(
+                        file: path, line: lines.keyLine(section: nil, key: section), key: section,
+                        reason: .wrongType(expected: "a table ([\(section)])")))
+                continue
+            }
+            for key in sub.keys.sorted() {
+                let line = lines.keyLine(section: section, key: key)
+                guard let kind = keys[key] else {
+                    problems.append(ConfigProblem(file: path, line: line, key: "\(section).\(key)", reason: .unknownKey))
+                    continue
+                }
+                switch convert(sub[key]!, kind: kind) {
+                case .success(let v): config.apply(section: section, key: key, value: v)
+                case .failure(let reason):
+                    problems.append(ConfigProblem(file: path, line: line, key: "\(section).\(key)", reason: reason))
+                }
+            }
+        }
+        return problems.isEmpty ? .success(config) : .failure(ConfigProblems(problems))
+    }
+
+    static func convert(_ v: TOMLValueConvertible, kind: ConfigValueKind) -> Result<ConfigValue, ConfigProblem.Reason> {
+        switch kind {
+        case .path:
+            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
+            guard s.hasPrefix("/") else { return .failure(.badValue("\"\(s)\" must be an absolute path")) }
+            return .success(.string(s))
+        case .string:
+            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
+            return .success(.string(s))
+        case .bool:
+            guard v.type == .bool, let b = v.bool else { return .failure(.wrongType(expected: kind.expected)) }
+            return .success(.bool(b))
+        case .duration:
+            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
+            guard let d = Duration.parse(config: s) else {
+                return .failure(.badValue("\"\(s)\" is not a duration (use e.g. \"500ms\", \"5s\", \"2m\", \"1h\")"))
+            }
+            return .success(.duration(d))
+        case .positiveInt:
+            guard v.type == .int, let i = v.int else { return .failure(.wrongType(expected: kind.expected)) }
+            guard i > 0 else { return .failure(.badValue("\(i) must be greater than 0")) }
+            return .success(.int(i))
+        case .logLevel:
+            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
+            guard let l = Logger.Level(rawValue: s) else { return .failure(.badValue("\"\(s)\": \(kind.expected)")) }
+            return .success(.logLevel(l))
+        case .stringArray:
+            guard let a = v.array else { return .failure(.wrongType(expected: kind.expected)) }
+            var out: [String] = []
+            for e in a {
+                guard let s = e.string else { return .failure(.wrongType(expected: kind.expected)) }
+                out.append(s)
+            }
+            return .success(.strings(out))
+        case .listenArray:
+            guard let a = v.array else { return .failure(.wrongType(expected: kind.expected)) }
+            var out: [ListenAddress] = []
+            for e in a {
+                guard let s = e.string else { return .failure(.wrongType(expected: kind.expected)) }
+                switch ListenAddress.parse(s) {
+                case .success(let addr): out.append(addr)
+                case .failure(let r): return .failure(r)
+                }
+            }
+            return .success(.listen(out))
+        }
+    }
+}
+
+/// Finds where a section or key is written in the TOML source.
+struct SourceLines {
+    let lines: [Substring]
+
+    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
+
+    func sectionLine(_ name: String) -> Int? {
+        for (i, l) in lines.enumerated() {
+            let t = l.drop { $0 == " " || $0 == "\t" }
+            if t.hasPrefix("["), !t.hasPrefix("[["), t.dropFirst().prefix(while: { $0 != "]" }).trimmingCharacters() == name {
+                return i + 1
+            }
+        }
+        return nil
+    }
+
+    /// The line of `key = …` inside `[section]` (or `section.key = …` at the top level).
+    func keyLine(section: String?, key: String) -> Int? {
+        var current: String? = nil
+        for (i, l) in lines.enumerated() {
+            let t = l.drop { $0 == " " || $0 == "\t" }
+            if t.hasPrefix("[") && !t.hasPrefix("[[") {
+                current = t.dropFirst().prefix { $0 != "]" }.trimmingCharacters()
+                continue
+            }
+            guard let eq = t.firstIndex(of: "=") else { continue }
+            let k = t[t.startIndex..<eq].trimmingCharacters().replacingQuotes()
+            if current == section && k == key { return i + 1 }
+            if current == nil, let section, k == "\(section).\(key)" { return i + 1 }
+        }
+        return section.flatMap { sectionLine($0) }
+    }
+}
+
+extension StringProtocol {
+    /// Without spaces, tabs and line ends at either end.
+    func trimmingCharacters() -> String {
+        let ws: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        return String(self.drop(while: ws).reversed().drop(while: ws).reversed())
+    }
+
+    func replacingQuotes() -> String { String(self.filter { $0 != "\"" && $0 != "'" }) }
+}

@@ -1,0 +1,97 @@
+import Logging
+
+/// The effective configuration (ARCHITECTURE.md "Configuration", contract). Every key is
+/// optional; the defaults are here and documented in config/iommud.toml.
+public struct Configuration: Sendable, Equatable {
+    public static let defaultPath = "/etc/iommud/iommud.toml"
+
+    /// The file it came from (nil: built-in defaults).
+    public var file: String?
+
+    // [sources]
+    public var kmsgPath = "/dev/kmsg"
+    public var interruptsPath = "/proc/interrupts"
+    public var sysfsRoot = "/sys"
+    public var bootIDPath = "/proc/sys/kernel/random/boot_id"
+    public var cmdlinePath = "/proc/cmdline"
+    /// Tests only: also count records written from userspace (facility ≠ 0).
+    public var acceptUserFacility = false
+
+    // [http]
+    public var listen: [ListenAddress] = [ListenAddress(host: "::", port: 10111)]
+
+    // [control]
+    public var controlSocket = "/run/iommud/control.sock"
+
+    // [state]
+    public var stateDirectory = "/var/lib/iommud"
+    public var checkpointInterval: Duration = .seconds(5)
+
+    // [log]
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// The schema: section → key → type. Unknown sections and keys are errors.
+    static let schema: [String: [String: ConfigValueKind]] = [
+        "sources": [
+            "kmsg": .path, "interrupts": .path, "sysfs": .path, "boot_id": .path, "cmdline": .path,
+            "accept_user_facility": .bool,
+        ],
+        "http": ["listen": .listenArray],
+        "control": ["socket": .path],
+        "state": ["directory": .path, "checkpoint_interval": .duration],
+        "log": ["level": .logLevel],
+    ]
+
+    mutating func apply(section: String, key: String, value: ConfigValue) {
+        switch (section, key, value) {
+        case ("sources", "kmsg", .string(let v)): kmsgPath = v
+        case ("sources", "interrupts", .string(let v)): interruptsPath = v
+        case ("sources", "sysfs", .string(let v)): sysfsRoot = v
+        case ("sources", "boot_id", .string(let v)): bootIDPath = v
+        case ("sources", "cmdline", .string(let v)): cmdlinePath = v
+        case ("sources", "accept_user_facility", .bool(let v)): acceptUserFacility = v
+        case ("http", "listen", .listen(let v)): listen = v
+        case ("control", "socket", .string(let v)): controlSocket = v
+        case ("state", "directory", .string(let v)): stateDirectory = v
+        case ("state", "checkpoint_interval", .duration(let v)): checkpointInterval = v
+        case ("log", "level", .logLevel(let v)): logLevel = v
+        default: break
+        }
+    }
+
+    /// The effective configuration as TOML (`iommud check-config`).
+    public func rendered() -> String {
+        func q(_ s: String) -> String {
+            var out = ""
+            JSONWriterEscape.escape(s, into: &out)
+            return out
+        }
+        var s = "# effective configuration" + (file.map { " (from \($0))" } ?? " (built-in defaults)") + "\n"
+        s += "[sources]\n"
+        s += "kmsg = \(q(kmsgPath))\ninterrupts = \(q(interruptsPath))\nsysfs = \(q(sysfsRoot))\n"
+        s += "boot_id = \(q(bootIDPath))\ncmdline = \(q(cmdlinePath))\naccept_user_facility = \(acceptUserFacility)\n"
+        s += "\n[http]\nlisten = [" + listen.map { q($0.description) }.joined(separator: ", ") + "]\n"
+        s += "\n[control]\nsocket = \(q(controlSocket))\n"
+        s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(q(checkpointInterval.configText))\n"
+        s += "\n[log]\nlevel = \(q(logLevel.rawValue))\n"
+        return s
+    }
+}
+
+enum JSONWriterEscape {
+    static func escape(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+}

@@ -1,0 +1,246 @@
+import Glibc
+import IOMMUCore
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Loads a config file, or the built-in defaults when the default path does not exist.
+public func loadConfiguration(path: String?) -> Result<Configuration, ConfigProblems> {
+    let file = path ?? Configuration.defaultPath
+    if path == nil && !fileExists(file) { return .success(Configuration()) }
+    let text: String
+    do {
+        text = try readSmallFile(file)
+    } catch {
+        return .failure(
+            ConfigProblems([
+                ConfigProblem(file: file, line: nil, key: nil, reason: .unreadable(String(cString: strerror(error.errno))))
+            ]))
+    }
+    return ConfigLoader.load(path: file, text: text)
+}
+
+/// What a running daemon needs to reload itself.
+final class DaemonRuntime: Sendable {
+    let configPath: String?
+    let core: DaemonCore
+    let metricsServer: MetricsServer
+    let logger: Logger
+    let logLevel: LogLevelBox
+
+    init(configPath: String?, core: DaemonCore, metricsServer: MetricsServer, logger: Logger, logLevel: LogLevelBox) {
+        self.configPath = configPath
+        self.core = core
+        self.metricsServer = metricsServer
+        self.logger = logger
+        self.logLevel = logLevel
+    }
+
+    func reload() async {
+        SystemdNotify.send("RELOADING=1")
+        defer { SystemdNotify.send("READY=1\nSTATUS=\(core.statusLine())") }
+        let old = core.configuration
+        switch loadConfiguration(path: configPath) {
+        case .failure(let problems):
+            core.reloadFailed()
+            for p in problems.problems { logger.error("reload failed, keeping the running configuration: \(p)") }
+        case .success(var new):
+            // Sources, state and the control socket need a restart; say so rather than
+            // pretend, and keep the running values.
+            var needsRestart: [String] = []
+            if new.kmsgPath != old.kmsgPath || new.interruptsPath != old.interruptsPath || new.sysfsRoot != old.sysfsRoot
+                || new.acceptUserFacility != old.acceptUserFacility || new.bootIDPath != old.bootIDPath
+            {
+                needsRestart.append("[sources]")
+            }
+            if new.stateDirectory != old.stateDirectory { needsRestart.append("[state] directory") }
+            if new.controlSocket != old.controlSocket { needsRestart.append("[control] socket") }
+            if !needsRestart.isEmpty {
+                logger.warning("reload: \(needsRestart.joined(separator: ", ")) changed; that takes effect after a restart")
+                new.kmsgPath = old.kmsgPath
+                new.interruptsPath = old.interruptsPath
+                new.sysfsRoot = old.sysfsRoot
+                new.acceptUserFacility = old.acceptUserFacility
+                new.bootIDPath = old.bootIDPath
+                new.stateDirectory = old.stateDirectory
+                new.controlSocket = old.controlSocket
+            }
+            if new.listen != old.listen {
+                do {
+                    try await metricsServer.rebind(new.listen)
+                } catch {
+                    core.reloadFailed()
+                    logger.error("reload failed, keeping the running configuration: \(error)")
+                    return
+                }
+            }
+            logLevel.level.withLock { $0 = new.logLevel }
+            core.setTopology(TopologyScanner(sysfsRoot: new.sysfsRoot, cmdlinePath: new.cmdlinePath).scan())
+            core.applyReload(new)
+            logger.info("configuration reloaded from \(configPath ?? "built-in defaults")")
+        }
+    }
+}
+
+public enum Daemon {
+    /// `iommud run`. Returns the process exit code.
+    public static func run(configPath: String?, foreground: Bool) async -> Int32 {
+        let config: Configuration
+        switch loadConfiguration(path: configPath) {
+        case .success(let c): config = c
+        case .failure(let problems):
+            for p in problems.problems { writeStderr("iommud: \(p)\n") }
+            return ExitCode.config.rawValue
+        }
+        let levelBox = LogLevelBox(config.logLevel)
+        LoggingSystem.bootstrap { label in
+            var h: LogHandler = foreground ? StderrLogHandler() : JournalLogHandler(label: label)
+            h.logLevel = .trace
+            return LevelFilter(inner: h, level: levelBox)
+        }
+        let logger = Logger(label: "iommud")
+        do {
+            return try await start(config: config, configPath: configPath, logger: logger, levelBox: levelBox)
+        } catch let f as DaemonFailure {
+            logger.critical("\(f.message)")
+            if foreground == false { writeStderr("iommud: \(f.message)\n") }
+            return f.exitCode.rawValue
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+    }
+
+    static func readBootID(_ path: String, logger: Logger) -> String {
+        if let id = try? readSmallFile(path) {
+            let t = id.trimmingCharacters()
+            if !t.isEmpty { return t }
+        }
+        // Without a boot id a restart cannot tell "same boot" from "new boot"; the boot time
+        // from /proc/stat is the next best identity.
+        if let stat = try? readSmallFile("/proc/stat"),
+            let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") })
+        {
+            logger.warning("cannot read \(path); using the boot time from /proc/stat as the boot identity")
+            return "btime-" + line.dropFirst(6)
+        }
+        logger.warning("cannot read \(path) nor /proc/stat; every start counts as a new boot")
+        return "unknown-\(Clocks.realtimeUsec())"
+    }
+
+    static func start(config: Configuration, configPath: String?, logger: Logger, levelBox: LogLevelBox) async throws
+        -> Int32
+    {
+        let bootID = readBootID(config.bootIDPath, logger: logger)
+        let store = CheckpointStore(directory: config.stateDirectory)
+        try store.prepare()
+        var ledger = FaultLedger()
+        var lifetime = LifetimeTotals()
+        var tracker = KmsgSequenceTracker(resumeAfter: nil)
+        var countedThrough: UInt64?
+        var journaled: UInt64?
+        switch store.load() {
+        case .none:
+            lifetime.sinceUsec = Clocks.realtimeUsec()
+            logger.info("no checkpoint in \(config.stateDirectory): reading the whole ring buffer")
+        case .corrupt(let reason, let moved):
+            lifetime.sinceUsec = Clocks.realtimeUsec()
+            logger.warning(
+                "the checkpoint \(store.path) is unusable (\(reason)); moved it to \(moved ?? "nowhere (deleted)") and starting clean"
+            )
+        case .loaded(let cp):
+            if cp.version < CheckpointState.currentVersion {
+                logger.notice("migrating the checkpoint from format \(cp.version) to \(CheckpointState.currentVersion)")
+            }
+            if cp.bootID == bootID {
+                ledger = cp.ledger
+                lifetime = cp.lifetime
+                tracker = KmsgSequenceTracker(resumeAfter: cp.resumeSeq, countedThrough: cp.countedSeq)
+                countedThrough = cp.countedSeq
+                journaled = cp.journaledSeq
+                logger.info(
+                    "resuming this boot after kmsg seq \(cp.resumeSeq.map(String.init) ?? "-") with \(ledger.totalFaults) faults counted"
+                )
+            } else {
+                lifetime = cp.lifetime
+                lifetime.fold(cp.ledger)
+                if lifetime.sinceUsec == nil { lifetime.sinceUsec = cp.writtenUsec }
+                logger.info("new boot (\(bootID)): counters start at zero; \(lifetime.faults) faults in earlier boots")
+            }
+        }
+        let topology = TopologyScanner(sysfsRoot: config.sysfsRoot, cmdlinePath: config.cmdlinePath).scan()
+        if !isDirectory(config.sysfsRoot + "/class") {
+            logger.warning(
+                "cannot read \(config.sysfsRoot)/class: without sysfs, faults are not attributed to units and devices are not named (mount sysfs or fix [sources] sysfs)."
+            )
+        }
+        let reader = KmsgReader(
+            path: config.kmsgPath, tracker: tracker,
+            options: Classifier.Options(acceptUserFacility: config.acceptUserFacility), logger: logger)
+        try reader.open()
+        let core = DaemonCore(
+            config: config, ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID,
+            countedThrough: countedThrough, journaledSeq: journaled, logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let metricsServer = MetricsServer(
+            group: group, core: core, listen: config.listen, passedFDs: SystemdNotify.listenFDs(), logger: logger)
+        let control = ControlServer(group: group, core: core, path: config.controlSocket, logger: logger)
+        do {
+            try await metricsServer.bind()
+            try await control.bind()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let checkpoints = CheckpointService(core: core, store: store, interval: config.checkpointInterval, logger: logger)
+        let runtime = DaemonRuntime(
+            configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox)
+        var services: [any Service] = [
+            KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger), checkpoints,
+            metricsServer, control, ReloadService(daemon: runtime),
+        ]
+        if let wd = SystemdNotify.watchdogInterval() {
+            services.append(WatchdogService(core: core, interval: wd, logger: logger))
+        }
+        let serviceGroup = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("iommud \(BuildInfo.version) started (boot \(bootID))")
+        var code = ExitCode.success.rawValue
+        do {
+            try await serviceGroup.run()
+        } catch {
+            logger.error("stopped on error: \(error)")
+            code = 1
+        }
+        SystemdNotify.send("STOPPING=1")
+        try? await group.shutdownGracefully()
+        logger.info("iommud stopped: \(core.statusLine())")
+        return code
+    }
+}
+
+/// Applies the reloadable level to every handler.
+struct LevelFilter: LogHandler {
+    var inner: LogHandler
+    let level: LogLevelBox
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    var logLevel: Logger.Level {
+        get { level.level.withLock { $0 } }
+        set {}
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) { inner.log(event: event) }
+}

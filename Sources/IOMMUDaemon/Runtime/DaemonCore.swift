@@ -1,0 +1,203 @@
+import IOMMUCore
+import Logging
+import Synchronization
+
+/// The one owner of the counting state. The kmsg event loop folds batches in; the HTTP and
+/// control handlers render from it; the checkpoint writer snapshots it — all through one lock,
+/// held only for in-memory work (ARCHITECTURE.md: one event loop owns the ledger).
+public final class DaemonCore: Sendable {
+    struct State: ~Copyable {
+        var config: Configuration
+        var classifier: Classifier
+        var ledger: FaultLedger
+        var lifetime: LifetimeTotals
+        var topology: Topology
+        var bootID: String
+        /// Outputs carrying a seq at or below this were counted by an earlier run.
+        var countedThrough: UInt64?
+        var journaledSeq: UInt64?
+        var ready = false
+        var lastCheckpointUsec: Int64?
+        var dirty = false
+        var configReloadOK = true
+        var processingSinceUsec: Int64?
+        var readerAlive = true
+        var missingInterruptWarned: Set<String> = []
+        var interruptsUnreadableWarned = false
+        let exporter = MetricsExporter()
+        var outputs: [ClassifierOutput] = []
+    }
+
+    let state: Mutex<State>
+    let startedUsec: Int64
+    let logger: Logger
+    let sampler: InterruptSampler
+
+    init(
+        config: Configuration, ledger: FaultLedger, lifetime: LifetimeTotals, topology: Topology, bootID: String,
+        countedThrough: UInt64?, journaledSeq: UInt64?, logger: Logger
+    ) {
+        state = Mutex(
+            State(
+                config: config,
+                classifier: Classifier(options: Classifier.Options(acceptUserFacility: config.acceptUserFacility)),
+                ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID, countedThrough: countedThrough,
+                journaledSeq: journaledSeq))
+        startedUsec = Clocks.realtimeUsec()
+        self.logger = logger
+        self.sampler = InterruptSampler(path: config.interruptsPath)
+    }
+
+    /// Folds one reader batch into the ledger. Returns the faults it counted (for the journal).
+    @discardableResult
+    func ingest(_ batch: KmsgBatch) -> [Fault] {
+        let offset = Clocks.realtimeOffsetUsec()
+        let topology = state.withLock { $0.topology }
+        let sample: Result<[InterruptObservation], FileError>? =
+            batch.candidates.isEmpty ? nil : sampler.sample(topology: topology)
+        return state.withLock { s in
+            s.processingSinceUsec = Clocks.monotonicUsec()
+            defer { s.processingSinceUsec = nil }
+            s.outputs.removeAll(keepingCapacity: true)
+            // Records an earlier run counted, replayed only to rebuild an unfinished group.
+            for r in batch.replayed { s.classifier.classify(r, into: &s.outputs) }
+            for r in batch.candidates { s.classifier.classify(r, into: &s.outputs) }
+            s.classifier.flush(into: &s.outputs)
+            var faults: [Fault] = []
+            for var o in s.outputs {
+                if let seq = o.seq, let through = s.countedThrough, seq <= through { continue }
+                if case .fault(var f) = o {
+                    s.topology.attribute(&f)
+                    o = .fault(f)
+                    faults.append(f)
+                }
+                s.ledger.record(o, realtimeOffsetUsec: offset)
+            }
+            for loss in batch.losses { s.ledger.recordLoss(loss) }
+            for _ in 0..<batch.overruns { s.ledger.recordOverrun() }
+            s.ledger.recordKmsg(records: batch.records, lastSeq: batch.lastSeq)
+            if case .success(let obs)? = sample { s.ledger.recordInterrupts(obs) }
+            if batch.records > 0 || !s.outputs.isEmpty { s.dirty = true }
+            if batch.endOfBacklog { s.ready = true }
+            return faults
+        }
+    }
+
+    /// Samples /proc/interrupts into the ledger (on scrape and status).
+    func sampleInterrupts() {
+        let topology = state.withLock { $0.topology }
+        let result = sampler.sample(topology: topology)
+        state.withLock { s in
+            switch result {
+            case .success(let obs):
+                s.ledger.recordInterrupts(obs)
+                // A unit with no fault vector row: say so once (its interrupt counters stay 0).
+                let seen = Set(obs.map(\.unit))
+                for u in s.topology.units.values where u.vendor == .intel && !seen.contains(u.name) {
+                    if s.missingInterruptWarned.insert(u.name).inserted {
+                        logger.warning(
+                            "no /proc/interrupts row for \(u.name)'s fault vector: its fault interrupts are not counted (the kernel did not request the IRQ, or \(sampler.path) is not this machine's)."
+                        )
+                    }
+                }
+            case .failure(let e):
+                if !s.interruptsUnreadableWarned {
+                    s.interruptsUnreadableWarned = true
+                    logger.warning("cannot read \(e): fault interrupt counts are not available.")
+                }
+            }
+        }
+    }
+
+    // MARK: - Views for the sinks
+
+    func metrics() -> [UInt8] {
+        sampleInterrupts()
+        return state.withLock { s in
+            let platform = PlatformSummary(topology: s.topology, inventory: s.ledger.inventory)
+            s.exporter.sync(
+                ledger: s.ledger, topology: s.topology, platform: platform,
+                extras: MetricsExporter.Extras(configReloadOK: s.configReloadOK, lastCheckpointUsec: s.lastCheckpointUsec))
+            return s.exporter.render()
+        }
+    }
+
+    func status() -> StatusReport {
+        sampleInterrupts()
+        return state.withLock { s in
+            let info = DaemonInfo(
+                version: BuildInfo.version, pid: getpidValue(), startedRealtimeUsec: startedUsec,
+                nowRealtimeUsec: Clocks.realtimeUsec(), bootID: s.bootID, kmsgPath: s.config.kmsgPath,
+                lastCheckpointRealtimeUsec: s.lastCheckpointUsec, ready: s.ready)
+            var r = StatusReport(ledger: s.ledger, topology: s.topology, daemon: info)
+            r.lifetime = s.lifetime.including(s.ledger)
+            return r
+        }
+    }
+
+    /// One line for systemd's STATUS=.
+    func statusLine() -> String {
+        state.withLock { s in
+            let f = s.ledger.totalFaults
+            return "\(f) IOMMU fault\(f == 1 ? "" : "s") this boot, \(s.ledger.lostRecords) kmsg records lost, "
+                + "\(s.topology.units.count) unit\(s.topology.units.count == 1 ? "" : "s")"
+        }
+    }
+
+    /// The state to save: counters and the position they are consistent with, together. The
+    /// resume seq never points inside an unfinished multi-record group.
+    func checkpointState() -> CheckpointState {
+        state.withLock { s in
+            let last = max(s.ledger.lastSeq ?? 0, s.countedThrough ?? 0)
+            let hasSeq = s.ledger.lastSeq != nil || s.countedThrough != nil
+            var resume: UInt64? = hasSeq ? last : nil
+            if let pending = s.classifier.pendingSince {
+                resume = pending == 0 ? nil : pending - 1
+            }
+            return CheckpointState(
+                bootID: s.bootID, resumeSeq: resume, countedSeq: hasSeq ? last : nil, writtenUsec: Clocks.realtimeUsec(),
+                ledger: s.ledger, lifetime: s.lifetime, journaledSeq: s.journaledSeq)
+        }
+    }
+
+    func checkpointWritten(at usec: Int64) {
+        state.withLock { s in
+            s.lastCheckpointUsec = usec
+            s.dirty = false
+        }
+    }
+
+    var isDirty: Bool { state.withLock { $0.dirty } }
+    var isReady: Bool { state.withLock { $0.ready } }
+
+    /// Healthy unless the loop has been stuck in one batch for longer than `limit`, or the
+    /// reader thread stopped.
+    func isHealthy(limit: Duration) -> Bool {
+        state.withLock { s in
+            guard s.readerAlive else { return false }
+            if let since = s.processingSinceUsec {
+                return Clocks.monotonicUsec() - since < limit.totalMilliseconds * 1000
+            }
+            return true
+        }
+    }
+
+    func readerStopped() { state.withLock { $0.readerAlive = false } }
+
+    func setTopology(_ t: Topology) { state.withLock { $0.topology = t } }
+
+    func applyReload(_ config: Configuration) {
+        state.withLock { s in
+            s.config = config
+            s.configReloadOK = true
+        }
+    }
+
+    func reloadFailed() { state.withLock { $0.configReloadOK = false } }
+
+    var configuration: Configuration { state.withLock { $0.config } }
+}
+
+import Glibc
+
+func getpidValue() -> Int32 { getpid() }

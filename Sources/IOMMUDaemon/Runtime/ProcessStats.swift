@@ -1,0 +1,36 @@
+import Glibc
+import IOMMUCore
+
+/// The process_* metrics every exporter has, read from /proc/self.
+struct ProcessStats: Sendable {
+    var residentBytes: Double = 0
+    var virtualBytes: Double = 0
+    var cpuSeconds: Double = 0
+    var openFDs: Double = 0
+    var maxFDs: Double = 0
+    var startTimeSeconds: Double = 0
+
+    static func read() -> ProcessStats {
+        var s = ProcessStats()
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        if let stat = try? readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") {
+            // Fields after the comm's closing parenthesis: state is field 3.
+            let f = stat[stat.index(after: close)...].split(separator: " ")
+            if f.count > 22 {
+                s.cpuSeconds = ((Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)) / ticks
+                s.virtualBytes = Double(f[20]) ?? 0
+                s.residentBytes = (Double(f[21]) ?? 0) * page
+                let startTicks = Double(f[19]) ?? 0
+                if let up = try? readSmallFile("/proc/uptime"), let upSec = Double(up.split(separator: " ")[0]) {
+                    let now = Double(Clocks.realtimeUsec()) / 1e6
+                    s.startTimeSeconds = (now - upSec + startTicks / ticks).rounded()
+                }
+            }
+        }
+        s.openFDs = Double(listDirectory("/proc/self/fd").count)
+        var lim = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim) == 0 { s.maxFDs = Double(lim.rlim_cur) }
+        return s
+    }
+}

@@ -1,0 +1,133 @@
+import IOMMUCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The event loop: consumes the reader's batches, folds them into the ledger, tells systemd
+/// when the ring-buffer backlog is done, and asks for a checkpoint while records flow.
+final class KmsgService: Service, Sendable {
+    let reader: KmsgReader
+    let core: DaemonCore
+    let checkpoints: CheckpointService
+    let logger: Logger
+
+    init(reader: KmsgReader, core: DaemonCore, checkpoints: CheckpointService, logger: Logger) {
+        self.reader = reader
+        self.core = core
+        self.checkpoints = checkpoints
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let stream = reader.start()
+        var announcedReady = false
+        await withGracefulShutdownHandler {
+            for await batch in stream {
+                core.ingest(batch)
+                if !batch.losses.isEmpty {
+                    for l in batch.losses {
+                        logger.warning(
+                            "\(l.count) kernel log records lost between \(l.afterSeq.map { "seq \($0)" } ?? "the start of this boot") and seq \(l.beforeSeq)"
+                        )
+                    }
+                }
+                if batch.endOfBacklog && !announcedReady {
+                    announcedReady = true
+                    SystemdNotify.send("READY=1\nSTATUS=\(core.statusLine())")
+                    logger.info("ring buffer backlog read: \(core.statusLine())")
+                }
+                checkpoints.recordsArrived()
+            }
+        } onGracefulShutdown: {
+            self.reader.stop()
+        }
+        // The stream ends when the reader stops: on shutdown, or if reading failed.
+        core.readerStopped()
+    }
+}
+
+/// Writes the checkpoint at a bounded rate while records flow (one write at most every
+/// `checkpoint_interval`, scheduled only when something changed — no timer when idle) and on
+/// every clean stop.
+final class CheckpointService: Service, Sendable {
+    let core: DaemonCore
+    let store: CheckpointStore
+    let interval: Duration
+    let logger: Logger
+    let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    init(core: DaemonCore, store: CheckpointStore, interval: Duration, logger: Logger) {
+        self.core = core
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func recordsArrived() { wake.yield(()) }
+
+    func run() async throws {
+        for await _ in wakeups.cancelOnGracefulShutdown() {
+            guard core.isDirty else { continue }
+            // Let records that arrive meanwhile ride along in the same write.
+            try? await Task.sleep(for: interval)
+            write()
+        }
+        write()
+    }
+
+    func write() {
+        let state = core.checkpointState()
+        do {
+            try store.save(state)
+            core.checkpointWritten(at: state.writtenUsec)
+        } catch {
+            logger.error("cannot write the checkpoint \(store.path): \(error). Counts are kept in memory; a crash now would re-read from the previous checkpoint.")
+        }
+    }
+}
+
+/// WATCHDOG=1 every half interval, but only while the event loop is healthy — a stuck loop or
+/// a dead reader lets systemd restart the service.
+final class WatchdogService: Service, Sendable {
+    let core: DaemonCore
+    let interval: Duration
+    let logger: Logger
+
+    init(core: DaemonCore, interval: Duration, logger: Logger) {
+        self.core = core
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var warned = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if core.isHealthy(limit: interval / 2) {
+                SystemdNotify.send("WATCHDOG=1")
+                warned = false
+            } else if !warned {
+                warned = true
+                logger.error("event loop unhealthy: not sending WATCHDOG=1, systemd will restart iommud")
+            }
+            do {
+                try await Task.sleep(for: interval / 2)
+            } catch {
+                break
+            }
+        }
+    }
+}
+
+/// SIGHUP: reload the config without re-reading kmsg and without resetting any counter. A
+/// broken new config keeps the old one running and says why.
+final class ReloadService: Service, Sendable {
+    let daemon: DaemonRuntime
+
+    init(daemon: DaemonRuntime) { self.daemon = daemon }
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            await daemon.reload()
+        }
+    }
+}

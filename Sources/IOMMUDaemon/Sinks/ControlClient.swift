@@ -1,0 +1,83 @@
+import Glibc
+
+/// The client side of the control socket, for `iommud status` (no NIO: one request, one reply).
+public enum ControlClient {
+    public enum Failure: Error, Sendable {
+        /// Nobody listens (no socket file, or a stale one).
+        case notRunning(String)
+        case permission(String)
+        case protocolError(String)
+    }
+
+    public static func isAlive(path: String) -> Bool {
+        if case .success = get(path: path, target: "/status.json", timeoutMs: 1000) { return true }
+        return false
+    }
+
+    /// GET `target` over the Unix socket at `path`; the body on success.
+    public static func get(path: String, target: String, timeoutMs: Int32 = 10_000) -> Result<String, Failure> {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(.protocolError("socket(): \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            return .failure(.protocolError("socket path too long: \(path)"))
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if rc != 0 {
+            let e = errno
+            switch e {
+            case EACCES, EPERM:
+                return .failure(.permission(path))
+            default:
+                return .failure(.notRunning(String(cString: strerror(e))))
+            }
+        }
+        var tv = timeval(tv_sec: Int(timeoutMs / 1000), tv_usec: Int(timeoutMs % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let request = "GET \(target) HTTP/1.0\r\nHost: iommud\r\n\r\n"
+        let sent = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        guard sent > 0 else { return .failure(.notRunning("send: \(String(cString: strerror(errno)))")) }
+        var response = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                response.append(contentsOf: buf[0..<n])
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return .failure(.protocolError("no answer: \(String(cString: strerror(errno)))")) }
+            break
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let sep = text.range(of: "\r\n\r\n") else { return .failure(.protocolError("malformed reply")) }
+        let head = text[text.startIndex..<sep.lowerBound]
+        guard head.hasPrefix("HTTP/1.") else { return .failure(.protocolError("malformed reply")) }
+        let statusOK = head.split(separator: " ").dropFirst().first == "200"
+        let body = String(text[sep.upperBound...])
+        return statusOK ? .success(body) : .failure(.protocolError(body))
+    }
+}
+
+extension String {
+    func range(of needle: String) -> Range<String.Index>? {
+        guard !needle.isEmpty else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,88 @@
+import Glibc
+import IOMMUCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The control socket `iommud status` talks to: HTTP/1.1 over a Unix socket in the runtime
+/// directory, mode 0660, group adm — others get a one-line permission error from the client.
+final class ControlServer: Service, Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let core: DaemonCore
+    let path: String
+    let logger: Logger
+    let channel = Mutex<Channel?>(nil)
+
+    init(group: MultiThreadedEventLoopGroup, core: DaemonCore, path: String, logger: Logger) {
+        self.group = group
+        self.core = core
+        self.path = path
+        self.logger = logger
+    }
+
+    static func routes(core: DaemonCore) -> HTTPRoutes {
+        { @Sendable _, path in
+            switch path {
+            case "/status":
+                return .text(core.status().text())
+            case "/status.json":
+                return HTTPResponse(contentType: "application/json", body: Array((core.status().json() + "\n").utf8))
+            case "/metrics":
+                return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: core.metrics())
+            default:
+                return nil
+            }
+        }
+    }
+
+    func bind() async throws {
+        let dir = String(path[path.startIndex..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !dir.isEmpty && !isDirectory(dir) {
+            if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+                throw DaemonFailure(
+                    .stateUnusable,
+                    "cannot create \(dir) for the control socket: \(String(cString: strerror(errno))). Set [control] socket to a writable place."
+                )
+            }
+        }
+        // A socket file left by a crash: remove it unless a daemon still answers there.
+        if fileExists(path) {
+            if ControlClient.isAlive(path: path) {
+                throw DaemonFailure(
+                    .config, "another iommud already answers on \(path). Stop it first or set another [control] socket.")
+            }
+            unlink(path)
+        }
+        let routes = Self.routes(core: core)
+        let ch: Channel
+        do {
+            ch = try await ServerBootstrap(group: group)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes))
+                    }
+                }
+                .bind(unixDomainSocketPath: path).get()
+        } catch {
+            throw DaemonFailure(.stateUnusable, "cannot create the control socket \(path): \(error).")
+        }
+        chmod(path, 0o660)
+        if let adm = getgrnam("adm") {
+            if chown(path, uid_t.max, adm.pointee.gr_gid) != 0 {
+                logger.debug("could not give \(path) to group adm: \(String(cString: strerror(errno)))")
+            }
+        }
+        channel.withLock { $0 = ch }
+        logger.info("control socket at \(path)")
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        if let ch = channel.withLock({ $0 }) { try? await ch.close() }
+        unlink(path)
+    }
+}

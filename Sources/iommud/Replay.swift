@@ -1,0 +1,137 @@
+import ArgumentParser
+import Glibc
+import IOMMUCore
+import IOMMUDaemon
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify saved kernel logs offline with the daemon's classifier and ledger.",
+        discussion: """
+            Input: raw /dev/kmsg records, dmesg (with [ seconds] or -T stamps), journalctl -k / -o short*, \
+            or journalctl -o json — detected automatically. With --json, one JSON object per fault on stdout \
+            and the summary on stderr; without it, the same summary `iommud status` prints. \
+            Exit codes: 0 the input was read (whatever it found), 1 it could not be read.
+            """)
+
+    @Argument(help: "Files to read; - or nothing for stdin.")
+    var files: [String] = []
+
+    @Flag(name: .long, help: "One JSON object per fault, one per line.")
+    var json = false
+
+    @Option(name: .long, help: "Input format: auto, kmsg, dmesg, journal, journal-json.")
+    var format: String = "auto"
+
+    @Flag(name: .long, help: "Also classify records written from userspace (facility ≠ 0).")
+    var acceptUserFacility = false
+
+    func validate() throws {
+        guard ReplayFormat(rawValue: format) != nil else {
+            throw ValidationError("unknown format '\(format)': use auto, kmsg, dmesg, journal or journal-json")
+        }
+    }
+
+    func run() throws {
+        let inputs = files.isEmpty ? ["-"] : files
+        var ledger = FaultLedger()
+        var readAny = false
+        var failed = false
+        let out = OutputBuffer()
+        let progress = Progress()
+        for name in inputs {
+            let fd: Int32 = name == "-" ? 0 : open(name, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                writeStderr("iommud replay: cannot read \(name): \(String(cString: strerror(errno)))\n")
+                failed = true
+                continue
+            }
+            defer { if fd != 0 { close(fd) } }
+            var st = stat()
+            let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
+            let chunkSize = 1 << 20
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+            defer { buffer.deallocate() }
+            var engine: ReplayEngine?
+            var done: Int64 = 0
+            while true {
+                let n = read(fd, buffer.baseAddress, chunkSize)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    writeStderr("iommud replay: error reading \(name): \(String(cString: strerror(errno)))\n")
+                    failed = true
+                    break
+                }
+                let bytes = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                if engine == nil {
+                    var f = ReplayFormat(rawValue: format)!
+                    if f == .auto { f = ReplayFormat.detect(String(decoding: bytes.prefix(64 * 1024), as: UTF8.self)) }
+                    engine = ReplayEngine(format: f, options: .init(acceptUserFacility: acceptUserFacility))
+                    engine!.ledger = ledger
+                }
+                let faults = engine!.feed(bytes, isFinal: n == 0)
+                if json {
+                    for f in faults { out.append(f.jsonLine()) }
+                }
+                done += Int64(n)
+                progress.update(name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults)
+                if n == 0 { break }
+            }
+            if let e = engine {
+                ledger = e.ledger
+                readAny = true
+            }
+        }
+        out.flush()
+        progress.finish()
+        let summary = StatusReport(ledger: ledger, topology: Topology(), daemon: nil).text()
+        if json { writeStderr(summary) } else { print(summary, terminator: "") }
+        if failed && !readAny { throw ExitCode(1) }
+    }
+}
+
+/// Buffered stdout for --json: one write per 64 KiB, not per line.
+final class OutputBuffer {
+    var bytes: [UInt8] = []
+
+    func append(_ line: String) {
+        bytes.append(contentsOf: line.utf8)
+        bytes.append(0x0a)
+        if bytes.count >= 64 * 1024 { flush() }
+    }
+
+    func flush() {
+        bytes.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                let n = write(1, b.baseAddress! + off, b.count - off)
+                if n <= 0 { break }
+                off += n
+            }
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Progress on stderr, only when stderr is a terminal (never when piped).
+final class Progress {
+    let enabled = isatty(2) == 1
+    var last: Int64 = 0
+    var shown = false
+
+    func update(name: String, done: Int64, size: Int64?, records: UInt64, faults: UInt64) {
+        guard enabled else { return }
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        guard now - last >= 250 else { return }
+        last = now
+        var s = "\r\(name): \(records) records, \(faults) faults"
+        if let size, size > 0 { s += ", \(done * 100 / size)% of \(size / 1_048_576) MiB" }
+        writeStderr(s + "   ")
+        shown = true
+    }
+
+    func finish() {
+        if shown { writeStderr("\r\u{1B}[K") }
+    }
+}
