@@ -1,0 +1,48 @@
+import IOMMUCore
+
+/// Where the fixtures live: beside this file (tests never read ../shared).
+enum Fixtures {
+    static let root: String = {
+        let file = #filePath
+        return String(file[..<file.lastIndex(of: "/")!]) + "/Fixtures"
+    }()
+
+    static func read(_ relative: String) -> String {
+        readFile(root + "/" + relative)
+    }
+
+    /// All fixture files of the given vendor folders (`.txt`), sorted.
+    static func files(in folders: [String]) -> [String] {
+        folders.flatMap { folder in
+            listFiles(root + "/" + folder).filter { $0.hasSuffix(".txt") }.sorted().map { folder + "/" + $0 }
+        }
+    }
+}
+
+import Glibc
+
+func readFile(_ path: String) -> String {
+    guard let f = fopen(path, "r") else { return "" }
+    defer { fclose(f) }
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func listFiles(_ dir: String) -> [String] {
+    guard let d = opendir(dir) else { return [] }
+    defer { closedir(d) }
+    var out: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if !name.hasPrefix(".") { out.append(name) }
+    }
+    return out
+}

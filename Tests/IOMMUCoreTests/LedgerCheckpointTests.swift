@@ -1,0 +1,103 @@
+import IOMMUCore
+import Testing
+
+@Suite("Ledger and checkpoint codec")
+struct LedgerCheckpointTests {
+    static func sampleLedger() -> FaultLedger {
+        var l = FaultLedger()
+        let lines = [
+            "3,10,100,-;DMAR: [DMA Read NO_PASID] Request device [00:01.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set",
+            "3,11,200,-;DMAR: [DMA Write NO_PASID] Request device [00:01.0] fault addr 0xdead0000 [fault reason 0x05] PTE Write access is not set",
+            "4,12,300,-;dmar_fault: 2 callbacks suppressed",
+            "3,13,400,-;DMAR: DRHD: handling fault status reg 3",
+            "3,14,500,-;AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:06:00.0 domain=0x000e address=0xfffffff0 flags=0x0020]",
+        ]
+        var c = Classifier()
+        var out: [ClassifierOutput] = []
+        for s in lines { c.classify(KmsgRecordParser.parse(s)!, into: &out) }
+        for o in out { l.record(o, realtimeOffsetUsec: 1_700_000_000_000_000) }
+        l.recordKmsg(records: 5, lastSeq: 14)
+        l.recordLoss(LossRange(afterSeq: nil, beforeSeq: 10, count: 10))
+        l.recordInterrupts([InterruptObservation(irq: 24, unit: "dmar0", vector: "fault", counts: ["CPU0": 4, "CPU1": 1])])
+        return l
+    }
+
+    @Test("the ledger counts per key, device, suppressed, overflow")
+    func counts() {
+        let l = Self.sampleLedger()
+        #expect(l.totalFaults == 3)
+        #expect(l.devices["0000:00:01.0"]?.total == 2)
+        #expect(l.devices["0000:00:01.0"]?.byKind[.dmaRead] == 1)
+        #expect(l.devices["0000:06:00.0"]?.lastFault?.access == .write)
+        #expect(l.suppressed["dmar_fault"] == 2)
+        #expect(l.suppressed(for: .intel) == 2)
+        #expect(l.overflows[OverflowKey(vendor: .intel, unit: "unknown", log: "fault")] == 1)
+        #expect(l.lostRecords == 10)
+        #expect(l.devices["0000:00:01.0"]?.lastFaultRealtimeUsec == 1_700_000_000_000_200)
+    }
+
+    @Test("encode → decode gives the same ledger")
+    func roundTrip() throws {
+        var t = LifetimeTotals()
+        t.previousBoots = 3
+        t.faults = 42
+        let s = CheckpointState(
+            bootID: "e759fd7b-1714-4721-9642-dba6c5d18d48", resumeSeq: 9, countedSeq: 14, writtenUsec: 123,
+            ledger: Self.sampleLedger(), lifetime: t, journaledSeq: 12)
+        let text = CheckpointCodec.encode(s)
+        let back = try CheckpointCodec.decode(text)
+        #expect(back.ledger.faults == s.ledger.faults)
+        #expect(back.ledger.devices["0000:00:01.0"]?.total == 2)
+        #expect(back.ledger.devices["0000:00:01.0"]?.lastFault?.address == 0xdead0000)
+        #expect(back.ledger.suppressed == s.ledger.suppressed)
+        #expect(back.ledger.suppressedVendor == s.ledger.suppressedVendor)
+        #expect(back.ledger.overflows == s.ledger.overflows)
+        #expect(back.ledger.interrupts == s.ledger.interrupts)
+        #expect(back.ledger.losses == s.ledger.losses)
+        #expect(back.ledger.lostRecords == 10)
+        #expect(back.resumeSeq == 9)
+        #expect(back.countedSeq == 14)
+        #expect(back.journaledSeq == 12)
+        #expect(back.lifetime == t)
+        // Encoding is deterministic: the same state gives the same bytes.
+        #expect(CheckpointCodec.encode(back) == text)
+    }
+
+    @Test("a truncated or corrupted checkpoint is refused, never half-loaded")
+    func corrupt() {
+        let text = CheckpointCodec.encode(
+            CheckpointState(
+                bootID: "b", resumeSeq: 1, countedSeq: 1, writtenUsec: 0, ledger: Self.sampleLedger(),
+                lifetime: LifetimeTotals()))
+        #expect(throws: CheckpointDecodeError.self) { try CheckpointCodec.decode(String(text.prefix(text.count / 2))) }
+        #expect(throws: CheckpointDecodeError.self) {
+            try CheckpointCodec.decode(text.replacingFirst("fault\tunknown", with: "fault\tunknowm"))
+        }
+        #expect(throws: CheckpointDecodeError.self) { try CheckpointCodec.decode("") }
+        #expect(throws: CheckpointDecodeError.self) { try CheckpointCodec.decode("hello\nworld\n") }
+        #expect(throws: CheckpointDecodeError.self) { try CheckpointCodec.decode("iommud-checkpoint 99\n") }
+    }
+
+    @Test("a version-1 checkpoint is migrated with its counters")
+    func migrateV1() throws {
+        let v1 = Fixtures.read("checkpoint/v1.txt")
+        let s = try CheckpointCodec.decode(v1)
+        #expect(s.version == 1)
+        #expect(s.bootID == "0d6f4f57-7f6c-4f0e-9a55-0d1f5c0e5a11")
+        #expect(s.resumeSeq == 4711)
+        #expect(s.ledger.totalFaults == 7)
+        #expect(s.ledger.faults[FaultCounterKey(unit: "dmar0", device: "0000:00:01.0", vendor: .intel, kind: .dmaRead, reason: "0x06", recoverable: false)] == 5)
+        #expect(s.ledger.lostRecords == 3)
+        // Written back in the current format, it reads the same.
+        let again = try CheckpointCodec.decode(CheckpointCodec.encode(s))
+        #expect(again.version == CheckpointState.currentVersion)
+        #expect(again.ledger.faults == s.ledger.faults)
+    }
+}
+
+extension String {
+    func replacingFirst(_ a: String, with b: String) -> String {
+        guard let r = self.firstRange(of: a) else { return self }
+        return String(self[..<r.lowerBound]) + b + String(self[r.upperBound...])
+    }
+}
