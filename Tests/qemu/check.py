@@ -430,7 +430,8 @@ def check_x86(scenario, d):
         rep.check("kernel: no fault records with iommu=pt", 0, len(truth))
         types = sorted(set(g["type"] for g in topo["groups"].values()))
         rep.check("kernel: iommu groups are of type identity", ["identity"], types)
-    common_faults(rep, truth, expect_faults, samples, status, unit, replay, rerrs)
+    common_faults(rep, truth, expect_faults, samples, status, unit, replay, rerrs,
+                  group=topo["edu"].get("group", "").rsplit("/", 1)[-1] or None)
 
     supp = suppressed(recs, "dmar_fault")
     m_supp = msum(samples, "iommu_faults_suppressed_total", source="dmar_fault")
@@ -463,7 +464,7 @@ def check_x86(scenario, d):
     return rep.done()
 
 
-def common_faults(rep, truth, expect_faults, samples, status, unit, replay, rerrs, what="raw kmsg"):
+def common_faults(rep, truth, expect_faults, samples, status, unit, replay, rerrs, what="raw kmsg", group=None):
     rep.check("iommu_faults_total = detailed fault records in the %s" % what, expect_faults, metric_faults(samples))
     logged = sum(expect_faults.values())
     rep.check("iommu_unit_faults_total{unit=\"%s\"}" % UNIT, logged, _int(msum(samples, "iommu_unit_faults_total", unit=UNIT)))
@@ -475,8 +476,9 @@ def common_faults(rep, truth, expect_faults, samples, status, unit, replay, rerr
     for k, n in expect_faults.items():
         kinds[k[3]] += n
     if logged:
-        rep.check("status devices[%s] faults / unit / by_kind" % EDU, (logged, UNIT, dict(sorted(kinds.items()))),
-                  None if dev is None else (dev.get("faults"), dev.get("unit"), dict(sorted((dev.get("by_kind") or {}).items()))))
+        rep.check("status devices[%s] faults / unit / group / by_kind" % EDU, (logged, UNIT, group, dict(sorted(kinds.items()))),
+                  None if dev is None else (dev.get("faults"), dev.get("unit"), None if dev.get("group") is None else str(dev.get("group")),
+                                            dict(sorted((dev.get("by_kind") or {}).items()))))
     else:
         rep.check("status devices[%s] has no faults" % EDU, 0, 0 if dev is None else dev.get("faults"))
     rep.check("replay --json: every stdout line is a JSON object with the contract keys", [], rerrs)

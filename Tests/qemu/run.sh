@@ -38,10 +38,6 @@ cleanup() { [ -n "$QPID" ] && kill "$QPID" 2>/dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ------------------------------------------------------------------ the checker's own tests
-say "checker unit tests"
-python3 "$HERE/test_check.py" >"$WORK/test_check.log" 2>&1 || { cat "$WORK/test_check.log"; die "check.py unit tests failed"; }
-tail -n 3 "$WORK/test_check.log"
 
 # ------------------------------------------------------------------ packages
 # `apt-get update` at most once per run: a stamp in the work dir names the run that did it
@@ -100,22 +96,24 @@ fetch() {
   touch "$dest.tmp/.complete"; rm -rf "$dest"; mv "$dest.tmp" "$dest"
   echo "$dest"
 }
-# fetch with one retry after `apt-get update` (stale lists), else fail with the message
-fetch_or_die() {
-  local d
-  if d=$(fetch "$@"); then echo "$d"; return 0; fi
-  apt_update_once && d=$(fetch "$@") && { echo "$d"; return 0; }
-  die "could not download $1 $2 ($3): see the message above"
-}
-
+# Resolution and download go together: stale lists (a version the mirror no longer has, or
+# none at all) get one `apt-get update` (host lists or the private arm64 ones, each at most
+# once per run), then everything is resolved again; a second failure ends the run with the
+# message apt printed.
 KERNEL_KEEP='\./boot/.*|.*/pci-stub\.ko'
+depends_kernel() { # META-PACKAGE [apt options...]: the linux-image-<abi>-<flavour> it depends on
+  local m=$1; shift
+  apt-cache "$@" depends "$m" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }'
+}
 kernel_x86() {
-  local meta kpkg kver
-  [ -n "$(candidate linux-image-amd64)" ] || apt_update_once || true
-  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
-  [ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 (apt-cache depends linux-image-amd64 printed no linux-image-*)"
-  kver=$(candidate "$kpkg"); [ -n "$kver" ] || die "no candidate version for $kpkg"
-  KX=$(fetch_or_die "$kpkg" "$kver" amd64 "$KERNEL_KEEP")
+  local kpkg kver try
+  for try in 1 2; do
+    kpkg=$(depends_kernel linux-image-amd64); kver=
+    [ -n "$kpkg" ] && kver=$(candidate "$kpkg")
+    if [ -n "$kver" ] && KX=$(fetch "$kpkg" "$kver" amd64 "$KERNEL_KEEP"); then break; fi
+    [ $try = 1 ] && apt_update_once && continue
+    die "could not resolve or download the kernel (linux-image-amd64 -> '${kpkg:-?}' '${kver:-?}'): see above"
+  done
   VMLINUZ_X86=$(ls "$KX"/boot/vmlinuz-* | head -n 1)
   say "x86 kernel: $kpkg $kver"
 }
@@ -125,37 +123,42 @@ A64DIR=$WORK/apt-arm64
 A64=(-o "APT::Architecture=arm64" -o "APT::Architectures::=arm64"
      -o "Dir::Etc::SourceList=$A64DIR/sources.list" -o "Dir::Etc::SourceParts=$A64DIR/sources.list.d"
      -o "Dir::State::Lists=$A64DIR/lists" -o "Dir::Cache=$A64DIR/cache" -o "Dir::State::Status=/dev/null")
-a64_update() { # private lists: at most once per run too
+a64_update() { # private lists: at most once per run too; returns 1 when already done
   updated_this_run apt-arm64-updated.stamp && return 1
   mkdir -p "$A64DIR/sources.list.d" "$A64DIR/lists/partial" "$A64DIR/cache/archives/partial"
   : > "$A64DIR/sources.list"
   python3 "$HERE/arm64-sources.py" "$A64DIR/sources.list.d/host-derived.sources" || die "no apt sources for arm64"
-  say "apt-get update (private arm64 configuration in $A64DIR)"
+  say "apt-get update (private arm64 configuration in $A64DIR)" >&2
   apt-get "${A64[@]}" update -q >"$WORK/apt-update-arm64.log" 2>&1 \
     || { cat "$WORK/apt-update-arm64.log" >&2; die "apt-get update for arm64 failed"; }
   echo "$RUN_ID" > "$WORK/apt-arm64-updated.stamp"
 }
 arm64_bits() {
-  local kpkg kver bver qver
+  local kpkg kver bver qver try
   [ -n "$(ls "$A64DIR/lists/" 2>/dev/null | grep -v -e partial -e lock)" ] || a64_update
-  kpkg=$(apt-cache "${A64[@]}" depends linux-image-arm64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
-  [ -n "$kpkg" ] || { a64_update || true; kpkg=$(apt-cache "${A64[@]}" depends linux-image-arm64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }'); }
-  [ -n "$kpkg" ] || die "cannot resolve linux-image-arm64 through the private arm64 apt configuration"
-  kver=$(candidate "$kpkg" "${A64[@]}"); bver=$(candidate busybox-static "${A64[@]}")
-  KA=$(fetch "$kpkg" "$kver" arm64 "$KERNEL_KEEP" "${A64[@]}") ||
-    { a64_update || die "could not download $kpkg $kver (arm64)"; KA=$(fetch "$kpkg" "$kver" arm64 "$KERNEL_KEEP" "${A64[@]}") || die "could not download $kpkg $kver (arm64)"; }
-  BA=$(fetch busybox-static "$bver" arm64 all "${A64[@]}") ||
-    { a64_update || die "could not download busybox-static $bver (arm64)"; BA=$(fetch busybox-static "$bver" arm64 all "${A64[@]}") || die "could not download busybox-static (arm64)"; }
-  # qemu-system-arm: the version of the installed qemu-system-x86 (same qemu-system-common/data)
-  qver=$(dpkg-query -W -f='${Version}' qemu-system-x86)
-  [ -n "$(apt-cache policy qemu-system-arm 2>/dev/null | grep -F " $qver ")" ] || qver=$(candidate qemu-system-arm)
-  [ -n "$qver" ] || { apt_update_once || true; qver=$(candidate qemu-system-arm); }
-  QA=$(fetch_or_die qemu-system-arm "$qver" amd64 all)
+  for try in 1 2; do
+    kpkg=$(depends_kernel linux-image-arm64 "${A64[@]}"); kver=; bver=$(candidate busybox-static "${A64[@]}")
+    [ -n "$kpkg" ] && kver=$(candidate "$kpkg" "${A64[@]}")
+    if [ -n "$kver" ] && [ -n "$bver" ] && KA=$(fetch "$kpkg" "$kver" arm64 "$KERNEL_KEEP" "${A64[@]}") &&
+       BA=$(fetch busybox-static "$bver" arm64 all "${A64[@]}"); then break; fi
+    [ $try = 1 ] && a64_update && continue
+    die "could not resolve or download arm64 '${kpkg:-linux-image-arm64}' '${kver:-?}' / busybox-static '${bver:-?}': see above"
+  done
+  # qemu-system-arm (amd64, unpacked, not installed): the version of the installed
+  # qemu-system-x86 when the lists have it, so that qemu-system-common/data match
+  for try in 1 2; do
+    qver=$(dpkg-query -W -f='${Version}' qemu-system-x86)
+    apt-cache policy qemu-system-arm 2>/dev/null | grep -qF " $qver " || qver=$(candidate qemu-system-arm)
+    if [ -n "$qver" ] && QA=$(fetch qemu-system-arm "$qver" amd64 all); then break; fi
+    [ $try = 1 ] && apt_update_once && continue
+    die "could not resolve or download qemu-system-arm '${qver:-?}': see above"
+  done
   QEMU_A64=$QA/usr/bin/qemu-system-aarch64
   local nf; nf=$(ldd "$QEMU_A64" | grep 'not found' || true)
   [ -z "$nf" ] || die "unpacked qemu-system-aarch64 misses libraries: $nf"
   VMLINUZ_A64=$(ls "$KA"/boot/vmlinuz-* | head -n 1)
   PCISTUB_A64=$(ls "$KA"/lib/modules/*/kernel/drivers/pci/pci-stub.ko 2>/dev/null | head -n 1 || true)
+  [ -n "$PCISTUB_A64" ] || die "$kpkg has no pci-stub.ko (needed to attach edu to the SMMU)"
   say "arm64: $kpkg $kver, busybox-static $bver, qemu-system-arm $qver"
 }
 
@@ -195,7 +198,7 @@ build_initrd_x86() {
 build_initrd_arm64() {
   local r=$WORK/build/root-arm64
   rm -rf "$r"; busybox_tree "$BA/bin/busybox" "$r"
-  [ -n "$PCISTUB_A64" ] && cp "$PCISTUB_A64" "$r/lib/modules/pci-stub.ko"
+  cp "$PCISTUB_A64" "$r/lib/modules/pci-stub.ko"
   INITRD_A64=$WORK/build/initrd-arm64.gz
   mkcpio "$r" "$INITRD_A64"
 }
@@ -236,6 +239,9 @@ boot_arm64() { # DIR
 # ------------------------------------------------------------------ main
 t=$EPOCHREALTIME
 install_tools
+say "checker unit tests (Tests/qemu/test_check.py)"
+python3 "$HERE/test_check.py" >"$WORK/test_check.log" 2>&1 || { cat "$WORK/test_check.log"; die "check.py unit tests failed"; }
+tail -n 1 "$WORK/test_check.log"
 NEED_X86=0; NEED_ARM=0
 for s in $SCENARIOS; do if [ "$s" = smmuv3 ]; then NEED_ARM=1; else NEED_X86=1; fi; done
 [ $NEED_X86 = 1 ] && kernel_x86
