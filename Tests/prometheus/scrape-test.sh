@@ -317,6 +317,22 @@ if [ "$FAKE_TOPOLOGY" = 1 ]; then
     echo "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro intel_iommu=on" > "$TMP/cmdline"
 fi
 
+# A daemon that does not implement [journal] yet rejects the key (unknown keys are
+# errors) and has no journal to write either: then leave the section out.
+"$IOMMUD" check-config "$TMP/iommud.toml" > "$TMP/check-config.txt" 2>&1
+cc=$?
+if [ $cc -eq 78 ] && grep -qi "journal" "$TMP/check-config.txt"; then
+    note "this iommud rejects [journal] (not implemented yet): running without that section"
+    sed -i '/^\[journal\]$/,$d' "$TMP/iommud.toml"
+    "$IOMMUD" check-config "$TMP/iommud.toml" > "$TMP/check-config.txt" 2>&1
+    cc=$?
+fi
+if [ $cc -eq 78 ]; then
+    fail "iommud check-config rejects the test configuration:"
+    sed 's/^/    /' "$TMP/check-config.txt"; sed 's/^/    /' "$TMP/iommud.toml"
+    exit 1
+fi
+
 # ------------------------------------------------------------ start iommud
 echo "+ $IOMMUD run --config $TMP/iommud.toml --foreground"
 "$IOMMUD" run --config "$TMP/iommud.toml" --foreground > "$TMP/iommud.log" 2>&1 &
