@@ -80,7 +80,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IOMMUCore"],
+            dependencies: ["IOMMUCore", "IOMMUDaemon", "CLinux"],
             swiftSettings: strict
         ),
     ]

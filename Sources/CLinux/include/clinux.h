@@ -5,9 +5,13 @@
 #include <sys/epoll.h>
 #include <sys/klog.h>
 #include <sys/prctl.h>
+#include <sys/inotify.h>
 
 /// eventfd(2) — used to wake the kmsg reader thread for shutdown.
 int clinux_eventfd(unsigned int initval, int flags);
+/// inotify_init1(2) / inotify_add_watch(2) — to follow a regular file used as a kmsg source.
+int clinux_inotify_init(int flags);
+int clinux_inotify_watch(int fd, const char *path, unsigned int mask);
 /// klogctl(10, NULL, 0): the size of the kernel ring buffer in bytes.
 int clinux_klog_buffer_size(void);
 #endif

@@ -36,6 +36,9 @@ public final class KmsgReader: @unchecked Sendable {
     let logger: Logger
     var fd: Int32 = -1
     var wakeFD: Int32 = -1
+    /// For a regular-file source: inotify on it, so appended records are read like new kmsg
+    /// records (tests use a file as a ring buffer they fully control).
+    var watchFD: Int32 = -1
     var isCharacterDevice = true
     var thread: pthread_t?
     var continuation: AsyncStream<KmsgBatch>.Continuation?
@@ -72,6 +75,10 @@ public final class KmsgReader: @unchecked Sendable {
         var st = stat()
         if fstat(f, &st) == 0 {
             isCharacterDevice = (st.st_mode & S_IFMT) == S_IFCHR
+            if (st.st_mode & S_IFMT) == S_IFREG {
+                watchFD = clinux_inotify_init(Int32(IN_NONBLOCK | IN_CLOEXEC))
+                if watchFD >= 0 { _ = clinux_inotify_watch(watchFD, path, UInt32(IN_MODIFY)) }
+            }
             if (st.st_mode & S_IFMT) == S_IFIFO {
                 // Keep a FIFO open for writing too, so the last writer closing is not EOF.
                 let rw = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
@@ -133,8 +140,10 @@ public final class KmsgReader: @unchecked Sendable {
         }
         if fd >= 0 { close(fd) }
         if wakeFD >= 0 { close(wakeFD) }
+        if watchFD >= 0 { close(watchFD) }
         fd = -1
         wakeFD = -1
+        watchFD = -1
     }
 
     func run() {
@@ -144,16 +153,24 @@ public final class KmsgReader: @unchecked Sendable {
         var backlogDone = false
         var atEOF = false
         var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        var inotifyBuffer = [UInt8](repeating: 0, count: 4096)
         while true {
             fds[0].revents = 0
             fds[1].revents = 0
-            let rc = poll(&fds, atEOF ? 1 : 2, -1)
+            // At the end of a regular file, wait for it to grow (inotify) instead of its fd,
+            // which is always readable.
+            fds[0].fd = atEOF ? watchFD : fd
+            let rc = poll(&fds, 2, -1)
             if rc < 0 {
                 if errno == EINTR { continue }
                 logger.error("poll on \(path) failed: \(String(cString: strerror(errno)))")
                 break
             }
-            if fds[1].revents != 0 || (atEOF && fds[0].revents != 0) { break }
+            if fds[1].revents != 0 { break }
+            if atEOF {
+                _ = inotifyBuffer.withUnsafeMutableBytes { read(watchFD, $0.baseAddress, $0.count) }
+                atEOF = false
+            }
             var batch = KmsgBatch()
             var reads = 0
             readLoop: while reads < Self.batchLimit {
@@ -174,14 +191,13 @@ public final class KmsgReader: @unchecked Sendable {
                     continue
                 }
                 if n == 0 {
-                    // A regular file ended (a FIFO opened O_RDWR never does): frame what is left
-                    // and wait only for shutdown.
-                    stream.withUnsafeBufferPointer { b in
-                        _ = KmsgFraming.forEachRecord(in: b, isFinal: true) { ingest($0, into: &batch) }
+                    // The end of a regular file (a FIFO opened O_RDWR never ends): frame what is
+                    // complete and wait for the file to grow.
+                    let used = stream.withUnsafeBufferPointer { b in
+                        KmsgFraming.forEachRecord(in: b, isFinal: b.last == 0x0a) { ingest($0, into: &batch) }
                     }
-                    stream.removeAll()
+                    stream.removeFirst(used)
                     atEOF = true
-                    fds[0].fd = wakeFD
                     break readLoop
                 }
                 switch errno {

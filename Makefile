@@ -1,0 +1,77 @@
+# iommud — the two commands of the README:
+#   make run    installs what is missing, builds release, runs the daemon on this machine
+#   make test   installs what the tests need and runs every test, timing each phase
+SHELL := /bin/bash
+SWIFT ?= swift
+PREFIX ?= /usr
+RELEASE_BIN := .build/release/iommud
+DEBUG_BIN := .build/debug/iommud
+PHASE := scripts/phase.sh
+export PHASE_LOG ?= $(CURDIR)/.build/phases.txt
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: run test deps test-deps build release unit integration promtool-metrics prometheus systemd qemu fuzz bench format lint clean
+
+run: deps release
+	@echo "iommud: serving http://localhost:10111/metrics — try \`$(RELEASE_BIN) status\` in another terminal; Ctrl-C stops it"
+	$(SUDO) $(RELEASE_BIN) run --foreground $(if $(CONFIG),--config $(CONFIG))
+
+deps:
+	@scripts/install-deps.sh run
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build:
+	$(SWIFT) build
+
+# Static Swift runtime: the binary needs only libc, libstdc++ and libsystemd on the target.
+release:
+	$(SWIFT) build -c release --static-swift-stdlib
+
+test:
+	@mkdir -p .build && : > $(PHASE_LOG)
+	@$(PHASE) "install test dependencies" $(MAKE) --no-print-directory test-deps
+	@$(PHASE) "build (debug) + unit tests" $(SWIFT) test --skip IntegrationTests
+	@$(PHASE) "build (release, static stdlib)" $(MAKE) --no-print-directory release
+	@$(PHASE) "integration: /dev/kmsg, promtool" $(MAKE) --no-print-directory integration
+	@$(PHASE) "prometheus: rules, server scrape" $(MAKE) --no-print-directory prometheus
+	@$(PHASE) "systemd: unit, socket, deb, nspawn" $(MAKE) --no-print-directory systemd
+	@$(PHASE) "real kernel under QEMU" $(MAKE) --no-print-directory qemu
+	@$(PHASE) "fuzz (30 s per target)" $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+	@echo; echo "make test: every phase passed"; cat $(PHASE_LOG)
+
+# The serialized /dev/kmsg suite and the other tests that run the real daemon binary.
+integration: $(RELEASE_BIN)
+	IOMMUD_BIN=$(CURDIR)/$(RELEASE_BIN) $(SWIFT) test --filter IntegrationTests
+
+$(RELEASE_BIN):
+	$(MAKE) --no-print-directory release
+
+prometheus: $(RELEASE_BIN)
+	Tests/prometheus/run-promtool.sh
+	Tests/prometheus/scrape-test.sh $(CURDIR)/$(RELEASE_BIN)
+
+systemd: $(RELEASE_BIN)
+	Tests/systemd/run-all.sh $(CURDIR)/$(RELEASE_BIN)
+
+qemu: $(RELEASE_BIN)
+	Tests/qemu/run.sh $(CURDIR)/$(RELEASE_BIN)
+
+FUZZ_SECONDS ?= 300
+fuzz:
+	Tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench:
+	bench/run.sh
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build build
+
+-include mk/*.mk

@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import IOMMUCore
+import Testing
+
+/// The CLI's contract: exit codes and one clear sentence, never a stack trace.
+@Suite("iommud CLI")
+struct CLITests {
+    init() throws {
+        guard Binary.exists else { throw HarnessError("no iommud binary at \(Binary.path)") }
+    }
+
+    @Test("status with no daemon says so and exits 3")
+    func statusNoDaemon() throws {
+        let dir = TempDir()
+        let (rc, out) = try runCommand(Binary.path, ["status", "--socket", dir.path + "/nothing.sock"])
+        #expect(rc == 3)
+        #expect(out.contains("iommud is not running"))
+        #expect(!out.contains("Fatal error"))
+        #expect(out.split(separator: "\n").count == 1)
+    }
+
+    @Test("config errors name file, line and key, and exit 78", arguments: [
+        ("[http]\nlisten = [\"127.0.0.1:10111\"]\nlisen = 3\n", 3, "unknown key 'http.lisen'"),
+        ("[sources]\naccept_user_facility = \"yes\"\n", 2, "'sources.accept_user_facility' must be true or false"),
+        ("[http]\nlisten = [\"127.0.0.1:99999\"]\n", 2, "port must be a number from 1 to 65535"),
+        ("[http]\nlisten = [\"::1:10111\"]\n", 2, "write IPv6 addresses in brackets"),
+        ("[state]\ncheckpoint_interval = \"soon\"\n", 2, "is not a duration"),
+        ("[nonsense]\nx = 1\n", 1, "unknown section [nonsense]"),
+        ("[log]\nlevel = \"loud\"\n", 2, "bad value for 'log.level'"),
+        ("[control]\nsocket = \"relative.sock\"\n", 2, "must be an absolute path"),
+        ("[http\nlisten = 3\n", 1, "TOML syntax error"),
+    ])
+    func badConfig(_ text: String, _ line: Int, _ message: String) throws {
+        let dir = TempDir()
+        let file = dir.write("bad.toml", text)
+        for args in [["check-config", file], ["run", "--config", file, "--foreground"]] {
+            let (rc, out) = try runCommand(Binary.path, args)
+            #expect(rc == 78, "\(args[0]): \(out)")
+            #expect(out.contains("\(file):\(line):"), "\(args[0]) should name \(file):\(line): \(out)")
+            #expect(out.contains(message), "\(args[0]): \(out)")
+        }
+    }
+
+    @Test("an unreadable config file is a config error")
+    func unreadable() throws {
+        let (rc, out) = try runCommand(Binary.path, ["check-config", "/nonexistent/iommud.toml"])
+        #expect(rc == 78)
+        #expect(out.contains("/nonexistent/iommud.toml: cannot read the config file"))
+    }
+
+    @Test("check-config prints the effective configuration of the shipped file")
+    func shippedConfig() throws {
+        let (rc, out) = try runCommand(Binary.path, ["check-config", Binary.packageRoot + "/config/iommud.toml"])
+        #expect(rc == 0, "\(out)")
+        #expect(out.contains("kmsg = \"/dev/kmsg\""))
+        #expect(out.contains("listen = [\"[::]:10111\"]"))
+    }
+
+    @Test("replay of a real capture, and exit 1 when nothing can be read")
+    func replay() throws {
+        let capture = """
+            3,372,5442337,-;DMAR: DRHD: handling fault status reg 2
+            3,373,5443162,-;DMAR: [DMA Read NO_PASID] Request device [00:01.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set
+            3,375,5579380,-;DMAR: [DMA Write NO_PASID] Request device [00:01.0] fault addr 0xdead0000 [fault reason 0x05] PTE Write access is not set
+
+            """
+        let (rc, out) = try runCommand(Binary.path, ["replay", "--json", "-"], stdin: capture)
+        #expect(rc == 0)
+        let lines = out.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("\"kind\":\"dma-read\"") == true)
+        let (rc2, out2) = try runCommand(Binary.path, ["replay", "/nonexistent/file"])
+        #expect(rc2 == 1)
+        #expect(out2.contains("cannot read /nonexistent/file"))
+    }
+
+    @Test("a missing kmsg source exits 69 with the reason")
+    func missingSource() throws {
+        let d = Daemon(kmsg: "/nonexistent/kmsg")
+        try d.start()
+        d.process!.waitUntilExit()
+        #expect(d.process!.terminationStatus == 69)
+        #expect(d.log.contains("/nonexistent/kmsg does not exist"))
+    }
+
+    @Test("an unusable state directory exits 74")
+    func badStateDirectory() throws {
+        let dir = TempDir()
+        let file = dir.write("notadir", "x")
+        let d = Daemon(extraConfig: "")
+        let cfg = try String(contentsOfFile: d.configPath, encoding: .utf8).replacingOccurrences(
+            of: "directory = \"\(d.dir.path)/state\"", with: "directory = \"\(file)/state\"")
+        try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.start()
+        d.process!.waitUntilExit()
+        #expect(d.process!.terminationStatus == 74)
+        #expect(d.log.contains("state directory"))
+    }
+}

@@ -1,0 +1,332 @@
+import CLinux
+import Foundation
+import Glibc
+import IOMMUCore
+import IOMMUDaemon
+import Testing
+
+/// The real daemon binary under test: $IOMMUD_BIN (make test passes the release build), else
+/// the debug build beside the package.
+enum Binary {
+    static let packageRoot: String = {
+        var p = #filePath
+        for _ in 0..<3 { p = String(p[..<p.lastIndex(of: "/")!]) }
+        return p
+    }()
+
+    static var path: String {
+        if let p = ProcessInfo.processInfo.environment["IOMMUD_BIN"], !p.isEmpty { return p }
+        return packageRoot + "/.build/debug/iommud"
+    }
+
+    static var exists: Bool { access(path, X_OK) == 0 }
+}
+
+enum Env {
+    /// Writing fault lines into /dev/kmsg needs root (CI runs as root).
+    static var canInject: Bool { getuid() == 0 && access("/dev/kmsg", W_OK) == 0 }
+
+    static func which(_ tool: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(dir)/\(tool)"
+            if access(p, X_OK) == 0 { return p }
+        }
+        return nil
+    }
+}
+
+/// A scratch directory removed at the end of the test.
+final class TempDir {
+    let path: String
+
+    init(_ prefix: String = "iommud-test") {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    }
+
+    deinit { _ = try? FileManager.default.removeItem(atPath: path) }
+
+    func write(_ name: String, _ text: String) -> String {
+        let p = path + "/" + name
+        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        return p
+    }
+}
+
+/// Picks a free loopback TCP port.
+func freePort() -> Int {
+    for _ in 0..<50 {
+        let port = Int.random(in: 20000..<60000)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if ok == 0 { return port }
+    }
+    return 10_999
+}
+
+/// One HTTP GET over loopback TCP; (status, body).
+func httpGet(port: Int, path: String) -> (Int, String)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { return nil }
+    let req = "GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    _ = req.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    var data = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        data.append(contentsOf: buf[0..<n])
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    guard let sep = text.range(of: "\r\n\r\n") else { return nil }
+    let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+    return (status, String(text[sep.upperBound...]))
+}
+
+/// Writes lines into the kernel log the way the tests must: one open per line (the kernel
+/// ratelimits 10 writes per 5 s per open file) and level 6 (levels 0–3 also go to the slow
+/// serial console). They arrive as facility 1, which only the test switch counts.
+enum Kmsg {
+    static func inject(_ line: String) {
+        let fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)
+        precondition(fd >= 0, "cannot open /dev/kmsg for writing")
+        defer { close(fd) }
+        let record = "<14>" + line + "\n"
+        _ = record.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    /// The kernel ring buffer size (klogctl(10)), for pacing.
+    static var ringSize: Int { Int(clinux_klog_buffer_size()) }
+
+    /// A device bus no other run on this machine uses (the ring buffer keeps old records).
+    static func uniqueBus() -> UInt8 { UInt8.random(in: 0x20...0xef) }
+}
+
+/// Parsed Prometheus text exposition.
+struct Scrape {
+    struct Sample {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    var samples: [Sample] = []
+    let text: String
+
+    init(_ text: String) {
+        self.text = text
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            var name = ""
+            var labels: [String: String] = [:]
+            var rest = Substring(line)
+            if let brace = line.firstIndex(of: "{") {
+                name = String(line[..<brace])
+                let close = line.lastIndex(of: "}")!
+                var body = line[line.index(after: brace)..<close]
+                while let eq = body.firstIndex(of: "=") {
+                    let key = String(body[..<eq]).trimmingCharacters(in: CharacterSet(charactersIn: ", "))
+                    var i = body.index(eq, offsetBy: 2)
+                    var value = ""
+                    while i < body.endIndex && body[i] != "\"" {
+                        if body[i] == "\\" { i = body.index(after: i) }
+                        value.append(body[i])
+                        i = body.index(after: i)
+                    }
+                    labels[key] = value
+                    body = i < body.endIndex ? body[body.index(after: i)...] : ""
+                }
+                rest = line[line.index(after: close)...]
+            } else {
+                let parts = line.split(separator: " ")
+                name = String(parts[0])
+                rest = parts.count > 1 ? parts[1] : ""
+            }
+            let value = Double(rest.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") ?? .nan
+            samples.append(Sample(name: name, labels: labels, value: value))
+        }
+    }
+
+    func sum(_ name: String, where match: [String: String] = [:]) -> Double {
+        samples.filter { s in s.name == name && match.allSatisfy { s.labels[$0.key] == $0.value } }.reduce(0) { $0 + $1.value }
+    }
+
+    func series(_ name: String) -> [Sample] { samples.filter { $0.name == name } }
+}
+
+/// The daemon under test, with its own config, state, sockets and log.
+final class Daemon {
+    let dir: TempDir
+    let configPath: String
+    let port: Int
+    let controlSocket: String
+    var process: Process?
+    let logPath: String
+
+    init(kmsg: String = "/dev/kmsg", extraConfig: String = "", checkpointInterval: String = "200ms") {
+        dir = TempDir()
+        port = freePort()
+        controlSocket = dir.path + "/control.sock"
+        logPath = dir.path + "/daemon.log"
+        configPath = dir.write(
+            "iommud.toml",
+            """
+            [sources]
+            kmsg = "\(kmsg)"
+            accept_user_facility = true
+            [http]
+            listen = ["127.0.0.1:\(port)"]
+            [control]
+            socket = "\(controlSocket)"
+            [state]
+            directory = "\(dir.path)/state"
+            checkpoint_interval = "\(checkpointInterval)"
+            [log]
+            level = "debug"
+            \(extraConfig)
+            """)
+    }
+
+    @discardableResult
+    func start(environment: [String: String] = [:]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Binary.path)
+        p.arguments = ["run", "--config", configPath, "--foreground"]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        env.removeValue(forKey: "LISTEN_FDS")
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = FileHandle(forWritingAtPath: logPath)!
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process = p
+        return p
+    }
+
+    /// Waits until the daemon has read the ring-buffer backlog (status says ready).
+    func waitReady(timeout: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let s = try? status(), case .object(let o) = s, case .object(let d)? = o["daemon"], d["ready"] == .bool(true) {
+                return
+            }
+            if let p = process, !p.isRunning {
+                throw HarnessError("the daemon exited with \(p.terminationStatus):\n\(log)")
+            }
+            usleep(20_000)
+        }
+        throw HarnessError("the daemon did not become ready in \(timeout) s:\n\(log)")
+    }
+
+    func status() throws -> MiniJSON {
+        switch ControlClient.get(path: controlSocket, target: "/status.json", timeoutMs: 2000) {
+        case .success(let body):
+            guard let j = MiniJSON.parse(body.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw HarnessError("status is not JSON: \(body)")
+            }
+            return j
+        case .failure(let f):
+            throw HarnessError("status failed: \(f)")
+        }
+    }
+
+    func metrics() throws -> Scrape {
+        guard let (code, body) = httpGet(port: port, path: "/metrics"), code == 200 else {
+            throw HarnessError("GET /metrics failed:\n\(log)")
+        }
+        return Scrape(body)
+    }
+
+    /// Polls until `condition` holds on a scrape (faults appear within milliseconds; the loop
+    /// only bounds how long a failing test waits).
+    func waitFor(_ what: String, timeout: Double = 10, _ condition: (Scrape) -> Bool) throws -> Scrape {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: Scrape?
+        while Date() < deadline {
+            if let s = try? metrics() {
+                last = s
+                if condition(s) { return s }
+            }
+            usleep(20_000)
+        }
+        throw HarnessError("timed out waiting for \(what); last scrape:\n\(last?.text.split(separator: "\n").filter { $0.hasPrefix("iommu") }.joined(separator: "\n") ?? "none")\nlog:\n\(log)")
+    }
+
+    func signal(_ sig: Int32) {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, sig)
+    }
+
+    /// Stops it and returns the exit status.
+    @discardableResult
+    func stop(_ sig: Int32 = SIGTERM) -> Int32 {
+        guard let p = process else { return -1 }
+        if p.isRunning { kill(p.processIdentifier, sig) }
+        p.waitUntilExit()
+        process = nil
+        return p.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if let p = process, p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs a command to completion; (exit status, stdout+stderr).
+func runCommand(_ path: String, _ args: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = environment }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    let input = Pipe()
+    p.standardInput = input
+    try p.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try? input.fileHandleForWriting.close()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// An Intel 5.15+ fault line for a device.
+func intelFault(bus: UInt8, device: Int, function: Int, write: Bool, address: UInt64) -> String {
+    let b = String(bus, radix: 16).leftPad(2)
+    let d = String(device, radix: 16).leftPad(2)
+    return "DMAR: [DMA \(write ? "Write" : "Read") NO_PASID] Request device [\(b):\(d).\(function)] fault addr 0x\(String(address, radix: 16)) [fault reason \(write ? "0x05" : "0x06")] PTE \(write ? "Write" : "Read") access is not set"
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}

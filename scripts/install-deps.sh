@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# install-deps.sh run|test — installs the Debian packages a target needs, only what is missing,
+# with sudo when not root. `apt-get update` runs at most once, and only if a package has no
+# install candidate (a fresh machine).
+set -euo pipefail
+want=(libsystemd-dev pkg-config)
+if [ "${1:-run}" = test ]; then
+  # promtool and prometheus; QEMU, busybox and cpio for the real-kernel tests; systemd-container,
+  # debootstrap, lintian and help2man for the service and packaging tests; pci.ids for names;
+  # libclang-rt for the fuzzers' sanitizers; curl for HTTP checks.
+  want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian help2man
+         pci.ids curl python3-yaml dpkg-dev xz-utils file)
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "all packages present: ${want[*]}"; exit 0; }
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+need_update=0
+for p in "${missing[@]}"; do
+  apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]' || need_update=1
+done
+if [ $need_update -eq 1 ]; then $SUDO apt-get update -q; fi
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
