@@ -330,3 +330,5 @@ func intelFault(bus: UInt8, device: Int, function: Int, write: Bool, address: UI
 extension String {
     func leftPad(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }
+
+func readFile(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }

@@ -86,6 +86,7 @@ final class DaemonRuntime: Sendable {
 public enum Daemon {
     /// `iommud run`. Returns the process exit code.
     public static func run(configPath: String?, foreground: Bool) async -> Int32 {
+        rememberEarlyStopSignals()
         let config: Configuration
         switch loadConfiguration(path: configPath) {
         case .success(let c): config = c
@@ -203,10 +204,13 @@ public enum Daemon {
         if let wd = SystemdNotify.watchdogInterval() {
             services.append(WatchdogService(core: core, interval: wd, logger: logger))
         }
+        var configured = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        configured.append(
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: EarlyStopService(), successTerminationBehavior: .gracefullyShutdownGroup))
         let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: configured, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("iommud \(BuildInfo.version) started (boot \(bootID))")
         var code = ExitCode.success.rawValue
         do {

@@ -1,6 +1,8 @@
+import Glibc
 import IOMMUCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The event loop: consumes the reader's batches, folds them into the ledger, tells systemd
@@ -68,8 +70,9 @@ final class CheckpointService: Service, Sendable {
     func run() async throws {
         for await _ in wakeups.cancelOnGracefulShutdown() {
             guard core.isDirty else { continue }
-            // Let records that arrive meanwhile ride along in the same write.
-            try? await Task.sleep(for: interval)
+            // Let records that arrive meanwhile ride along in the same write; a stop cuts the
+            // wait short (the final write below covers it).
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             write()
         }
         write()
@@ -129,5 +132,22 @@ final class ReloadService: Service, Sendable {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             await daemon.reload()
         }
+    }
+}
+
+/// A stop signal that arrived while the daemon was still starting (before the service group
+/// owned SIGTERM/SIGINT) is remembered here and turned into a graceful shutdown once it runs.
+let earlyStopSignal = Atomic<Int32>(0)
+
+func rememberEarlyStopSignals() {
+    for sig in [SIGTERM, SIGINT] {
+        signal(sig) { s in earlyStopSignal.store(s, ordering: .relaxed) }
+    }
+}
+
+final class EarlyStopService: Service, Sendable {
+    func run() async throws {
+        if earlyStopSignal.load(ordering: .relaxed) != 0 { return }  // ends the group gracefully
+        try? await gracefulShutdown()
     }
 }
