@@ -529,9 +529,14 @@ def overrun(rep, secs, meta, recs, truth, samples, status, replay, rerrs, unit):
 
 def check_smmuv3(d):
     rep = Report("smmuv3")
-    secs = parse_sections(read_text(d + "/results.txt"))
+    try:
+        secs = parse_sections(read_text(d + "/results.txt"))
+    except OSError as e:
+        rep.check("guest results", "results.txt", str(e), ok=False)
+        return rep.done()
     meta = parse_meta(secs.get("meta", []))
-    rep.check("guest finished (section `end`)", True, "end" in secs)
+    if not rep.check("guest finished (section `end`)", True, "end" in secs):
+        rep.info("console tail", "\n           " + "\n           ".join(read_text(d + "/results.txt").strip().split("\n")[-15:]))
     rep.check("insmod pci-stub.ko ids=1234:11e8", "0", meta.get("rc_insmod"))
     topo = parse_topology(secs.get("topology", []))
     rep.check("topology: edu %s bound to pci-stub, in an iommu group" % EDU, (EDU, "pci-stub", True),
