@@ -206,6 +206,11 @@ struct FixtureRunner {
                 d["version"] = version ?? "null"
                 d["cap"] = h(cap)
                 d["ecap"] = h(ecap)
+            case .amdFound(let device, let cap):
+                d["item"] = "amd-found"
+                d["vendor"] = "amd"
+                d["device"] = device?.description ?? "null"
+                d["cap"] = h(cap)
             case .rmrr(let start, let end):
                 d["item"] = "rmrr"
                 d["start"] = hex0x(start)

@@ -10,6 +10,7 @@ enum InventoryCodec {
         case .passthrough(let src): return "passthrough \(src)"
         case .unit(let v, let name, let addr, let ver, let cap, let ecap):
             return "unit \(v.rawValue) \(s(name)) \(o(addr)) \(s(ver)) \(o(cap)) \(o(ecap))"
+        case .amdFound(let d, let cap): return "amd-found \(d?.description ?? "-") \(o(cap))"
         case .rmrr(let a, let b): return "rmrr \(hex0x(a)) \(hex0x(b))"
         case .interruptRemapping(let m): return "ir \(m)"
         case .commandLine(let c): return "cmdline \(c)"
@@ -33,6 +34,9 @@ enum InventoryCodec {
         case "unit":
             guard f.count == 6, let v = Vendor(rawValue: f[0]) else { return nil }
             return .unit(vendor: v, name: s(f[1]), address: h(f[2]), version: s(f[3]), cap: h(f[4]), ecap: h(f[5]))
+        case "amd-found":
+            guard f.count == 2 else { return nil }
+            return .amdFound(device: f[0] == "-" ? nil : PCIAddress(parsing: f[0]), cap: h(f[1]))
         case "rmrr":
             guard f.count == 2, let a = h(f[0]), let b = h(f[1]) else { return nil }
             return .rmrr(start: a, end: b)

@@ -16,7 +16,11 @@ public enum InventoryItem: Sendable, Hashable {
     case iommuDisabled(Vendor?, reason: String)
     case passthrough(source: String)
     /// `DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap … ecap …`, `AMD-Vi: Found IOMMU at …`.
-    case unit(vendor: Vendor, name: String?, address: UInt64?, version: String?, cap: UInt64?, ecap: UInt64?)
+    case unit(
+        vendor: Vendor, name: String?, address: UInt64?, version: String?, cap: UInt64?, ecap: UInt64?)
+    /// `AMD-Vi: Found IOMMU at 0000:00:00.2 cap 0x40` (≤ 4.x) / `pci 0000:00:00.2: AMD-Vi: Found
+    /// IOMMU cap 0x40` (later): an AMD unit, named by its own PCI function (not yet `ivhdN`).
+    case amdFound(device: PCIAddress?, cap: UInt64?)
     /// `DMAR: RMRR base: 0x… end: 0x…` — DMA into these ranges is firmware's.
     case rmrr(start: UInt64, end: UInt64)
     /// `DMAR-IR: Enabled IRQ remapping in x2apic mode`.
