@@ -27,14 +27,29 @@ public struct Classifier: Sendable {
     /// The fast path's question, asked on the raw record before any String exists: facility
     /// filter first, then the byte-level IOMMU word check.
     @inlinable
-    public static func wants(layout: KmsgRecordLayout, bytes: UnsafeBufferPointer<UInt8>, options: Options) -> Bool {
+    public static func wants(
+        layout: KmsgRecordLayout, bytes: UnsafeBufferPointer<UInt8>, options: Options
+    ) -> Bool {
         if layout.facility != 0 && !options.acceptUserFacility { return false }
         return IOMMUPrefilter.mightBeIOMMU(UnsafeBufferPointer(rebasing: bytes[layout.text]))
     }
 
-    /// Sequence number of the first record of the oldest unfinished group, if any.
+    /// The same question for a record that is already decoded (text replay): facility, then the
+    /// prefilter over its (unescaped) text.
+    public static func wants(_ r: KmsgRecord, options: Options) -> Bool {
+        if !r.isKernel && !options.acceptUserFacility { return false }
+        return r.text.withBytes { IOMMUPrefilter.mightBeIOMMU($0) }
+    }
+
+    /// Sequence number of the first record of the oldest unfinished group, if any — including a
+    /// complete fault held back for a detail line that may follow (Intel PTE dump, AMD DTE/CMD
+    /// lines, a 6.14+ SMMUv3 raw dump waiting for its decoded line): it is not emitted yet.
     public var pendingSince: UInt64? {
-        [intel.pendingSince, amd.pendingSince, smmuv3.pendingSince, smmuv2.pendingSince].compactMap { $0 }.min()
+        var m: UInt64?
+        for s in [intel.pendingSince, amd.pendingSince, smmuv3.pendingSince, smmuv2.pendingSince] {
+            if let s { m = m.map { min($0, s) } ?? s }
+        }
+        return m
     }
 
     /// Classifies one record, appending what it completes to `out`.
@@ -62,41 +77,64 @@ public struct Classifier: Sendable {
         smmuv2.flush(into: &out)
     }
 
+    /// End of input (replay): `flush`, then every group still missing records is emitted with
+    /// what it has — a fault when the records seen say enough, else `.unparsed`.
+    public mutating func finish(into out: inout [ClassifierOutput]) {
+        intel.finish(into: &out)
+        amd.finish(into: &out)
+        smmuv3.finish(into: &out)
+        smmuv2.finish(into: &out)
+    }
+
     /// Decides whether an unclaimed record is an IOMMU *report* we do not know (counted as
-    /// unparsed) or ordinary IOMMU chatter (`Adding to iommu group`, `ias 48-bit`): errors
-    /// (level ≤ 3) and anything that speaks of a fault, an error or an event count; the vendor
-    /// comes from the words in the line. Returns `.some(nil)` for an IOMMU line of no vendor.
+    /// unparsed) or ordinary IOMMU chatter (`Adding to iommu group`, `ias 48-bit`, `Unable to
+    /// read/write to IOMMU perf counter`): only lines that speak of a fault, an event or an
+    /// overflow count; the vendor comes from the words in the line. Returns `.some(nil)` for an
+    /// IOMMU report of no particular vendor.
     static func unparsedVendor(_ r: KmsgRecord) -> Vendor?? {
-        let text = r.text
-        let vendor: Vendor?
-        if text.contains("DMAR") || text.contains("dmar") || text.contains("DRHD") || text.contains("INTR-REMAP") {
-            vendor = .intel
-        } else if text.contains("AMD-Vi") || text.contains("ivhd") || text.contains("amd_iommu") {
-            vendor = .amd
-        } else if text.contains("arm-smmu-v3") || text.contains("smmuv3") {
-            vendor = .armSMMUv3
-        } else if text.contains("arm-smmu") || text.contains("smmu") {
-            vendor = .armSMMU
-        } else if text.contains("iommu") || text.contains("IOMMU") || text.contains("Event logged") {
-            vendor = nil
-        } else {
+        r.text.withBytes { b -> Vendor?? in
+            let s = ByteScanner(b)
+            let reportish =
+                s.containsWord("fault") || s.containsWord("Fault") || s.containsWord("FAULT")
+                || s.find("Event logged") != nil
+                || s.find("event 0x") != nil || s.containsWord("overflow")
+                || s.find("Request device") != nil
+                || s.find("PPR logged") != nil
+            guard reportish else { return .none }
+            if s.find("DMAR") != nil || s.find("dmar") != nil || s.find("DRHD") != nil
+                || s.find("INTR-REMAP") != nil
+            {
+                return .some(.intel)
+            }
+            if s.find("AMD-Vi") != nil || s.find("ivhd") != nil || s.find("amd_iommu") != nil {
+                return .some(.amd)
+            }
+            if s.find("arm-smmu-v3") != nil || s.find("smmuv3") != nil { return .some(.armSMMUv3) }
+            if s.find("arm-smmu") != nil || s.find("smmu") != nil || s.find("qcom-iommu") != nil {
+                return .some(.armSMMU)
+            }
+            if s.find("iommu") != nil || s.find("IOMMU") != nil || s.find("Event logged") != nil {
+                return .some(nil)
+            }
             return .none
         }
-        let reportish =
-            r.level <= 3 || text.containsWord("fault") || text.containsWord("Fault") || text.contains("Event logged")
-            || text.contains("event 0x") || text.containsWord("overflow")
-        return reportish ? .some(vendor) : .none
     }
 }
 
-extension String {
-    /// `word` not preceded by a letter ("fault" in "page fault", not in "Default").
-    func containsWord(_ word: String) -> Bool {
-        var search = self[...]
-        while let r = search.range(of: word) {
-            if r.lowerBound == startIndex || !self[index(before: r.lowerBound)].isLetter { return true }
-            search = self[r.upperBound...]
+extension ByteScanner {
+    /// `word` at the start of a word: not inside an identifier (`fault` in `page fault` and
+    /// `faults`, not in `Default` or `dmar_fault`).
+    func containsWord(_ word: StaticString) -> Bool {
+        var from = position
+        while let i = find(word, from: from) {
+            if i == 0 || !Self.isIdentifierByte(bytes[i - 1]) { return true }
+            from = i + 1
         }
         return false
+    }
+
+    static func isIdentifierByte(_ b: UInt8) -> Bool {
+        (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "z")) || (b >= 0x30 && b <= 0x39)
+            || b == UInt8(ascii: "_")
     }
 }

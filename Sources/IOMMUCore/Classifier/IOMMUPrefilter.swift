@@ -10,7 +10,9 @@
 ///   `iommu`/`IOMMU` (Intel PRQ `IOMMU: dmarN:`, AMD `iommu ivhdN:`, `amd_iommu_…` ratelimits,
 ///     qcom-iommu, boot inventory and the `intel_iommu=`/`amd_iommu=` command line),
 ///   `AMD-Vi`, `Event logged` (AMD 4.19.89+ per-device lines carry neither of the above),
-///   `smmu`/`SMMU` (arm-smmu, arm-smmu-v3 and their ratelimited functions).
+///   `smmu`/`SMMU` (arm-smmu, arm-smmu-v3 and their ratelimited functions),
+///   `iopf` (IOMMU-core page-fault functions such as `get_domain_for_iopf: N callbacks suppressed`),
+///   `prq_` (Intel `prq_event_thread: N callbacks suppressed`, the only PRQ line without `dmar`).
 /// One group of records carries none of them: the bodies of AMD's 4.9–4.17 split events
 /// (`IO_PAGE_FAULT device=… ]` in a record of its own). Those start with the event's upper-case
 /// name, which `startsWithEventName` accepts; the classifier decides whether a header is pending.
@@ -27,11 +29,21 @@ public enum IOMMUPrefilter {
                 let b1 = t[i + 1] | 0x20
                 let b2 = t[i + 2] | 0x20
                 let b3 = t[i + 3] | 0x20
-                if b1 == UInt8(ascii: "m") && b2 == UInt8(ascii: "a") && b3 == UInt8(ascii: "r") { return true }
-                if b1 == UInt8(ascii: "r") && b2 == UInt8(ascii: "h") && b3 == UInt8(ascii: "d") { return true }
+                if b1 == UInt8(ascii: "m") && b2 == UInt8(ascii: "a") && b3 == UInt8(ascii: "r") {
+                    return true
+                }
+                if b1 == UInt8(ascii: "r") && b2 == UInt8(ascii: "h") && b3 == UInt8(ascii: "d") {
+                    return true
+                }
             case UInt8(ascii: "i"):
-                if i <= n - 5 && t[i + 1] | 0x20 == UInt8(ascii: "o") && t[i + 2] | 0x20 == UInt8(ascii: "m")
+                if i <= n - 5 && t[i + 1] | 0x20 == UInt8(ascii: "o")
+                    && t[i + 2] | 0x20 == UInt8(ascii: "m")
                     && t[i + 3] | 0x20 == UInt8(ascii: "m") && t[i + 4] | 0x20 == UInt8(ascii: "u")
+                {
+                    return true
+                }
+                if t[i + 1] == UInt8(ascii: "o") && t[i + 2] == UInt8(ascii: "p")
+                    && t[i + 3] == UInt8(ascii: "f")
                 {
                     return true
                 }
@@ -46,15 +58,23 @@ public enum IOMMUPrefilter {
                 {
                     return true
                 }
+            case UInt8(ascii: "p"):
+                if t[i + 1] == UInt8(ascii: "r") && t[i + 2] == UInt8(ascii: "q")
+                    && t[i + 3] == UInt8(ascii: "_")
+                {
+                    return true
+                }
             case UInt8(ascii: "a"):
                 if i <= n - 6 && t[i] == UInt8(ascii: "A") && t[i + 1] == UInt8(ascii: "M")
-                    && t[i + 2] == UInt8(ascii: "D") && t[i + 3] == UInt8(ascii: "-") && t[i + 4] == UInt8(ascii: "V")
+                    && t[i + 2] == UInt8(ascii: "D") && t[i + 3] == UInt8(ascii: "-")
+                    && t[i + 4] == UInt8(ascii: "V")
                 {
                     return true
                 }
             case UInt8(ascii: "e"):
                 if i <= n - 12 && t[i] == UInt8(ascii: "E") && t[i + 1] == UInt8(ascii: "v")
-                    && t[i + 2] == UInt8(ascii: "e") && t[i + 3] == UInt8(ascii: "n") && t[i + 4] == UInt8(ascii: "t")
+                    && t[i + 2] == UInt8(ascii: "e") && t[i + 3] == UInt8(ascii: "n")
+                    && t[i + 4] == UInt8(ascii: "t")
                     && t[i + 5] == UInt8(ascii: " ") && t[i + 6] == UInt8(ascii: "l")
                 {
                     return true
@@ -87,6 +107,7 @@ public enum IOMMUPrefilter {
         guard i < t.count, i >= 7 else { return false }
         if underscore { return true }
         // UNKNOWN event[0]=…
-        return i == 7 && t[0] == UInt8(ascii: "U") && t[1] == UInt8(ascii: "N") && t[2] == UInt8(ascii: "K")
+        return i == 7 && t[0] == UInt8(ascii: "U") && t[1] == UInt8(ascii: "N")
+            && t[2] == UInt8(ascii: "K")
     }
 }

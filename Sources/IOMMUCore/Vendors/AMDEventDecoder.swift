@@ -1,5 +1,11 @@
-/// Meaning of AMD event-log entries: IO_PAGE_FAULT flags (kernel-formats.md §2.3) and the likely
-/// owner per event type (§8.2).
+/// The inside of an AMD `Event logged [...]`: event names, `key=value` fields, IO_PAGE_FAULT
+/// flags (kernel-formats.md §2.3, AMD IOMMU spec "IO_PAGE_FAULT Event") and the likely owner per
+/// event type (§8.2 — asserted only where the table gives one answer).
+///
+/// Names and fields as `iommu_print_event()` prints them (drivers/iommu/amd/iommu.c, event codes
+/// 0x1–0x9, 0xd, 0xe); the field separator is a space, or `, ` in the RMP events; widths vary by
+/// era (`address=0x%016llx` ≤ ~5.9, `0x%llx` later; `pasid=0x%05x` / `0x%04x`), so values are
+/// read as hex of any width.
 enum AMDEventDecoder {
     // IO_PAGE_FAULT flags, `(event[1] >> 16) & 0xfff`.
     static let gn: UInt64 = 0x001  // guest/PASID request: domain= is a PASID
@@ -12,46 +18,113 @@ enum AMDEventDecoder {
     static let reserved: UInt64 = 0x080
     static let translation: UInt64 = 0x100  // ATS translation request
 
-    static func decode(_ f: inout Fault, name: String, fields: AMDEventFields) {
+    /// The event names the kernel prints (plus `UNKNOWN`), in event-code order.
+    static let names: [StaticString] = [
+        "ILLEGAL_DEV_TABLE_ENTRY", "IO_PAGE_FAULT", "DEV_TAB_HARDWARE_ERROR", "PAGE_TAB_HARDWARE_ERROR",
+        "ILLEGAL_COMMAND_ERROR", "COMMAND_HARDWARE_ERROR", "IOTLB_INV_TIMEOUT",
+        "INVALID_DEVICE_REQUEST",
+        "INVALID_PPR_REQUEST", "RMP_PAGE_FAULT", "RMP_HW_ERROR", "UNKNOWN",
+    ]
+
+    /// Index into `names` of the event name at the cursor (followed by a space or `]`), if any.
+    static func knownEvent(at s: ByteScanner) -> Int? {
+        for (i, n) in names.enumerated() {
+            var t = s
+            if t.skip(n), t.isAtEnd || t.peek == 0x20 || t.peek == UInt8(ascii: "]") { return i }
+        }
+        return nil
+    }
+
+    static func startsWithKnownEvent(_ s: ByteScanner) -> Bool {
+        guard let c = s.peek, c >= UInt8(ascii: "A"), c <= UInt8(ascii: "U") else { return false }
+        return knownEvent(at: s) != nil
+    }
+
+    /// The `key=value` fields of one event line.
+    struct Fields: Sendable {
+        var name: String
+        var kind: FaultKind
+        var device: PCIAddress?
+        var domain: UInt64?
+        var pasid: UInt64?
+        var address: UInt64?
+        var flags: UInt64?
+        var tag: UInt64?
+        var vmgTag: UInt64?
+        var gpa: UInt64?
+        var spa: UInt64?
+        var flagsRMP: UInt64?
+        /// UNKNOWN's raw words, as printed.
+        var raw: String?
+    }
+
+    /// `NAME key=value …]`; nil when the name is unknown or a field is mangled or truncated.
+    static func scanFields(_ s: inout ByteScanner) -> Fields? {
+        guard let index = knownEvent(at: s) else { return nil }
+        let name = names[index]
+        _ = s.skip(name)
+        let nameString = name.description
+        if index == names.count - 1 {
+            // UNKNOWN event[0]=0x%08x … (no closing bracket), ≤4.8 `UNKNOWN type=0x%02x]`.
+            s.skipSpaces()
+            return Fields(name: nameString, kind: "unknown-event", raw: s.rest)
+        }
+        var f = Fields(name: nameString, kind: FaultKind(kernelEventName: nameString))
+        var count = 0
+        while true {
+            s.skipSpaces()
+            if s.skip(byte: UInt8(ascii: "]")) { break }
+            guard !s.isAtEnd else { return nil }  // truncated: no closing bracket
+            let keyStart = s.position
+            while let c = s.peek,
+                (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || c == UInt8(ascii: "_")
+            {
+                s.position += 1
+            }
+            let key = keyStart..<s.position
+            guard !key.isEmpty, s.skip(byte: UInt8(ascii: "=")) else { return nil }
+            if s.bytesEqual(key, "device") {
+                guard let d = PCIAddress.scan(&s) else { return nil }
+                f.device = d
+            } else {
+                guard let v = s.hexOptionalPrefix() else { return nil }
+                if s.bytesEqual(key, "domain") {
+                    f.domain = v
+                } else if s.bytesEqual(key, "pasid") {
+                    f.pasid = v
+                } else if s.bytesEqual(key, "address") {
+                    f.address = v
+                } else if s.bytesEqual(key, "flags") {
+                    f.flags = v
+                } else if s.bytesEqual(key, "tag") {
+                    f.tag = v
+                } else if s.bytesEqual(key, "vmg_tag") {
+                    f.vmgTag = v
+                } else if s.bytesEqual(key, "gpa") {
+                    f.gpa = v
+                } else if s.bytesEqual(key, "spa") {
+                    f.spa = v
+                } else if s.bytesEqual(key, "flags_rmp") {
+                    f.flagsRMP = v
+                }
+            }
+            count += 1
+            _ = s.skip(byte: UInt8(ascii: ","))
+            guard s.peek == 0x20 || s.peek == UInt8(ascii: "]") else { return nil }
+        }
+        return count > 0 ? f : nil
+    }
+
+    /// Fills address, PASID, access, reason text, owner and detail from the fields.
+    static func decode(_ f: inout Fault, fields: Fields) {
+        f.address = fields.address ?? fields.gpa ?? fields.spa
         if let p = fields.pasid { f.pasid = UInt32(truncatingIfNeeded: p) }
         let flags = fields.flags
-        switch name {
+        switch fields.name {
         case "IO_PAGE_FAULT":
-            guard let flags else {
-                f.owner = .driver
-                return
-            }
-            f.access = flags & write != 0 ? .write : .read
-            if flags & gn != 0, let d = fields.domain { f.pasid = UInt32(truncatingIfNeeded: d) }
-            var words: [String] = []
-            if flags & interrupt != 0 { words.append("interrupt request") }
-            words.append(flags & write != 0 ? "write" : "read")
-            words.append(flags & us != 0 ? "user" : "supervisor")
-            if flags & present != 0 { words.append("page present") } else { words.append("page not present") }
-            if flags & permission != 0 { words.append("permission violation") }
-            if flags & reserved != 0 { words.append("reserved bit set") }
-            if flags & nx != 0 { words.append("no-execute") }
-            if flags & translation != 0 { words.append("ATS translation request") }
-            if flags & gn != 0 { words.append("guest (PASID) request") }
-            f.detail = "flags " + hex0x(flags, width: 4) + ": " + words.joined(separator: ", ")
-            if flags & interrupt != 0 {
-                f.reasonText = "Interrupt request without a valid remapping entry"
-                f.owner = .driver
-            } else if flags & reserved != 0 {
-                f.reasonText = "Reserved bit set or illegal level in a page table entry"
-                f.owner = .iommuDriver
-            } else if flags & present != 0 {
-                f.reasonText = "Permission violation on a present page"
-                f.owner = .driver
-            } else {
-                f.reasonText = "Page not present"
-                f.owner = .driver
-            }
-            // The HyperTransport / interrupt / system-management window: firmware or platform.
-            if let a = f.address, a >= 0xfd_f800_0000, a <= 0xfd_ffff_ffff { f.owner = .firmware }
+            decodePageFault(&f, flags: flags, domain: fields.domain)
         case "ILLEGAL_DEV_TABLE_ENTRY":
-            f.reasonText = "Illegal device table entry"
-            f.owner = .firmware
+            f.reasonText = "Illegal device table entry"  // owner: IOMMU driver or IVRS (firmware)
             if let flags { f.access = flags & write != 0 ? .write : .read }
         case "DEV_TAB_HARDWARE_ERROR":
             f.reasonText = "Device table hardware error"
@@ -66,23 +139,81 @@ enum AMDEventDecoder {
             f.reasonText = "Command hardware error"
             f.owner = .hardware
         case "IOTLB_INV_TIMEOUT":
-            f.reasonText = "IOTLB invalidation timeout (ATS device not responding)"
-            f.owner = .hardware
+            f.reasonText = "IOTLB invalidation timeout (ATS device not responding)"  // device or firmware
         case "INVALID_DEVICE_REQUEST":
-            f.reasonText = "Invalid device request"
-            f.owner = .hardware
+            f.reasonText = "Invalid device request"  // device or firmware
         case "INVALID_PPR_REQUEST":
-            f.reasonText = "Invalid page request (PPR)"
-            f.owner = .driver
+            f.reasonText = "Invalid page request (PPR refused by the IOMMU)"
         case "RMP_PAGE_FAULT":
             f.reasonText = "RMP page fault (SEV-SNP ownership)"
-            f.owner = .driver
+            if let t = fields.vmgTag, let r = fields.flagsRMP {
+                f.detail = "vmg_tag " + hex0x(t) + ", flags_rmp " + hex0x(r)
+            }
         case "RMP_HW_ERROR":
             f.reasonText = "RMP hardware error"
             f.owner = .hardware
         default:
-            break
+            f.reasonText = "Unknown event"
+            f.detail = fields.raw
         }
         if f.detail == nil, let flags { f.detail = "flags " + hex0x(flags, width: 4) }
+    }
+
+    /// IO_PAGE_FAULT: RW 0x020 → write else read; I 0x008 → an interrupt request, no memory
+    /// access (and two possible owners); GN 0x001 → `domain=` is the PASID.
+    static func decodePageFault(_ f: inout Fault, flags: UInt64?, domain: UInt64?) {
+        guard let flags else {
+            f.reasonText = "Page fault"
+            f.owner = .driver
+            return
+        }
+        if flags & gn != 0, let d = domain { f.pasid = UInt32(truncatingIfNeeded: d) }
+        var words: [String] = []
+        if flags & interrupt != 0 { words.append("interrupt request") }
+        words.append(flags & write != 0 ? "write" : "read")
+        words.append(flags & us != 0 ? "user" : "supervisor")
+        words.append(flags & present != 0 ? "page present" : "page not present")
+        if flags & permission != 0 { words.append("permission violation") }
+        if flags & reserved != 0 { words.append("reserved bit set") }
+        if flags & nx != 0 { words.append("no-execute") }
+        if flags & translation != 0 { words.append("ATS translation request") }
+        if flags & gn != 0 { words.append("guest (PASID) request") }
+        f.detail = "flags " + hex0x(flags, width: 4) + ": " + words.joined(separator: ", ")
+        if flags & interrupt != 0 {
+            f.reasonText = "Interrupt request without a valid remapping entry"
+            f.access = nil  // driver teardown race or IVRS: owner left open
+            return
+        }
+        f.access = flags & write != 0 ? .write : .read
+        if flags & reserved != 0 {
+            f.reasonText = "Reserved bit set or illegal level in a page table entry"
+            f.owner = .iommuDriver
+        } else if flags & present != 0 {
+            f.reasonText = "Permission violation on a present page"
+            f.owner = .driver
+        } else {
+            f.reasonText = "Page not present"
+            f.owner = .driver
+        }
+        // The HyperTransport / interrupt / system-management window: firmware or platform.
+        if let a = f.address, a >= 0xfd_f800_0000, a <= 0xfd_ffff_ffff { f.owner = .firmware }
+    }
+
+    /// 6.x `"  device=%04x:%02x:%02x.%x domain=0x%04x\n"` after `Event logged [Device not
+    /// attached to domain properly]`: an IO_PAGE_FAULT of a device the driver knows but that has
+    /// no domain; the address is not printed.
+    static func notAttached(_ s: inout ByteScanner, unit: String?, record r: KmsgRecord, text: String)
+        -> Fault?
+    {
+        guard s.skip("device="), let device = PCIAddress.scan(&s), s.skip(" domain="),
+            s.hexOptionalPrefix() != nil,
+            s.atEndIgnoringSpaces
+        else { return nil }
+        var f = Fault(
+            vendor: .amd, kind: FaultKind(kernelEventName: "IO_PAGE_FAULT"), recoverable: false,
+            device: device,
+            unit: unit, seq: r.seq, timestampUsec: r.timestampUsec, text: text)
+        f.reasonText = "Device not attached to domain properly"
+        return f
     }
 }

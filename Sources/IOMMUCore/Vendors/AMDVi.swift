@@ -1,159 +1,251 @@
-/// AMD-Vi event-log messages from drivers/iommu/amd/iommu.c (`iommu_print_event()`,
-/// `amd_iommu_report_page_fault()`), every era of kernel-formats.md §2.
+/// AMD-Vi event-log messages, every era of kernel-formats.md §2: drivers/iommu/amd_iommu.c
+/// (≤ ~5.9) and drivers/iommu/amd/iommu.c, `iommu_print_event()`,
+/// `amd_iommu_report_page_fault()`, `amd_iommu_report_rmp_fault()`/`_rmp_hw_error()`. Event
+/// fields and their meaning are in AMDEventDecoder.swift; overflow, PPR and command-queue lines
+/// in AMDViMessages.swift.
 ///
-/// Recoverable rule (§8.1): every `Event logged [...]` comes from the event log — the
-/// transaction was aborted: non-recoverable. Only PPR-log anomalies are the recoverable path.
+/// Shapes, by era:
+/// * ≤4.8: `printk(KERN_ERR "AMD-Vi: Event logged [")` + a level-less `printk("IO_PAGE_FAULT
+///   device=%02x:%02x.%x …]\n")` that printk joined: one record.
+/// * 4.9–~4.17: the same two printks are two records (no KERN_CONT): a header ending in
+///   `Event logged [` and a body `TYPE key=value …]` at the default level, without prefix.
+/// * ~4.18–5.4: `dev_err(dev, "AMD-Vi: Event logged [")` then `dev_err(dev, "TYPE …]\n")`:
+///   two records, both `iommu ivhdN: `-prefixed; IO_PAGE_FAULT per device with `dev_err(&pdev->dev,
+///   "AMD-Vi: Event logged [IO_PAGE_FAULT domain=… address=… flags=…]\n")`.
+/// * 5.5+ (1a21ee1aabf7, stable 4.19.89): one record, `Event logged [TYPE …]`, after the
+///   `iommu ivhdN: ` or `<driver> SSSS:BB:DD.F: ` prefix and `AMD-Vi: ` (dev_fmt, ~5.0+).
+/// * 6.0+ (964d21a7654c): `device=%04x:%02x:%02x.%x`. `Event logged [Device not attached to
+///   domain properly]` + `"  device=%04x:%02x:%02x.%x domain=0x%04x\n"`: two records, one fault.
+/// * `UNKNOWN event[0]=0x%08x … event[3]=0x%08x` has no closing `]`; 4.18–5.4 passed KERN_ERR
+///   inside dev_err, leaving `\x01` + `3` in the text.
+/// ILLEGAL_DEV_TABLE_ENTRY is followed by `Control Reg : 0x…` (6.x) and `DTE[n]: …` lines,
+/// ILLEGAL_COMMAND_ERROR by `CMD[n]: …`: the event is held until they arrive (they are added to
+/// its text) or the next AMD record, or `flush`.
+///
+/// RECOVERABLE (kernel-formats.md §8.1), decided here for AMD: every `Event logged [...]` comes
+/// from the event log — the IOMMU aborted the transaction — so these faults are
+/// `recoverable: false`, INVALID_PPR_REQUEST included (the IOMMU refused the request). Only
+/// PPR-log anomalies (AMDViMessages.swift) are the recoverable path.
 struct AMDViParser: Sendable {
-    /// 4.9–5.4: `… Event logged [` ends one record and `TYPE …]` is the next one.
-    struct SplitHeader: Sendable {
+    /// A header whose body is the next record of the same source (`iommu ivhdN: ` prefix, or
+    /// none): 4.9–5.4 split events and `Device not attached to domain properly`.
+    struct Header: Sendable {
+        var key: String
         var unit: String?
         var device: PCIAddress?
         var driver: String?
+        var notAttached: Bool
         var seq: UInt64?
         var text: String
     }
-    var pendingHeader: SplitHeader?
+    var headers: [Header] = []
+    /// An event waiting for its aux lines (`Control Reg`, `DTE[n]`, `CMD[n]`).
+    var held: Fault?
+    var heldAuxLeft = 0
 
-    var pendingSince: UInt64? { pendingHeader?.seq }
+    var pendingSince: UInt64? {
+        var m = held?.seq
+        for h in headers {
+            if let s = h.seq { m = m.map { min($0, s) } ?? s }
+        }
+        return m
+    }
 
-    /// What precedes `Event logged [`: `iommu ivhdN: `, `<driver> SSSS:BB:DD.F: `, `AMD-Vi: `.
+    /// What precedes the message: `iommu ivhdN: `, `<driver> SSSS:BB:DD.F: `, then `AMD-Vi: `.
     struct Prefix {
         var unit: String?
         var device: PCIAddress?
         var driver: String?
         var sawAMDVi = false
+        var key: String { unit ?? "" }
     }
 
     static func scanPrefix(_ s: inout ByteScanner, record r: KmsgRecord) -> Prefix {
         var p = Prefix()
-        if s.skip("iommu ivhd") {
-            let start = s.position - 4
-            _ = s.decimal()
-            p.unit = s.string(start..<s.position)
-            _ = s.skip(": ")
-        } else {
-            // `<driver> SSSS:BB:DD.F: ` — dev_err/pci_err on the endpoint.
-            let save = s.position
-            let word = s.token(until: UInt8(ascii: " "))
-            if !word.isEmpty, s.skip(byte: UInt8(ascii: " ")), let dev = PCIAddress.scan(&s), s.skip(": ") {
-                p.driver = s.string(word)
-                p.device = dev
+        let save = s.position
+        if let dp = DevicePrefix.scan(&s) {
+            if s.bytesEqual(dp.driver, "iommu") {
+                p.unit = s.string(dp.device)
             } else {
-                s.position = save
+                var d = ByteScanner(UnsafeBufferPointer(rebasing: s.bytes[dp.device]))
+                if let dev = PCIAddress.scan(&d), d.isAtEnd {
+                    p.device = dev
+                    p.driver = s.string(dp.driver)
+                } else {
+                    s.position = save  // not a prefix of ours
+                }
             }
         }
         if s.skip("AMD-Vi: ") { p.sawAMDVi = true }
+        // 4.18–5.4 UNKNOWN: dev_err(dev, KERN_ERR "UNKNOWN …") leaves SOH + level in the text.
+        if s.peek == 0x01, s.remaining >= 2, s.bytes[s.position + 1] >= 0x30,
+            s.bytes[s.position + 1] <= 0x37
+        {
+            s.position += 2
+        }
         if p.unit == nil, let u = r.dictionaryDevice(bus: "iommu") { p.unit = String(u) }
         if p.device == nil, let d = r.dictionaryDevice(bus: "pci") { p.device = PCIAddress(parsing: d) }
         return p
     }
 
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
-        r.text.withBytes { b in
-            var s = ByteScanner(b)
-            let prefix = Self.scanPrefix(&s, record: r)
-            if s.skip("Event logged [") {
-                if s.isAtEnd {
-                    // A split header: the body follows in the next record.
-                    if let stale = pendingHeader {
-                        out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
-                    }
-                    pendingHeader = SplitHeader(
-                        unit: prefix.unit, device: prefix.device, driver: prefix.driver, seq: r.seq, text: r.text)
-                    return true
+        r.text.withBytes { b in consume(b, record: r, into: &out) }
+    }
+
+    private mutating func consume(
+        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    ) -> Bool {
+        var s = ByteScanner(b)
+        let prefix = Self.scanPrefix(&s, record: r)
+        let ours = prefix.sawAMDVi || prefix.unit != nil
+
+        if ours, let aux = AMDViMessages.auxKind(s) {
+            if var f = held, aux.belongs(to: f.kind) {
+                f.text += "\n" + r.text
+                held = f
+                if aux.counts {
+                    heldAuxLeft -= 1
+                    if heldAuxLeft <= 0 { releaseHeld(into: &out) }
                 }
-                guard let f = Self.event(&s, prefix: prefix, record: r, text: r.text) else {
-                    out.append(.unparsed(vendor: .amd, text: r.text, seq: r.seq))
-                    return true
-                }
-                out.append(.fault(f))
+            }
+            return true
+        }
+
+        if s.skip("Event logged [") {
+            releaseHeld(into: &out)
+            if s.atEndIgnoringSpaces {
+                push(
+                    Header(
+                        key: prefix.key, unit: prefix.unit, device: prefix.device, driver: prefix.driver,
+                        notAttached: false, seq: r.seq, text: r.text), into: &out)
                 return true
             }
-            // The body of a split event (no `Event logged [` of its own).
-            if let header = pendingHeader, IOMMUPrefilter.startsWithEventName(UnsafeBufferPointer(rebasing: b[s.position...])) {
-                var merged = Prefix()
-                merged.unit = header.unit ?? prefix.unit
-                merged.device = header.device ?? prefix.device
-                merged.driver = header.driver ?? prefix.driver
-                pendingHeader = nil
-                guard let f = Self.event(&s, prefix: merged, record: r, text: header.text + "\n" + r.text) else {
-                    out.append(.unparsed(vendor: .amd, text: header.text + "\n" + r.text, seq: r.seq))
-                    return true
-                }
-                out.append(.fault(f))
+            if s.skip("Device not attached to domain properly]") && s.atEndIgnoringSpaces {
+                push(
+                    Header(
+                        key: prefix.key, unit: prefix.unit, device: prefix.device, driver: prefix.driver,
+                        notAttached: true, seq: r.seq, text: r.text), into: &out)
                 return true
             }
-            return false
+            emit(
+                Self.event(&s, prefix: prefix, record: r, text: r.text), text: r.text, seq: r.seq,
+                into: &out)
+            return true
+        }
+
+        // The body of a split event: `TYPE key=value …]` in a record of its own.
+        if AMDEventDecoder.startsWithKnownEvent(s) {
+            releaseHeld(into: &out)
+            var merged = prefix
+            var text = r.text
+            if let h = takeHeader(key: prefix.key, notAttached: false) {
+                merged.unit = h.unit ?? prefix.unit
+                merged.device = h.device ?? prefix.device
+                merged.driver = h.driver ?? prefix.driver
+                text = h.text + "\n" + r.text
+            }
+            emit(
+                Self.event(&s, prefix: merged, record: r, text: text), text: text, seq: r.seq, into: &out)
+            return true
+        }
+
+        // `Device not attached to domain properly` body: `AMD-Vi:   device=SSSS:BB:DD.F domain=0x…`.
+        if prefix.sawAMDVi, s.looksAt("  device=") {
+            releaseHeld(into: &out)
+            let h = takeHeader(key: prefix.key, notAttached: true)
+            let text = h.map { $0.text + "\n" + r.text } ?? r.text
+            s.skipSpaces()
+            guard let f = AMDEventDecoder.notAttached(&s, unit: prefix.unit, record: r, text: text) else {
+                out.append(.unparsed(vendor: .amd, text: text, seq: r.seq))
+                return true
+            }
+            out.append(.fault(f))
+            return true
+        }
+
+        guard ours else { return false }
+        let before = out.count
+        guard AMDViMessages.consume(&s, prefix: prefix, record: r, into: &out) else { return false }
+        releaseHeld(into: &out, before: before)  // another AMD message: no more aux lines coming
+        return true
+    }
+
+    /// Emits a decoded event, holding the ones whose aux lines follow.
+    private mutating func emit(
+        _ f: Fault?, text: String, seq: UInt64?, into out: inout [ClassifierOutput]
+    ) {
+        guard let f else {
+            out.append(.unparsed(vendor: .amd, text: text, seq: seq))
+            return
+        }
+        switch f.kind.rawValue {
+        case "illegal-dev-table-entry":
+            held = f
+            heldAuxLeft = 4  // DTE[0…3]; the 6.x Control Reg line does not count
+        case "illegal-command-error":
+            held = f
+            heldAuxLeft = 4  // CMD[0…3]
+        default:
+            out.append(.fault(f))
         }
     }
 
+    private mutating func push(_ h: Header, into out: inout [ClassifierOutput]) {
+        if let i = headers.firstIndex(where: { $0.key == h.key }) {
+            // The body of the previous header of this source never came (lost records).
+            let stale = headers.remove(at: i)
+            out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
+        }
+        if headers.count >= 16 {
+            let stale = headers.removeFirst()
+            out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
+        }
+        headers.append(h)
+    }
+
+    private mutating func takeHeader(key: String, notAttached: Bool) -> Header? {
+        guard let i = headers.firstIndex(where: { $0.key == key && $0.notAttached == notAttached })
+        else { return nil }
+        return headers.remove(at: i)
+    }
+
+    private mutating func releaseHeld(into out: inout [ClassifierOutput], before index: Int? = nil) {
+        guard let f = held else { return }
+        held = nil
+        heldAuxLeft = 0
+        if let index, index <= out.count {
+            out.insert(.fault(f), at: index)
+        } else {
+            out.append(.fault(f))
+        }
+    }
+
+    /// Idle: an event held for its aux lines is emitted with what it has. A split header waits
+    /// for its body (the kernel prints both from the same function; the reader may simply have
+    /// caught it in between).
     mutating func flush(into out: inout [ClassifierOutput]) {
-        // A split header waits for its body across idle periods: the kernel prints both from
-        // the same function, the reader may simply have caught it in between.
+        releaseHeld(into: &out)
+    }
+
+    /// End of input: headers whose body never came are counted as unparsed.
+    mutating func finish(into out: inout [ClassifierOutput]) {
+        releaseHeld(into: &out)
+        for h in headers { out.append(.unparsed(vendor: .amd, text: h.text, seq: h.seq)) }
+        headers.removeAll()
     }
 
     /// `TYPE key=value …]` (fields separated by spaces, or `, ` for RMP events), or
-    /// `UNKNOWN event[0]=… event[3]=…` with no closing bracket.
-    static func event(_ s: inout ByteScanner, prefix: Prefix, record r: KmsgRecord, text: String) -> Fault? {
-        let nameRange = s.token(until: UInt8(ascii: " "))
-        var name = s.string(nameRange)
-        if name.hasSuffix("]") { name.removeLast() }
-        guard !name.isEmpty else { return nil }
-        var fields = AMDEventFields()
-        while !s.isAtEnd {
-            s.skipSpaces()
-            if s.skip(byte: UInt8(ascii: "]")) || s.isAtEnd { break }
-            let keyStart = s.position
-            while let c = s.peek, c != UInt8(ascii: "="), c != UInt8(ascii: " "), c != UInt8(ascii: "]") {
-                s.position += 1
-            }
-            let key = s.string(keyStart..<s.position)
-            guard s.skip(byte: UInt8(ascii: "=")) else { continue }
-            if key == "device" {
-                fields.device = PCIAddress.scan(&s)
-            } else {
-                let v = s.hexOptionalPrefix()
-                fields.set(key, v)
-            }
-            // Skip to the next separator.
-            while let c = s.peek, c != UInt8(ascii: " "), c != UInt8(ascii: "]") { s.position += 1 }
-            _ = s.skip(byte: UInt8(ascii: ","))
-        }
-        let kind: FaultKind = name == "UNKNOWN" ? "unknown-event" : FaultKind(kernelEventName: name)
+    /// `UNKNOWN event[0]=… event[3]=…` with no closing bracket. nil when the name is not one the
+    /// kernel prints or a field is mangled or missing its value.
+    static func event(_ s: inout ByteScanner, prefix: Prefix, record r: KmsgRecord, text: String)
+        -> Fault?
+    {
+        guard let fields = AMDEventDecoder.scanFields(&s) else { return nil }
         var f = Fault(
-            vendor: .amd, kind: kind, recoverable: false, device: fields.device ?? prefix.device, unit: prefix.unit,
-            address: fields.address ?? fields.gpa ?? fields.spa, driver: prefix.driver, seq: r.seq,
-            timestampUsec: r.timestampUsec, text: text)
-        AMDEventDecoder.decode(&f, name: name, fields: fields)
+            vendor: .amd, kind: fields.kind, recoverable: false, device: fields.device ?? prefix.device,
+            unit: prefix.unit, driver: prefix.driver, seq: r.seq, timestampUsec: r.timestampUsec,
+            text: text)
+        AMDEventDecoder.decode(&f, fields: fields)
         return f
-    }
-}
-
-/// The `key=value` fields of one AMD event line.
-struct AMDEventFields: Sendable {
-    var device: PCIAddress?
-    var domain: UInt64?
-    var pasid: UInt64?
-    var address: UInt64?
-    var flags: UInt64?
-    var tag: UInt64?
-    var vmgTag: UInt64?
-    var gpa: UInt64?
-    var spa: UInt64?
-    var flagsRMP: UInt64?
-
-    mutating func set(_ key: String, _ value: UInt64?) {
-        switch key {
-        case "domain": domain = value
-        case "pasid": pasid = value
-        case "address": address = value
-        case "flags": flags = value
-        case "tag": tag = value
-        case "vmg_tag": vmgTag = value
-        case "gpa": gpa = value
-        case "spa": spa = value
-        case "flags_rmp": flagsRMP = value
-        default: break
-        }
     }
 }

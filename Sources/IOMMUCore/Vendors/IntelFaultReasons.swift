@@ -1,6 +1,9 @@
 /// Intel VT-d fault reasons, copied from drivers/iommu/intel/dmar.c (`dma_remap_fault_reasons`,
 /// `irq_remap_fault_reasons`, `dma_remap_sm_fault_reasons`), with the likely owner of each per
 /// kernel-formats.md §8.2. The kernel line's own text is data, not grammar: the code decides.
+/// Texts checked line by line against torvalds/linux drivers/iommu/intel/dmar.c (the three arrays
+/// and `dmar_get_fault_reason()`: 0x20–0x26 IR, 0x30–0x90 scalable mode, < 0x0e legacy, else
+/// "Unknown" printed in the DMA format).
 public enum IntelFaultReasons {
     /// The reason's table, in `dmar_get_fault_reason()`'s lookup order.
     public enum Table: Sendable { case interruptRemapping, scalableMode, legacy, unknown }

@@ -1,0 +1,78 @@
+/// The `<driver> <devname>: ` prefix that `dev_err()`/`dev_info()` put before a message
+/// (drivers/base/core.c `dev_printk_emit()` → `"%s %s: "`, driver then device name):
+/// `arm-smmu-v3 arm-smmu-v3.0.auto: `, `arm-smmu 15000000.iommu: `, `iommu ivhd0: `,
+/// `nvme 0000:01:00.0: `. Both words are printable, without spaces; the driver word carries no
+/// colon (which keeps `IOMMU: dmar0: …` from reading as a prefix).
+struct DevicePrefix {
+    var driver: Range<Int>
+    var device: Range<Int>
+
+    /// Scans the prefix at the cursor; on success the cursor is after `": "`, else unchanged.
+    static func scan(_ s: inout ByteScanner) -> DevicePrefix? {
+        let start = s.position
+        let b = s.bytes
+        var i = start
+        while i < b.count, b[i] > 0x20, b[i] < 0x7f, b[i] != UInt8(ascii: ":") { i += 1 }
+        guard i > start, i < b.count, b[i] == 0x20 else { return nil }
+        let driver = start..<i
+        i += 1
+        let devStart = i
+        // The device name may hold colons itself (`0000:01:00.0`): it ends at the first ": ".
+        while i + 1 < b.count, b[i] > 0x20, b[i] < 0x7f {
+            if b[i] == UInt8(ascii: ":") && b[i + 1] == 0x20 { break }
+            i += 1
+        }
+        guard i > devStart, i + 1 < b.count, b[i] == UInt8(ascii: ":"), b[i + 1] == 0x20 else {
+            return nil
+        }
+        s.position = i + 2
+        return DevicePrefix(driver: driver, device: devStart..<i)
+    }
+
+    func driverIs(_ literal: StaticString, in s: ByteScanner) -> Bool {
+        s.bytesEqual(driver, literal)
+    }
+}
+
+extension ByteScanner {
+    /// True when the bytes in `range` are exactly `literal`.
+    func bytesEqual(_ range: Range<Int>, _ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard range.count == n else { return false }
+        let lit = literal.utf8Start
+        for k in 0..<n where bytes[range.lowerBound + k] != lit[k] { return false }
+        return true
+    }
+
+    /// True when the bytes in `range` contain `literal`.
+    func range(_ range: Range<Int>, contains literal: StaticString) -> Bool {
+        guard let i = find(literal, from: range.lowerBound) else { return false }
+        return i + literal.utf8CodeUnitCount <= range.upperBound
+    }
+
+    /// True when the message ends with `literal` (trailing spaces ignored).
+    func endsWith(_ literal: StaticString) -> Bool {
+        var end = bytes.count
+        while end > position, bytes[end - 1] == 0x20 { end -= 1 }
+        let n = literal.utf8CodeUnitCount
+        guard end - position >= n else { return false }
+        return bytesEqual((end - n)..<end, literal)
+    }
+
+    /// Only spaces remain.
+    var atEndIgnoringSpaces: Bool {
+        var i = position
+        while i < bytes.count, bytes[i] == 0x20 { i += 1 }
+        return i == bytes.count
+    }
+
+    /// `key=` then a hex value with optional `0x`; nil (cursor unchanged) when absent or bad.
+    mutating func hexField(_ key: StaticString) -> UInt64? {
+        let save = position
+        guard skip(key), let v = hexOptionalPrefix() else {
+            position = save
+            return nil
+        }
+        return v
+    }
+}
