@@ -53,9 +53,13 @@ cleanup() {
 	if [ -n "${IOMMUD_NSPAWN_KEEP_LOGS:-}" ]; then   # debugging: keep the logs of this run
 		mkdir -p "$IOMMUD_NSPAWN_KEEP_LOGS" && cp "$W"/*.txt "$W"/*.log "$IOMMUD_NSPAWN_KEEP_LOGS"/ 2>/dev/null
 	fi
-	[ -n "$MOUNTED_ROOT" ] && umount "$M"
 	[ -n "$MOUNTED_NSPAWN" ] && umount /run/systemd/nspawn
-	rm -rf "$W"
+	# never rm through a still-mounted overlay (it would write whiteouts, or worse)
+	if [ -z "$MOUNTED_ROOT" ] || umount "$M" || { sleep 2; umount "$M"; }; then
+		rm -rf --one-file-system "$W"
+	else
+		echo "could not unmount $M: left in place" >&2
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -164,7 +168,8 @@ expect "journal catalog installed and indexed by postinst ($(wc -w <<<"$catids")
 	'[ -n "$catids" ] && [ -z "$unindexed" ]'
 
 # --- the socket, from the host ---
-code=$(http_status 127.0.0.1 "$PORT" /metrics)
+scrape_ok() { code=$(http_status 127.0.0.1 "$PORT" /metrics); [ "$code" = 200 ]; }
+wait_for 10 scrape_ok
 check "GET /metrics from the host on :$PORT -> 200 (got '${code:-none}')" [ "$code" = 200 ]
 body=$(metrics)
 check "/metrics has iommud_build_info" grep -q '^iommud_build_info{' <<<"$body"
