@@ -93,7 +93,13 @@ struct ExactlyOnceTests {
                 case 6..<8:
                     // AMD 4.9–4.17: the header and the body are two records, with noise between.
                     ring.append("AMD-Vi: Event logged [")
-                    if i == killAt { d.stop(SIGKILL); try d.start() }
+                    if i == killAt {
+                        // Killed with the group's header read and its body not yet written.
+                        usleep(UInt32.random(in: 0...150_000, using: &rng))
+                        d.stop(SIGKILL)
+                        try d.start()
+                        try d.waitReady()
+                    }
                     ring.append(level: 6, "usb 1-1: new high-speed USB device number \(i) using xhci_hcd")
                     ring.append(level: 4, "IO_PAGE_FAULT device=\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).1 domain=0x0012 address=0x00000000ff6101b0 flags=0x0070]")
                     truth.add("0000:\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).1", "io-page-fault")
@@ -102,8 +108,11 @@ struct ExactlyOnceTests {
                 }
                 written += 1
                 if i == killAt {
+                    // Somewhere between reading, folding in and checkpointing.
+                    usleep(UInt32.random(in: 0...150_000, using: &rng))
                     d.stop(SIGKILL)
                     try d.start()
+                    try d.waitReady()
                 }
                 if i % 16 == 0 { usleep(UInt32.random(in: 0...3000, using: &rng)) }
             }
@@ -116,6 +125,9 @@ struct ExactlyOnceTests {
         // Every record counted once: the file's records, no more.
         #expect(scrape.sum("iommud_kmsg_records_total") == Double(ring.seq))
         #expect(d.stop() == 0)
+        // The kills really landed mid-stream: restarts resumed from many different checkpoints.
+        let resumes = Set(d.log.split(separator: "\n").filter { $0.contains("resuming this boot after kmsg seq") })
+        #expect(resumes.count >= 10, "only \(resumes.count) distinct resume points")
     }
 
     /// SIGTERM (clean stop, final checkpoint) and SIGHUP (reload without re-reading anything)
@@ -127,6 +139,7 @@ struct ExactlyOnceTests {
         try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000002")
         var truth = Truth()
         try d.start()
+        try d.waitReady()
         for round in 0..<12 {
             for i in 0..<50 {
                 ring.append(intelFault(bus: 0x40, device: i % 3, function: 2, write: i % 2 == 0, address: 0x2000))
@@ -135,6 +148,8 @@ struct ExactlyOnceTests {
                     if round % 2 == 0 {
                         #expect(d.stop(SIGTERM) == 0)
                         try d.start()
+                        // As under systemd: signals come once the daemon is up.
+                        try d.waitReady()
                     } else {
                         d.signal(SIGHUP)
                     }

@@ -332,3 +332,12 @@ extension String {
 }
 
 func readFile(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+/// Writes a sysctl through /proc (one write(2) of the value and a newline, as `echo` does).
+func writeProc(_ path: String, _ value: String) {
+    let fd = open(path, O_WRONLY)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let v = value + "\n"
+    _ = v.withCString { write(fd, $0, strlen($0)) }
+}

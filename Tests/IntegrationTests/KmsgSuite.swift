@@ -105,6 +105,75 @@ struct KmsgSuite {
     }
 }
 
+extension KmsgSuite {
+    /// SIGKILL on the real /dev/kmsg between faults: paced so that what is written while the
+    /// daemon is down stays far below a quarter of the ring buffer.
+    @Test("SIGKILL between faults on the real /dev/kmsg: exact counts", .timeLimit(.minutes(2)))
+    func sigkillRealKmsg() throws {
+        let bus = Kmsg.uniqueBus()
+        let dev = "0000:\(String(bus, radix: 16).leftPad(2))"
+        let d = Daemon(checkpointInterval: "100ms")
+        try d.start()
+        try d.waitReady()
+        var truth: [String: Double] = [:]
+        // ~250 B per record in the ring; 12 records per cycle is ~3 KiB, far below ring/4.
+        #expect(12 * 250 < Kmsg.ringSize / 4)
+        for cycle in 0..<10 {
+            for i in 0..<12 {
+                let device = (cycle + i) % 3
+                Kmsg.inject(intelFault(bus: bus, device: device, function: 5, write: i % 2 == 0, address: 0x1000 + UInt64(i) << 12))
+                truth["\(dev):\(String(device, radix: 16).leftPad(2)).5", default: 0] += 1
+                if i == 6 {
+                    usleep(UInt32.random(in: 0...120_000))
+                    d.stop(SIGKILL)
+                    try d.start()
+                    try d.waitReady()
+                }
+            }
+        }
+        let scrape = try d.waitFor("all 120 faults") { s in
+            truth.allSatisfy { s.sum("iommu_faults_total", where: ["device": $0.key]) == $0.value }
+        }
+        let ours = scrape.series("iommu_faults_total").filter { $0.labels["device"]!.hasPrefix(dev) }
+        #expect(ours.reduce(0) { $0 + $1.value } == 120)
+        #expect(d.stop() == 0)
+    }
+
+    /// dmesg_restrict=1 without CAP_SYSLOG: one sentence naming the cause and the fix, exit 77.
+    @Test("no permission on /dev/kmsg: exit 77 with the cause and the fix", .enabled(if: Env.which("setpriv") != nil, "setpriv (util-linux) missing"))
+    func noPermission() throws {
+        let restrict = readFile("/proc/sys/kernel/dmesg_restrict").trimmingCharacters(in: .whitespacesAndNewlines)
+        let d = Daemon()
+        // nobody must be able to create the state directory and the control socket.
+        chmod(d.dir.path, 0o777)
+        if restrict != "1" { writeProc("/proc/sys/kernel/dmesg_restrict", "1") }
+        defer { if restrict != "1" { writeProc("/proc/sys/kernel/dmesg_restrict", restrict) } }
+        let (rc, out) = try runCommand(
+            Env.which("setpriv")!,
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", Binary.path, "run", "--config", d.configPath, "--foreground"])
+        #expect(rc == 77, "\(out)")
+        #expect(out.contains("dmesg_restrict=1"), "\(out)")
+        #expect(out.contains("CAP_SYSLOG"), "\(out)")
+    }
+
+    /// printk.devkmsg=off makes every open fail with EPERM, readers included: exit 77, and the
+    /// message says why iommud does not fall back to syslog(2). The sysctl is restored at once.
+    @Test("printk_devkmsg=off: exit 77, no syslog(2) fallback")
+    func devkmsgOff() throws {
+        let path = "/proc/sys/kernel/printk_devkmsg"
+        let before = readFile(path).trimmingCharacters(in: .whitespacesAndNewlines)
+        let d = Daemon()
+        writeProc(path, "off")
+        let result = try? runCommand(Binary.path, ["run", "--config", d.configPath, "--foreground"])
+        writeProc(path, before)
+        #expect(readFile(path).trimmingCharacters(in: .whitespacesAndNewlines) == before)
+        let (rc, out) = try #require(result)
+        #expect(rc == 77, "\(out)")
+        #expect(out.contains("printk.devkmsg=off"), "\(out)")
+        #expect(out.contains("syslog(2)"), "\(out)")
+    }
+}
+
 extension MiniJSON {
     subscript(key: String) -> MiniJSON? {
         if case .object(let o) = self { return o[key] }

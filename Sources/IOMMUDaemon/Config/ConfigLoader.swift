@@ -113,7 +113,8 @@ public enum ConfigLoader {
                 }
             }
         }
-        return problems.isEmpty ? .success(config) : .failure(ConfigProblems(problems))
+        return problems.isEmpty
+            ? .success(config) : .failure(ConfigProblems(problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) }))
     }
 
     static func convert(_ v: TOMLValueConvertible, kind: ConfigValueKind) -> Result<ConfigValue, ConfigProblem.Reason> {

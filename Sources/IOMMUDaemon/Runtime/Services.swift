@@ -143,6 +143,8 @@ func rememberEarlyStopSignals() {
     for sig in [SIGTERM, SIGINT] {
         signal(sig) { s in earlyStopSignal.store(s, ordering: .relaxed) }
     }
+    // A reload request while starting needs no action: the config is being read right now.
+    signal(SIGHUP, SIG_IGN)
 }
 
 final class EarlyStopService: Service, Sendable {
