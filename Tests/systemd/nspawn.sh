@@ -10,12 +10,12 @@
 # upgrade and purge.
 #
 # Host requirements: root, Debian 12 (or newer), overlayfs. Installs systemd-container,
-# debootstrap. The Debian tree is cached in /var/tmp/iommud-nspawn (~250 MB, ~40 s to
+# debootstrap. The Debian tree is cached in /var/tmp/iommud-nspawn (~250 MB, 35-50 s to
 # build once) and booted through an overlay, so the cache is never modified.
 #
 # Writes to the host's kernel log: 2 lines at level 6 (info), facility 1 (user): one
-# fault with a random PCI bus, and the tagged DevicePolicy=auto control probe (the
-# probes under DevicePolicy=closed are refused and never land).
+# fault with a PCI address not yet in the ring, and the tagged DevicePolicy=auto
+# control probe (the probes under DevicePolicy=closed are refused and never land).
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -28,9 +28,9 @@ need_cmd bc bc
 need_cmd ss iproute2
 
 RUNID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-# a bus unique to this run (the ring buffer is shared and keeps earlier runs' lines)
-BUS=$(printf '%02x' $(( 0x80 + $(od -An -N1 -tu1 /dev/urandom) % 0x7f )))
-DEVICE=0000:$BUS:00.0
+# a PCI address unique to this run (the ring buffer is shared and keeps earlier lines)
+BDF=$(unused_bdf) || { echo "no unused PCI address found in the ring buffer" >&2; exit 2; }
+DEVICE=0000:$BDF
 PORT=$(free_port 10111) || { echo "no free port" >&2; exit 2; }
 
 TREE=$(root_tree) || exit 2
@@ -185,7 +185,7 @@ expect "a user outside adm gets a one-line error (rc=$rc: $(head -n 1 <<<"$out")
 	'[ "$rc" != 0 ] && [ "$rc" != 3 ] && [ "$(printf "%s\n" "$out" | wc -l)" = 1 ]'
 
 # --- a fault in the shared kernel log ---
-kmsg_write "$(kmsg_fault_line "$BUS")"
+kmsg_write "$(kmsg_fault_line "$BDF")"
 re="^iommu_faults_total\\{[^}]*device=\"$DEVICE\"[^}]*\\} 1$"
 fault_counted() { grep -qE "$re" <<<"$(metrics)"; }
 if wait_for 10 fault_counted; then
