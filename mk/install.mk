@@ -6,8 +6,9 @@
 #   make uninstall (same variables; keeps a modified config and the state directory)
 #   make deb       -> $(DEB)  (dpkg-deb --root-owner-group, no debhelper; needs dpkg-dev)
 #
-# None of these targets builds: run `make release` first (`install` is often run as
-# root after an unprivileged build, and must not start a Swift build as root).
+# `install` never builds: run `make release` first (`install` is often run as root after
+# an unprivileged build, and must not start a Swift build as root). `deb` builds the
+# binary only when it is missing (through the top-level Makefile's rule).
 
 IOMMUD_TOP := $(patsubst %/,%,$(dir $(abspath $(dir $(lastword $(MAKEFILE_LIST))))))
 
@@ -120,7 +121,9 @@ uninstall:
 # --- Debian package -------------------------------------------------------------
 DEB_ROOT := $(DEB_BUILDDIR)/root
 
-deb: install-check-binary
+# Included from the top-level Makefile, a missing $(RELEASE_BIN) is built by its rule
+# (`make release`); an existing one is packaged as it is (`make release deb` for a fresh one).
+deb: $(RELEASE_BIN) install-check-binary
 	@test -f "$(CATALOG)" || { echo "$(CATALOG) is missing: the package must ship the journal catalog" >&2; exit 1; }
 	@test -f "$(DEFAULT_CONFIG)" || { echo "$(DEFAULT_CONFIG) is missing: the package must ship the default configuration" >&2; exit 1; }
 	rm -rf $(DEB_BUILDDIR)

@@ -13,6 +13,10 @@
 # debootstrap. The Debian tree is cached in /var/tmp/iommud-nspawn (~250 MB, 35-50 s to
 # build once) and booted through an overlay, so the cache is never modified.
 #
+# IOMMUD_NSPAWN_BINARY=FILE: after installing the package, swap /usr/bin/iommud for FILE
+# (e.g. a debug build, to try the daemon under the real unit without a release build and
+# a .deb; absolute RUNPATH directories such as the toolchain's are bind-mounted read-only).
+#
 # Writes to the host's kernel log: 2 lines at level 6 (info), facility 1 (user): one
 # fault with a PCI address not yet in the ring, and the tagged DevicePolicy=auto
 # control probe (the probes under DevicePolicy=closed are refused and never land).
@@ -100,11 +104,17 @@ fi
 # CAP_SYSLOG in the bounding set for AmbientCapabilities=, CAP_NET_ADMIN to bring up
 # lo under PrivateNetwork=, and /dev/kmsg itself (nspawn does not create it).
 # --register=no --keep-unit: the host's PID 1 need not be systemd.
+SWAP_ARGS=()
+if [ -n "${IOMMUD_NSPAWN_BINARY:-}" ]; then
+	for d in $(readelf -d "$IOMMUD_NSPAWN_BINARY" | sed -n 's/.*R[UN]*PATH.*\[\(.*\)\]/\1/p' | tr ':' ' '); do
+		case $d in /*) [ -d "$d" ] && SWAP_ARGS+=("--bind-ro=$d") ;; esac
+	done
+fi
 export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
 setsid systemd-nspawn -D "$M" --boot --register=no --keep-unit --console=read-only \
 	--machine="iommud-test-$RUNID" \
 	--capability=CAP_SYSLOG,CAP_NET_ADMIN,CAP_BPF --system-call-filter=bpf \
-	--bind=/dev/kmsg </dev/null >"$W/console.log" 2>&1 &
+	--bind=/dev/kmsg "${SWAP_ARGS[@]}" </dev/null >"$W/console.log" 2>&1 &
 NS=$!
 TBOOT=$(date +%s.%N)
 for _ in $(seq 1 300); do
@@ -146,6 +156,11 @@ T=$(date +%s.%N)
 out=$(IN dpkg -i /root/iommud.deb 2>&1); rc=$?
 check "dpkg -i iommud.deb (rc=$rc, $(elapsed "$T")s)" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 15 | sed 's/^/     /'
+if [ -n "${IOMMUD_NSPAWN_BINARY:-}" ]; then
+	rm -f "$M/usr/bin/iommud" && install -m 0755 "$IOMMUD_NSPAWN_BINARY" "$M/usr/bin/iommud"
+	IN systemctl restart iommud.service
+	note "IOMMUD_NSPAWN_BINARY: /usr/bin/iommud is now $IOMMUD_NSPAWN_BINARY (until the reinstall below)"
+fi
 check "postinst enabled iommud.socket and iommud.service" \
 	[ "$(IN systemctl is-enabled iommud.socket iommud.service 2>&1 | tr '\n' ' ')" = "enabled enabled " ]
 wait_for 10 is iommud.service SubState running
