@@ -14,7 +14,12 @@ esc() { sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"; }
 block() { echo '.nf'; esc; echo '.fi'; }
 
 help=$("$bin" --help 2>&1) || true
-overview=$(printf '%s\n' "$help" | sed -n 's/^OVERVIEW: *//p' | head -n 1)
+# the OVERVIEW paragraph (argument-parser wraps it at 80 columns), joined into one line
+overview=$(printf '%s\n' "$help" | awk '
+	/^OVERVIEW:/ { on = 1; sub(/^OVERVIEW: */, ""); t = $0; next }
+	on && /^[[:space:]]*$/ { exit }
+	on { sub(/^ +/, ""); t = t " " $0 }
+	END { print t }')
 [ -n "$overview" ] || overview="IOMMU / DMA-remapping fault exporter"
 # subcommands: the indented first words of the SUBCOMMANDS: block
 subs=$(printf '%s\n' "$help" | awk '
