@@ -87,27 +87,32 @@ public enum IOMMUPrefilter {
         return false
     }
 
-    /// `^[A-Z][A-Z_]{6,} ` with at least one underscore, or `UNKNOWN event[`: an AMD event
-    /// body printed in a record of its own (4.9–4.17).
+    /// One of the AMD event names `iommu_print_event()` prints (or `UNKNOWN`), then a space:
+    /// an AMD event body printed in a record of its own (4.9–4.17). Other all-capitals words
+    /// (`ACPI_…`, `PM_…`) are not.
     @inlinable
     public static func startsWithEventName(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
-        var underscore = false
         while i < t.count {
             let b = t[i]
-            if b == UInt8(ascii: "_") {
-                underscore = true
-            } else if b == UInt8(ascii: " ") {
-                break
-            } else if b < UInt8(ascii: "A") || b > UInt8(ascii: "Z") {
-                return false
-            }
+            if b == UInt8(ascii: " ") { break }
+            if (b < UInt8(ascii: "A") || b > UInt8(ascii: "Z")) && b != UInt8(ascii: "_") { return false }
             i += 1
         }
-        guard i < t.count, i >= 7 else { return false }
-        if underscore { return true }
-        // UNKNOWN event[0]=…
-        return i == 7 && t[0] == UInt8(ascii: "U") && t[1] == UInt8(ascii: "N")
-            && t[2] == UInt8(ascii: "K")
+        guard i < t.count, i >= 7, i <= 23 else { return false }
+        for name in amdEventNames where name.utf8CodeUnitCount == i {
+            let p = name.utf8Start
+            var k = 0
+            while k < i && t[k] == p[k] { k += 1 }
+            if k == i { return true }
+        }
+        return false
     }
+
+    @usableFromInline
+    static let amdEventNames: [StaticString] = [
+        "ILLEGAL_DEV_TABLE_ENTRY", "IO_PAGE_FAULT", "DEV_TAB_HARDWARE_ERROR", "PAGE_TAB_HARDWARE_ERROR",
+        "ILLEGAL_COMMAND_ERROR", "COMMAND_HARDWARE_ERROR", "IOTLB_INV_TIMEOUT", "INVALID_DEVICE_REQUEST",
+        "INVALID_PPR_REQUEST", "RMP_PAGE_FAULT", "RMP_HW_ERROR", "UNKNOWN",
+    ]
 }

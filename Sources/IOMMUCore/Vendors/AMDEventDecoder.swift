@@ -18,13 +18,9 @@ enum AMDEventDecoder {
     static let reserved: UInt64 = 0x080
     static let translation: UInt64 = 0x100  // ATS translation request
 
-    /// The event names the kernel prints (plus `UNKNOWN`), in event-code order.
-    static let names: [StaticString] = [
-        "ILLEGAL_DEV_TABLE_ENTRY", "IO_PAGE_FAULT", "DEV_TAB_HARDWARE_ERROR", "PAGE_TAB_HARDWARE_ERROR",
-        "ILLEGAL_COMMAND_ERROR", "COMMAND_HARDWARE_ERROR", "IOTLB_INV_TIMEOUT",
-        "INVALID_DEVICE_REQUEST",
-        "INVALID_PPR_REQUEST", "RMP_PAGE_FAULT", "RMP_HW_ERROR", "UNKNOWN",
-    ]
+    /// The event names the kernel prints (plus `UNKNOWN`, last), in event-code order — the
+    /// prefilter's list, which lets split bodies through.
+    static var names: [StaticString] { IOMMUPrefilter.amdEventNames }
 
     /// Index into `names` of the event name at the cursor (followed by a space or `]`), if any.
     static func knownEvent(at s: ByteScanner) -> Int? {
