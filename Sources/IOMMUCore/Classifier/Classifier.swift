@@ -58,10 +58,19 @@ public struct Classifier: Sendable {
         // Each parser claims the records of its family; order matters only where formats
         // could overlap (the ratelimit line has no vendor prefix).
         if RatelimitParser.consume(r, into: &out) { return }
+        let before = out.count
         if intel.consume(r, into: &out) { return }
-        if amd.consume(r, into: &out) { return }
-        if smmuv3.consume(r, into: &out) { return }
-        if smmuv2.consume(r, into: &out) { return }
+        if amd.consume(r, into: &out) {
+            intel.releaseHeld(into: &out, at: before)
+            return
+        }
+        // A fault held for its detail lines (Intel page-table dump, AMD DTE/CMD) is complete
+        // once another driver speaks: its details follow it immediately, from the same function.
+        if smmuv3.consume(r, into: &out) || smmuv2.consume(r, into: &out) {
+            intel.releaseHeld(into: &out, at: before)
+            amd.releaseHeld(into: &out, at: before)
+            return
+        }
         if BootInventoryParser.consume(r, into: &out) { return }
         if let vendor = Self.unparsedVendor(r) {
             out.append(.unparsed(vendor: vendor, text: r.text, seq: r.seq))

@@ -1,6 +1,8 @@
-/// `journalctl -o json` lines: MESSAGE (a string, or an array of bytes for binary-unsafe
-/// messages), PRIORITY, SYSLOG_FACILITY, __MONOTONIC_TIMESTAMP, and the kernel's own
-/// _KERNEL_SUBSYSTEM / _KERNEL_DEVICE (journald stores the kmsg dictionary there).
+/// `journalctl -o json` lines: MESSAGE (a string, or an array of bytes when the message is not
+/// valid text), PRIORITY, SYSLOG_FACILITY, _SOURCE_MONOTONIC_TIMESTAMP (the kmsg timestamp
+/// journald keeps for kernel records; __MONOTONIC_TIMESTAMP is when journald stored it), and the
+/// kernel's own _KERNEL_SUBSYSTEM / _KERNEL_DEVICE (journald stores the kmsg dictionary there).
+/// A multi-line kernel record (the ≤4.6 Intel fault) stays one MESSAGE with an embedded `\n`.
 public enum JournalJSONDecoder {
     public static func record(_ line: String) -> KmsgRecord? {
         guard case .object(let o)? = MiniJSON.parse(line) else { return nil }
@@ -10,21 +12,30 @@ public enum JournalJSONDecoder {
         switch o["MESSAGE"] {
         case .string(let s)?: message = s
         case .array(let bytes)?:
-            message = String(decoding: bytes.compactMap { v -> UInt8? in
-                if case .number(let n) = v { return UInt8(exactly: n) }
-                return nil
-            }, as: UTF8.self)
+            var raw: [UInt8] = []
+            raw.reserveCapacity(bytes.count)
+            for v in bytes {
+                guard case .number(let n) = v, let b = UInt8(exactly: n) else { return nil }
+                raw.append(b)
+            }
+            message = String(decoding: raw, as: UTF8.self)
         default: return nil
         }
         var prio: UInt32 = 4
-        if case .string(let p)? = o["PRIORITY"], let v = UInt32(p) { prio = v & 7 }
-        if case .string(let f)? = o["SYSLOG_FACILITY"], let v = UInt32(f) { prio |= v << 3 }
-        var ts: UInt64?
-        if case .string(let m)? = o["__MONOTONIC_TIMESTAMP"] { ts = UInt64(m) }
-        var subsystem: String?
-        var device: String?
-        if case .string(let s)? = o["_KERNEL_SUBSYSTEM"] { subsystem = s }
-        if case .string(let d)? = o["_KERNEL_DEVICE"] { device = d }
-        return KmsgRecord(priority: prio, seq: nil, timestampUsec: ts, text: message, subsystem: subsystem, device: device)
+        if let p = field(o, "PRIORITY").flatMap({ UInt32($0) }) { prio = p & 7 }
+        if let f = field(o, "SYSLOG_FACILITY").flatMap({ UInt32($0) }), f < (1 << 24) { prio |= f << 3 }
+        let ts = (field(o, "_SOURCE_MONOTONIC_TIMESTAMP") ?? field(o, "__MONOTONIC_TIMESTAMP")).flatMap { UInt64($0) }
+        return KmsgRecord(
+            priority: prio, seq: nil, timestampUsec: ts, text: message, subsystem: field(o, "_KERNEL_SUBSYSTEM"),
+            device: field(o, "_KERNEL_DEVICE"))
+    }
+
+    /// A string field (journalctl prints every value as a string, numbers included).
+    static func field(_ o: [String: MiniJSON], _ key: String) -> String? {
+        switch o[key] {
+        case .string(let s)?: return s
+        case .number(let n)?: return n >= 0 && n < 1.8e19 ? String(UInt64(n)) : nil
+        default: return nil
+        }
     }
 }

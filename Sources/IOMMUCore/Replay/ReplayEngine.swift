@@ -1,21 +1,35 @@
 /// `iommud replay`: the daemon's classifier and ledger over saved logs — one code path, two
 /// drivers (ARCHITECTURE.md). Feed it bytes; it frames, filters, classifies and counts.
+///
+/// Raw kmsg goes through exactly the daemon's fast path (`Classifier.wants` on the escaped
+/// bytes). Text logs are decoded line by line (TextLogDecoder, JournalJSONDecoder); a line that
+/// continues the record before it — the unstamped, indented second line dmesg and journalctl
+/// print for a record with an embedded newline (the ≤4.6 Intel fault) — is joined to that
+/// record, so the classifier sees the record as /dev/kmsg would have given it.
 public struct ReplayEngine: Sendable {
     public var classifier: Classifier
     public var ledger = FaultLedger()
     public var topology = Topology()
+    /// The format asked for (`auto` is resolved from the first bytes: `resolvedFormat`).
     public let format: ReplayFormat
+    public private(set) var resolvedFormat: ReplayFormat?
     /// Bytes of an unfinished record or line carried to the next chunk.
     var carry: [UInt8] = []
     var outputs: [ClassifierOutput] = []
     public private(set) var recordsRead: UInt64 = 0
+    /// Text formats: the last record, kept until the next line shows it is not continued.
+    var pendingText: KmsgRecord?
+    /// dmesg: whether lines carry stamps (then an unstamped line continues the previous record).
+    var sawStamp = false
 
     public init(format: ReplayFormat, options: Classifier.Options = Classifier.Options()) {
         self.format = format
         self.classifier = Classifier(options: options)
+        if format != .auto { resolvedFormat = format }
     }
 
-    /// Feeds a chunk. Returns the faults it completed (for `--json` streaming).
+    /// Feeds a chunk. Returns the faults it completed (for `--json` streaming). The last call
+    /// (`isFinal`) ends the input: held and unfinished groups are emitted with what they have.
     public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> [Fault] {
         outputs.removeAll(keepingCapacity: true)
         if carry.isEmpty {
@@ -30,7 +44,10 @@ public struct ReplayEngine: Sendable {
                 carry.append(contentsOf: UnsafeBufferPointer(rebasing: b[used...]))
             }
         }
-        if isFinal { classifier.flush(into: &outputs) }
+        if isFinal {
+            endPendingText()
+            classifier.finish(into: &outputs)
+        }
         var faults: [Fault] = []
         for var o in outputs {
             if case .fault(var f) = o {
@@ -44,7 +61,13 @@ public struct ReplayEngine: Sendable {
     }
 
     mutating func consume(_ b: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> Int {
-        switch format {
+        if resolvedFormat == nil {
+            // Auto: decide from the first complete lines (up to 64 KiB), or all there is.
+            guard isFinal || b.count >= 64 * 1024 || b.lastIndex(of: 0x0a) != nil else { return 0 }
+            let sample = String(decoding: UnsafeBufferPointer(rebasing: b[..<min(b.count, 64 * 1024)]), as: UTF8.self)
+            resolvedFormat = ReplayFormat.detect(sample)
+        }
+        switch resolvedFormat ?? .kmsg {
         case .kmsg, .auto:
             let options = classifier.options
             var lastSeq: UInt64?
@@ -79,19 +102,57 @@ public struct ReplayEngine: Sendable {
     }
 
     mutating func line(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let record: KmsgRecord?
-        switch format {
-        case .journal: record = TextLogDecoder.journal(text[...])
-        case .journalJSON: record = JournalJSONDecoder.record(text)
-        default: record = TextLogDecoder.dmesg(text[...])
+        var end = bytes.count
+        if end > 0 && bytes[end - 1] == 0x0d { end -= 1 }  // CRLF pastes
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<end]), as: UTF8.self)
+        let sub = text[...]
+        switch resolvedFormat ?? .dmesg {
+        case .journalJSON:
+            endPendingText()
+            guard let r = JournalJSONDecoder.record(text) else { return }
+            take(r)
+        case .journal:
+            if let r = TextLogDecoder.journal(sub) {
+                endPendingText()
+                pendingText = r
+                recordsRead += 1
+                ledger.recordKmsg(records: 1, lastSeq: nil)
+            } else if sub.first == " " || sub.first == "\t", pendingText != nil {
+                continueText(sub)  // the indented further line of a multi-line message
+            } else {
+                endPendingText()  // another process, or a `-- Boot … --` separator
+            }
+        default:
+            if sub.allSatisfy({ $0 == " " || $0 == "\t" }) { return }
+            guard let d = TextLogDecoder.dmesgLine(sub) else { return }
+            if sawStamp && !d.stamped && pendingText != nil {
+                continueText(sub)  // the unstamped second line of a multi-line record
+                return
+            }
+            if d.stamped { sawStamp = true }
+            endPendingText()
+            pendingText = d.record
+            recordsRead += 1
+            ledger.recordKmsg(records: 1, lastSeq: nil)
         }
-        guard let record else { return }
+    }
+
+    /// A decoded record that cannot be continued (JSON): classify now.
+    mutating func take(_ r: KmsgRecord) {
         recordsRead += 1
-        ledger.recordKmsg(records: 1, lastSeq: record.seq)
-        let wants = record.text.withBytes { IOMMUPrefilter.mightBeIOMMU($0) }
-        if wants || classifier.pendingSince != nil || !record.isKernel {
-            classifier.classify(record, into: &outputs)
-        }
+        ledger.recordKmsg(records: 1, lastSeq: nil)
+        if Classifier.wants(r, options: classifier.options) { classifier.classify(r, into: &outputs) }
+    }
+
+    mutating func continueText(_ line: Substring) {
+        guard var r = pendingText else { return }
+        r.text += "\n" + String(line.drop { $0 == " " || $0 == "\t" })
+        pendingText = r
+    }
+
+    mutating func endPendingText() {
+        guard let r = pendingText else { return }
+        pendingText = nil
+        if Classifier.wants(r, options: classifier.options) { classifier.classify(r, into: &outputs) }
     }
 }

@@ -78,15 +78,18 @@ struct AMDViParser: Sendable {
         }
         if s.skip("AMD-Vi: ") { p.sawAMDVi = true }
         // 4.18–5.4 UNKNOWN: dev_err(dev, KERN_ERR "UNKNOWN …") leaves SOH + level in the text.
-        if s.peek == 0x01, s.remaining >= 2, s.bytes[s.position + 1] >= 0x30,
-            s.bytes[s.position + 1] <= 0x37
-        {
+        // (dmesg prints that SOH as the four characters `\x01`.)
+        if s.peek == 0x01, s.remaining >= 2, isLevelDigit(s.bytes[s.position + 1]) {
             s.position += 2
+        } else if s.looksAt("\\x01"), s.remaining >= 5, isLevelDigit(s.bytes[s.position + 4]) {
+            s.position += 5
         }
         if p.unit == nil, let u = r.dictionaryDevice(bus: "iommu") { p.unit = String(u) }
         if p.device == nil, let d = r.dictionaryDevice(bus: "pci") { p.device = PCIAddress(parsing: d) }
         return p
     }
+
+    static func isLevelDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "7") }
 
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in consume(b, record: r, into: &out) }
@@ -166,7 +169,7 @@ struct AMDViParser: Sendable {
         guard ours else { return false }
         let before = out.count
         guard AMDViMessages.consume(&s, prefix: prefix, record: r, into: &out) else { return false }
-        releaseHeld(into: &out, before: before)  // another AMD message: no more aux lines coming
+        releaseHeld(into: &out, at: before)  // another AMD message: no more aux lines coming
         return true
     }
 
@@ -209,7 +212,8 @@ struct AMDViParser: Sendable {
         return headers.remove(at: i)
     }
 
-    private mutating func releaseHeld(into out: inout [ClassifierOutput], before index: Int? = nil) {
+    /// Emits the held event (at `index` in `out`, to keep the input order, else at the end).
+    mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int? = nil) {
         guard let f = held else { return }
         held = nil
         heldAuxLeft = 0

@@ -155,9 +155,13 @@ struct IntelVTdParser: Sendable {
         if pendingFirstLine != nil { abandonFirstLine(into: &out) }
     }
 
-    private mutating func releaseHeld(into out: inout [ClassifierOutput]) {
-        if let f = held {
-            held = nil
+    /// Emits the held fault (at `index` in `out`, to keep the input order, else at the end).
+    mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int? = nil) {
+        guard let f = held else { return }
+        held = nil
+        if let index, index <= out.count {
+            out.insert(.fault(f), at: index)
+        } else {
             out.append(.fault(f))
         }
     }
