@@ -13,7 +13,11 @@
 IOMMUD_TOP := $(patsubst %/,%,$(dir $(abspath $(dir $(lastword $(MAKEFILE_LIST))))))
 
 RELEASE_BIN ?= .build/release/iommud
-VERSION     ?= 0.1.0
+# the daemon's own version (iommud_build_info, `iommud version`), so the package matches it
+ifeq ($(origin VERSION),undefined)
+VERSION := $(or $(shell sed -n 's/.*static let version = "\(.*\)".*/\1/p' \
+	$(IOMMUD_TOP)/Sources/IOMMUDaemon/Runtime/Version.swift 2>/dev/null),0.1.0)
+endif
 # Debian revision: a non-native package (the source is not Debian-specific)
 DEB_REVISION ?= 1
 DEB_VERSION  ?= $(VERSION)-$(DEB_REVISION)

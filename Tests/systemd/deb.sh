@@ -61,6 +61,13 @@ done
 check "/usr/bin/iommud (mode $(mode /usr/bin/iommud))" [ "$(mode /usr/bin/iommud)" = 755 ]
 check "/usr/bin/iommud is stripped (no .symtab)" bash -c "! readelf -S '$R/usr/bin/iommud' | grep -q '\.symtab'"
 check "the stripped binary runs (--help)" bash -c "'$R/usr/bin/iommud' --help >/dev/null 2>&1"
+binver=$("$R/usr/bin/iommud" version 2>/dev/null | head -n 1)
+if grep -q standin <<<"$binver"; then
+	note "stand-in binary ($binver): skipped 'package version matches iommud version'"
+else
+	v=$(grep -oE '[0-9]+\.[0-9]+(\.[0-9]+)?[^ ]*' <<<"$binver" | head -n 1)
+	check "package version $(field Version) is the binary's ($binver)" [ "${v:-?}-$(field Version | sed 's/.*-//')" = "$(field Version)" ]
+fi
 
 unit=$R/usr/lib/systemd/system/iommud.service
 prop() { sed -n "s/^$1=//p" "$unit" | tail -n 1; }
