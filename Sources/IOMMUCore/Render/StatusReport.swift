@@ -57,6 +57,8 @@ public struct StatusReport: Sendable {
     public var units: [UnitStatus]
     /// Totals across boots including this one (daemon only: replay has no history).
     public var lifetime: LifetimeTotals?
+    /// Devices in a fault storm now (StormTracker), for the daemon's status.
+    public var storms: [StormTracker.Storm] = []
 
     public init(ledger: FaultLedger, topology: Topology, daemon: DaemonInfo?) {
         self.daemon = daemon
@@ -172,6 +174,7 @@ public struct StatusReport: Sendable {
             w.string("name", topo?.name)
             w.string("driver", topo?.driver)
             w.bool("gone", topo?.gone ?? false)
+            w.bool("storm", storms.contains { $0.device == d.device })
             w.number("faults", d.total)
             w.number("recoverable", d.recoverable)
             w.number("non_recoverable", d.nonRecoverable)
@@ -185,6 +188,18 @@ public struct StatusReport: Sendable {
                 f.writeFields(into: &w)
                 w.endObject()
             }
+            w.endObject()
+        }
+        w.endArray()
+        w.beginArray("storms")
+        for st in storms {
+            w.beginObject()
+            w.string("device", st.device)
+            w.string("unit", st.unit)
+            w.number("began_ts_usec", st.beganUsec)
+            w.number("last_fault_ts_usec", st.lastFaultUsec)
+            w.number("faults", st.total.faults)
+            w.number("summaries", st.summaries)
             w.endObject()
         }
         w.endArray()
@@ -324,6 +339,23 @@ public struct StatusReport: Sendable {
                 ])
             }
             out += t.render()
+        }
+        if daemon != nil {
+            out += "\nFault storms"
+            if storms.isEmpty {
+                out += ": none\n"
+            } else {
+                out += "\n"
+                var t = TextTable(["DEVICE", "UNIT", "FAULTS SINCE IT BEGAN", "FOR"])
+                let now = storms.map(\.lastFaultUsec).max() ?? 0
+                for st in storms {
+                    t.add([
+                        st.device, st.unit ?? "-", String(st.total.faults),
+                        CivilTime.duration(seconds: Int64((max(now, st.lastFaultUsec) - st.beganUsec) / 1_000_000)),
+                    ])
+                }
+                out += t.render()
+            }
         }
         out += "\nLosses\n"
         let lostKind = ledger.lostRecords == 0 ? "exact" : "exact count of records; their content unknown"

@@ -3,6 +3,8 @@ import TOMLKit
 
 enum ConfigValueKind: Sendable {
     case path, bool, duration, listenArray, logLevel, string, stringArray, positiveInt
+    /// A command: an array of strings, the first an absolute path (run without a shell).
+    case argv
 
     var expected: String {
         switch self {
@@ -14,6 +16,7 @@ enum ConfigValueKind: Sendable {
         case .string: return "a string"
         case .stringArray: return "an array of strings"
         case .positiveInt: return "a positive integer"
+        case .argv: return "an array of strings: an absolute program path, then its arguments"
         }
     }
 }
@@ -149,6 +152,18 @@ public enum ConfigLoader {
             for e in a {
                 guard let s = e.string else { return .failure(.wrongType(expected: kind.expected)) }
                 out.append(s)
+            }
+            return .success(.strings(out))
+        case .argv:
+            guard let a = v.array else { return .failure(.wrongType(expected: kind.expected)) }
+            var out: [String] = []
+            for e in a {
+                guard let s = e.string else { return .failure(.wrongType(expected: kind.expected)) }
+                out.append(s)
+            }
+            if let first = out.first, !first.hasPrefix("/") {
+                return .failure(
+                    .badValue("\"\(first)\" must be an absolute path (actions run without a shell and without PATH lookup)"))
             }
             return .success(.strings(out))
         case .listenArray:

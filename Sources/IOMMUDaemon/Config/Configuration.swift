@@ -27,6 +27,22 @@ public struct Configuration: Sendable, Equatable {
     public var stateDirectory = "/var/lib/iommud"
     public var checkpointInterval: Duration = .seconds(5)
 
+    // [journal]
+    public var journalEnabled = true
+
+    // [storm]
+    public var stormThreshold = 10
+    public var stormWindow: Duration = .seconds(10)
+    public var stormSummaryInterval: Duration = .seconds(60)
+    public var journalMaxPerSecond = 5
+
+    // [actions]
+    public var onFault: [String] = []
+    public var onStorm: [String] = []
+    public var actionTimeout: Duration = .seconds(10)
+    public var actionsMaxPerMinute = 10
+    public var actionsMaxConcurrent = 2
+
     // [log]
     public var logLevel: Logger.Level = .info
 
@@ -42,6 +58,15 @@ public struct Configuration: Sendable, Equatable {
         "control": ["socket": .path],
         "state": ["directory": .path, "checkpoint_interval": .duration],
         "log": ["level": .logLevel],
+        "journal": ["enabled": .bool],
+        "storm": [
+            "threshold": .positiveInt, "window": .duration, "summary_interval": .duration,
+            "journal_max_per_second": .positiveInt,
+        ],
+        "actions": [
+            "on_fault": .argv, "on_storm": .argv, "timeout": .duration, "max_per_minute": .positiveInt,
+            "max_concurrent": .positiveInt,
+        ],
     ]
 
     mutating func apply(section: String, key: String, value: ConfigValue) {
@@ -57,6 +82,16 @@ public struct Configuration: Sendable, Equatable {
         case ("state", "directory", .string(let v)): stateDirectory = v
         case ("state", "checkpoint_interval", .duration(let v)): checkpointInterval = v
         case ("log", "level", .logLevel(let v)): logLevel = v
+        case ("journal", "enabled", .bool(let v)): journalEnabled = v
+        case ("storm", "threshold", .int(let v)): stormThreshold = v
+        case ("storm", "window", .duration(let v)): stormWindow = v
+        case ("storm", "summary_interval", .duration(let v)): stormSummaryInterval = v
+        case ("storm", "journal_max_per_second", .int(let v)): journalMaxPerSecond = v
+        case ("actions", "on_fault", .strings(let v)): onFault = v
+        case ("actions", "on_storm", .strings(let v)): onStorm = v
+        case ("actions", "timeout", .duration(let v)): actionTimeout = v
+        case ("actions", "max_per_minute", .int(let v)): actionsMaxPerMinute = v
+        case ("actions", "max_concurrent", .int(let v)): actionsMaxConcurrent = v
         default: break
         }
     }
@@ -75,6 +110,13 @@ public struct Configuration: Sendable, Equatable {
         s += "\n[http]\nlisten = [" + listen.map { q($0.description) }.joined(separator: ", ") + "]\n"
         s += "\n[control]\nsocket = \(q(controlSocket))\n"
         s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(q(checkpointInterval.configText))\n"
+        s += "\n[journal]\nenabled = \(journalEnabled)\n"
+        s += "\n[storm]\nthreshold = \(stormThreshold)\nwindow = \(q(stormWindow.configText))\n"
+        s += "summary_interval = \(q(stormSummaryInterval.configText))\njournal_max_per_second = \(journalMaxPerSecond)\n"
+        func argv(_ a: [String]) -> String { "[" + a.map(q).joined(separator: ", ") + "]" }
+        s += "\n[actions]\non_fault = \(argv(onFault))\non_storm = \(argv(onStorm))\n"
+        s += "timeout = \(q(actionTimeout.configText))\nmax_per_minute = \(actionsMaxPerMinute)\n"
+        s += "max_concurrent = \(actionsMaxConcurrent)\n"
         s += "\n[log]\nlevel = \(q(logLevel.rawValue))\n"
         return s
     }

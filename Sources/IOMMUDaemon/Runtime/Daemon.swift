@@ -195,11 +195,16 @@ public enum Daemon {
             throw error
         }
         let checkpoints = CheckpointService(core: core, store: store, interval: config.checkpointInterval, logger: logger)
+        let actions = ActionRunner(
+            core: core, stateDirectory: config.stateDirectory, bootID: bootID, maxPerMinute: config.actionsMaxPerMinute,
+            logger: logger)
+        let journal = JournalSink(core: core, actions: actions, config: config, logger: logger)
+        journal.prepare(checkpointJournaledSeq: journaled)
         let runtime = DaemonRuntime(
             configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox)
         var services: [any Service] = [
-            KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger), checkpoints,
-            metricsServer, control, ReloadService(daemon: runtime),
+            KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger, journal: journal), checkpoints,
+            metricsServer, control, ReloadService(daemon: runtime), journal,
         ]
         if let wd = SystemdNotify.watchdogInterval() {
             services.append(WatchdogService(core: core, interval: wd, logger: logger))

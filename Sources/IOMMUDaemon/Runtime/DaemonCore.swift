@@ -26,6 +26,10 @@ public final class DaemonCore: Sendable {
         var interruptsUnreadableWarned = false
         let exporter = MetricsExporter()
         var outputs: [ClassifierOutput] = []
+        /// Storm detection (DaemonCore+Storms.swift); independent of the journal switch.
+        var storms = StormTracker()
+        var journalErrors: UInt64 = 0
+        var actionFailures: UInt64 = 0
     }
 
     let state: Mutex<State>
@@ -43,6 +47,7 @@ public final class DaemonCore: Sendable {
                 classifier: Classifier(options: Classifier.Options(acceptUserFacility: config.acceptUserFacility)),
                 ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID, countedThrough: countedThrough,
                 journaledSeq: journaledSeq))
+        state.withLock { $0.storms.policy = StormTracker.Policy(config) }
         startedUsec = Clocks.realtimeUsec()
         self.logger = logger
         self.sampler = InterruptSampler(path: config.interruptsPath)
@@ -117,7 +122,10 @@ public final class DaemonCore: Sendable {
             let platform = PlatformSummary(topology: s.topology, inventory: s.ledger.inventory)
             s.exporter.sync(
                 ledger: s.ledger, topology: s.topology, platform: platform,
-                extras: MetricsExporter.Extras(configReloadOK: s.configReloadOK, lastCheckpointUsec: s.lastCheckpointUsec))
+                extras: MetricsExporter.Extras(
+                    configReloadOK: s.configReloadOK, lastCheckpointUsec: s.lastCheckpointUsec,
+                    storming: Set(s.storms.storming.map(\.device)), journalErrors: s.journalErrors,
+                    actionFailures: s.actionFailures))
             return s.exporter.render()
         }
     }
@@ -131,6 +139,7 @@ public final class DaemonCore: Sendable {
                 lastCheckpointRealtimeUsec: s.lastCheckpointUsec, ready: s.ready)
             var r = StatusReport(ledger: s.ledger, topology: s.topology, daemon: info)
             r.lifetime = s.lifetime.including(s.ledger)
+            r.storms = s.storms.storming
             return r
         }
     }
@@ -190,6 +199,7 @@ public final class DaemonCore: Sendable {
         state.withLock { s in
             s.config = config
             s.configReloadOK = true
+            s.storms.policy = StormTracker.Policy(config)
         }
     }
 

@@ -12,12 +12,15 @@ final class KmsgService: Service, Sendable {
     let core: DaemonCore
     let checkpoints: CheckpointService
     let logger: Logger
+    /// Journal entries and actions for what each batch brought (nil: neither).
+    let journal: JournalSink?
 
-    init(reader: KmsgReader, core: DaemonCore, checkpoints: CheckpointService, logger: Logger) {
+    init(reader: KmsgReader, core: DaemonCore, checkpoints: CheckpointService, logger: Logger, journal: JournalSink? = nil) {
         self.reader = reader
         self.core = core
         self.checkpoints = checkpoints
         self.logger = logger
+        self.journal = journal
     }
 
     func run() async throws {
@@ -25,7 +28,9 @@ final class KmsgService: Service, Sendable {
         var announcedReady = false
         await withGracefulShutdownHandler {
             for await batch in stream {
-                core.ingest(batch)
+                let faults = core.ingest(batch)
+                let items = core.trackStorms(faults)
+                journal?.handle(items, losses: batch.losses)
                 if !batch.losses.isEmpty {
                     for l in batch.losses {
                         logger.warning(

@@ -15,6 +15,7 @@ final class MetricsExporter {
     var overflowCounters: [OverflowKey: (Counter, UInt64)] = [:]
     var unparsedCounters: [String: (Counter, UInt64)] = [:]
     var lastFaultGauges: [String: Gauge] = [:]
+    var stormGauges: [String: Gauge] = [:]
     var deviceInfo: [String: (Gauge, [(String, String)])] = [:]
     var unitInfo: [String: (Gauge, [(String, String)])] = [:]
     var modeInfo: (Gauge, String)?
@@ -44,6 +45,11 @@ final class MetricsExporter {
         "iommu_fault_overflows_total":
             "Hardware fault/event queue overflows (faults lost in hardware), by unit and log.",
         "iommu_device_last_fault_timestamp_seconds": "Wall-clock time of the device's last logged fault.",
+        "iommu_device_storm":
+            "1 while the device is in a fault storm (more than [storm] threshold faults within window), else 0.",
+        "iommud_journal_errors_total": "Journal entries that could not be sent (journald not reachable).",
+        "iommud_action_failures_total":
+            "[actions] commands that could not start, exited non-zero, or were killed at their timeout.",
         "iommu_device_info": "Devices that faulted (or every device behind an IOMMU when zero_init_devices is on).",
         "iommu_unit_info": "IOMMU remapping units from sysfs.",
         "iommu_enabled": "1 when DMA remapping is active (translated or passthrough).",
@@ -87,7 +93,10 @@ final class MetricsExporter {
             descriptor: Self.d("iommud_build_info", h("iommud_build_info")),
             labels: [("version", BuildInfo.version), ("swift", BuildInfo.swift)]
         ).set(Int64(1))
-        for n in ["iommud_kmsg_records_total", "iommud_kmsg_lost_records_total"] {
+        for n in [
+            "iommud_kmsg_records_total", "iommud_kmsg_lost_records_total", "iommud_journal_errors_total",
+            "iommud_action_failures_total",
+        ] {
             scalarCounters[n] = (r.makeCounter(descriptor: Self.d(n, h(n))), 0)
         }
     }
@@ -112,6 +121,10 @@ final class MetricsExporter {
     struct Extras {
         var configReloadOK: Bool
         var lastCheckpointUsec: Int64?
+        /// Devices in a fault storm now.
+        var storming: Set<String> = []
+        var journalErrors: UInt64 = 0
+        var actionFailures: UInt64 = 0
     }
 
     func sync(ledger: FaultLedger, topology: Topology, platform: PlatformSummary, extras: Extras) {
@@ -155,6 +168,12 @@ final class MetricsExporter {
                 lastFaultGauges[d.device] = g
                 g.set(Double(usec) / 1e6)
             }
+            let storm =
+                stormGauges[d.device]
+                ?? registry.makeGauge(
+                    descriptor: Self.d("iommu_device_storm", Self.help["iommu_device_storm"]!), labels: [("device", d.device)])
+            stormGauges[d.device] = storm
+            storm.set(Int64(extras.storming.contains(d.device) ? 1 : 0))
             let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
             setInfo(
                 &deviceInfo, d.device, "iommu_device_info",
@@ -182,6 +201,8 @@ final class MetricsExporter {
         }
         Self.advance(&scalarCounters["iommud_kmsg_records_total"]!, to: ledger.records)
         Self.advance(&scalarCounters["iommud_kmsg_lost_records_total"]!, to: ledger.lostRecords)
+        Self.advance(&scalarCounters["iommud_journal_errors_total"]!, to: extras.journalErrors)
+        Self.advance(&scalarCounters["iommud_action_failures_total"]!, to: extras.actionFailures)
         lastSeq.set(Double(ledger.lastSeq ?? 0))
         configReload.set(Int64(extras.configReloadOK ? 1 : 0))
         checkpointSuccess.set(Double(extras.lastCheckpointUsec ?? 0) / 1e6)

@@ -1,0 +1,41 @@
+/// At most `limit` events in any `periodUsec` span — a token bucket whose burst is the limit
+/// and whose tokens come back exactly `periodUsec` after they were spent, so no span of that
+/// length ever holds more (the journal's `journal_max_per_second`, the actions'
+/// `max_per_minute`). Time is whatever monotonic µs the caller passes.
+public struct RateLimit: Sendable, Equatable {
+    public let limit: Int
+    public let periodUsec: Int64
+    /// When the spent tokens come back, oldest first.
+    var spent: [Int64] = []
+
+    public init(limit: Int, periodUsec: Int64) {
+        self.limit = max(1, limit)
+        self.periodUsec = max(1, periodUsec)
+    }
+
+    /// Takes a token if one is free at `now`.
+    public mutating func take(now: Int64) -> Bool {
+        refill(now)
+        guard spent.count < limit else { return false }
+        spent.append(now + periodUsec)
+        return true
+    }
+
+    /// Whether a token is free at `now` (without taking it).
+    public mutating func available(now: Int64) -> Bool {
+        refill(now)
+        return spent.count < limit
+    }
+
+    /// When the next token comes back (now when one is free).
+    public mutating func nextFreeUsec(now: Int64) -> Int64 {
+        refill(now)
+        return spent.count < limit ? now : spent[0]
+    }
+
+    mutating func refill(_ now: Int64) {
+        var n = 0
+        while n < spent.count && spent[n] <= now { n += 1 }
+        if n > 0 { spent.removeFirst(n) }
+    }
+}
