@@ -92,23 +92,30 @@ public struct Topology: Sendable, Equatable {
     /// marked as assumed.
     public func attribute(_ f: inout Fault) {
         if var dev = f.device {
-            // A line without a segment names segment 0000; if the same bus:dev.fn exists on
-            // another segment too, the line is ambiguous — say so instead of guessing.
+            // A line without a segment (Intel never prints one, AMD before 6.0) names segment
+            // 0000 — unless that bus:dev.fn exists only on another segment. When several segments
+            // have it, the line is ambiguous: say so instead of guessing.
             let segmentPrinted = f.text.contains(dev.description)
-            if !segmentPrinted && scanned && devices[dev] == nil {
-                let candidates = devices.keys.filter {
-                    $0.bus == dev.bus && $0.device == dev.device && $0.function == dev.function
+            var ambiguous = false
+            if !segmentPrinted && scanned {
+                let candidates = devices.values.filter {
+                    !$0.gone && $0.address.bus == dev.bus && $0.address.device == dev.device
+                        && $0.address.function == dev.function
+                }.map(\.address)
+                if candidates.count == 1 {
+                    dev = candidates[0]
+                } else if candidates.count > 1 {
+                    ambiguous = true
                 }
-                if candidates.count == 1 { dev = candidates[0] }
             }
             f.device = dev
             if let named = f.unit, units[named] != nil { return }
-            if let u = devices[dev]?.unit {
+            if ambiguous {
+                f.unit = "ambiguous"
+            } else if let u = devices[dev]?.unit {
                 f.unit = u
             } else if let u = unitName(forLineUnit: f.unit) {
                 f.unit = u
-            } else if scanned, ambiguousSegments(dev, segmentPrinted: segmentPrinted) {
-                f.unit = "ambiguous"
             }
             return
         }
@@ -126,10 +133,24 @@ public struct Topology: Sendable, Equatable {
         }
     }
 
-    func ambiguousSegments(_ dev: PCIAddress, segmentPrinted: Bool) -> Bool {
-        guard !segmentPrinted else { return false }
-        return devices.keys.filter { $0.bus == dev.bus && $0.device == dev.device && $0.function == dev.function }
-            .count > 1
+    /// True when the topology has no device at this address (or only a gone one) — a reason to
+    /// rescan sysfs (hotplug).
+    public func isUnknown(_ dev: PCIAddress) -> Bool {
+        guard scanned else { return false }
+        if let d = devices[dev] { return d.gone }
+        return !devices.keys.contains { $0.bus == dev.bus && $0.device == dev.device && $0.function == dev.function }
+    }
+
+    /// This scan plus the devices an earlier scan saw that are gone now, marked so: a removed
+    /// device keeps its identity (ids, name, driver, group, last unit) so its history reads right.
+    public func carryingGoneDevices(from previous: Topology) -> Topology {
+        var t = self
+        for (addr, d) in previous.devices where t.devices[addr] == nil {
+            var gone = d
+            gone.gone = true
+            t.devices[addr] = gone
+        }
+        return t
     }
 
     /// Maps what a line calls a unit to its sysfs name: sysfs names pass through; an SMMU's

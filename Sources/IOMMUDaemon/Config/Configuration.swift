@@ -46,6 +46,13 @@ public struct Configuration: Sendable, Equatable {
     // [log]
     public var logLevel: Logger.Level = .info
 
+    // [topology]
+    /// sysfs is rescanned this often (and, at most once per 10 s, when a fault names a device
+    /// it does not know — hotplug).
+    public var rescanInterval: Duration = .seconds(300)
+    /// Export every device behind an IOMMU from the start, not only those that faulted.
+    public var zeroInitDevices = false
+
     public init() {}
 
     /// The schema: section → key → type. Unknown sections and keys are errors.
@@ -67,6 +74,7 @@ public struct Configuration: Sendable, Equatable {
             "on_fault": .argv, "on_storm": .argv, "timeout": .duration, "max_per_minute": .positiveInt,
             "max_concurrent": .positiveInt,
         ],
+        "topology": ["rescan_interval": .duration, "zero_init_devices": .bool],
     ]
 
     mutating func apply(section: String, key: String, value: ConfigValue) {
@@ -92,6 +100,8 @@ public struct Configuration: Sendable, Equatable {
         case ("actions", "timeout", .duration(let v)): actionTimeout = v
         case ("actions", "max_per_minute", .int(let v)): actionsMaxPerMinute = v
         case ("actions", "max_concurrent", .int(let v)): actionsMaxConcurrent = v
+        case ("topology", "rescan_interval", .duration(let v)): rescanInterval = v
+        case ("topology", "zero_init_devices", .bool(let v)): zeroInitDevices = v
         default: break
         }
     }
@@ -118,6 +128,7 @@ public struct Configuration: Sendable, Equatable {
         s += "timeout = \(q(actionTimeout.configText))\nmax_per_minute = \(actionsMaxPerMinute)\n"
         s += "max_concurrent = \(actionsMaxConcurrent)\n"
         s += "\n[log]\nlevel = \(q(logLevel.rawValue))\n"
+        s += "\n[topology]\nrescan_interval = \(q(rescanInterval.configText))\nzero_init_devices = \(zeroInitDevices)\n"
         return s
     }
 }

@@ -204,7 +204,7 @@ public enum Daemon {
             configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox)
         var services: [any Service] = [
             KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger, journal: journal), checkpoints,
-            metricsServer, control, ReloadService(daemon: runtime), journal,
+            metricsServer, control, ReloadService(daemon: runtime), journal, TopologyService(core: core),
         ]
         if let wd = SystemdNotify.watchdogInterval() {
             services.append(WatchdogService(core: core, interval: wd, logger: logger))

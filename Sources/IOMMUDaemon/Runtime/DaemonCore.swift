@@ -23,6 +23,10 @@ public final class DaemonCore: Sendable {
         var processingSinceUsec: Int64?
         var readerAlive = true
         var missingInterruptWarned: Set<String> = []
+        /// Devices a rescan did not find (negative cache until the next periodic rescan).
+        var unknownDevices: Set<PCIAddress> = []
+        var lastHotplugRescanUsec: Int64?
+        var rescans: UInt64 = 0
         var interruptsUnreadableWarned = false
         let exporter = MetricsExporter()
         var outputs: [ClassifierOutput] = []
@@ -57,19 +61,33 @@ public final class DaemonCore: Sendable {
     @discardableResult
     func ingest(_ batch: KmsgBatch) -> [Fault] {
         let offset = Clocks.realtimeOffsetUsec()
-        let topology = state.withLock { $0.topology }
-        let sample: Result<[InterruptObservation], FileError>? =
-            batch.candidates.isEmpty ? nil : sampler.sample(topology: topology)
-        return state.withLock { s in
-            s.processingSinceUsec = Clocks.monotonicUsec()
-            defer { s.processingSinceUsec = nil }
+        // 1. Classify (in memory) and see whether a fault names a device sysfs did not have.
+        let (outputs, unknown) = state.withLock { s -> ([ClassifierOutput], [PCIAddress]) in
             s.outputs.removeAll(keepingCapacity: true)
             // Records an earlier run counted, replayed only to rebuild an unfinished group.
             for r in batch.replayed { s.classifier.classify(r, into: &s.outputs) }
             for r in batch.candidates { s.classifier.classify(r, into: &s.outputs) }
             s.classifier.flush(into: &s.outputs)
+            var unknown: [PCIAddress] = []
+            for o in s.outputs {
+                if case .fault(let f) = o, let d = f.device, s.topology.isUnknown(d), !s.unknownDevices.contains(d) {
+                    unknown.append(d)
+                }
+            }
+            return (s.outputs, unknown)
+        }
+        // 2. Hotplug: rescan sysfs (I/O, outside the lock) at most once per 10 s; addresses still
+        // unknown afterwards go to a negative cache until the next periodic rescan.
+        if !unknown.isEmpty { rescanForUnknownDevices(unknown) }
+        let topology = state.withLock { $0.topology }
+        let sample: Result<[InterruptObservation], FileError>? =
+            batch.candidates.isEmpty ? nil : sampler.sample(topology: topology)
+        // 3. Attribute and count.
+        return state.withLock { s in
+            s.processingSinceUsec = Clocks.monotonicUsec()
+            defer { s.processingSinceUsec = nil }
             var faults: [Fault] = []
-            for var o in s.outputs {
+            for var o in outputs {
                 if let seq = o.seq, let through = s.countedThrough, seq <= through { continue }
                 if case .fault(var f) = o {
                     s.topology.attribute(&f)
@@ -82,9 +100,42 @@ public final class DaemonCore: Sendable {
             for _ in 0..<batch.overruns { s.ledger.recordOverrun() }
             s.ledger.recordKmsg(records: batch.records, lastSeq: batch.lastSeq)
             if case .success(let obs)? = sample { s.ledger.recordInterrupts(obs) }
-            if batch.records > 0 || !s.outputs.isEmpty { s.dirty = true }
+            if batch.records > 0 || !outputs.isEmpty { s.dirty = true }
             if batch.endOfBacklog { s.ready = true }
             return faults
+        }
+    }
+
+    /// Minimum time between two rescans triggered by unknown devices.
+    static let hotplugRescanInterval: Int64 = 10_000_000
+
+    func rescanForUnknownDevices(_ devices: [PCIAddress]) {
+        let now = Clocks.monotonicUsec()
+        let due = state.withLock { s -> Bool in
+            guard now - (s.lastHotplugRescanUsec ?? Int64.min / 2) >= Self.hotplugRescanInterval else { return false }
+            s.lastHotplugRescanUsec = now
+            return true
+        }
+        guard due else { return }
+        let config = configuration
+        let fresh = TopologyScanner(sysfsRoot: config.sysfsRoot, cmdlinePath: config.cmdlinePath).scan()
+        state.withLock { s in
+            s.topology = fresh.carryingGoneDevices(from: s.topology)
+            for d in devices where s.topology.isUnknown(d) { s.unknownDevices.insert(d) }
+            s.rescans += 1
+        }
+        logger.debug("rescanned sysfs for \(devices.count) unknown device(s)")
+    }
+
+    /// The periodic rescan: picks up hotplug, driver rebinds (vfio-pci), mode changes, and
+    /// forgets the negative cache.
+    func periodicRescan() {
+        let config = configuration
+        let fresh = TopologyScanner(sysfsRoot: config.sysfsRoot, cmdlinePath: config.cmdlinePath).scan()
+        state.withLock { s in
+            s.topology = fresh.carryingGoneDevices(from: s.topology)
+            s.unknownDevices.removeAll()
+            s.rescans += 1
         }
     }
 
@@ -125,7 +176,7 @@ public final class DaemonCore: Sendable {
                 extras: MetricsExporter.Extras(
                     configReloadOK: s.configReloadOK, lastCheckpointUsec: s.lastCheckpointUsec,
                     storming: Set(s.storms.storming.map(\.device)), journalErrors: s.journalErrors,
-                    actionFailures: s.actionFailures))
+                    actionFailures: s.actionFailures, zeroInitDevices: s.config.zeroInitDevices))
             return s.exporter.render()
         }
     }
@@ -193,7 +244,12 @@ public final class DaemonCore: Sendable {
 
     func readerStopped() { state.withLock { $0.readerAlive = false } }
 
-    func setTopology(_ t: Topology) { state.withLock { $0.topology = t } }
+    func setTopology(_ t: Topology) {
+        state.withLock { s in
+            s.topology = t.carryingGoneDevices(from: s.topology)
+            s.unknownDevices.removeAll()
+        }
+    }
 
     func applyReload(_ config: Configuration) {
         state.withLock { s in

@@ -158,3 +158,22 @@ final class EarlyStopService: Service, Sendable {
         try? await gracefulShutdown()
     }
 }
+
+/// Rescans sysfs every `[topology] rescan_interval` — the only timer besides the watchdog.
+final class TopologyService: Service, Sendable {
+    let core: DaemonCore
+
+    init(core: DaemonCore) { self.core = core }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            let interval = core.configuration.rescanInterval
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            core.periodicRescan()
+        }
+    }
+}

@@ -125,6 +125,8 @@ final class MetricsExporter {
         var storming: Set<String> = []
         var journalErrors: UInt64 = 0
         var actionFailures: UInt64 = 0
+        /// `[topology] zero_init_devices`: every device behind an IOMMU, not only those that faulted.
+        var zeroInitDevices = false
     }
 
     func sync(ledger: FaultLedger, topology: Topology, platform: PlatformSummary, extras: Extras) {
@@ -156,6 +158,17 @@ final class MetricsExporter {
         }
         for (k, v) in ledger.unparsed {
             counter(&unparsedCounters, k, "iommud_unparsed_iommu_lines_total", [("vendor", k)], v)
+        }
+        if extras.zeroInitDevices {
+            for d in topology.devices.values where d.unit != nil && !d.gone && ledger.devices[d.address.description] == nil {
+                setInfo(
+                    &deviceInfo, d.address.description, "iommu_device_info",
+                    [
+                        ("device", d.address.description), ("unit", d.unit ?? unknownLabel),
+                        ("group", d.group.map(String.init) ?? ""), ("vendor_id", d.vendorID ?? ""),
+                        ("device_id", d.deviceID ?? ""), ("driver", d.driver ?? ""), ("name", d.name ?? ""),
+                    ])
+            }
         }
         for d in ledger.devices.values {
             if let usec = d.lastFaultRealtimeUsec {

@@ -6,10 +6,15 @@ import IOMMUCore
 public struct TopologyScanner: Sendable {
     public var sysfsRoot: String
     public var cmdlinePath: String?
+    /// The pci.ids database for device names; ids alone when it is not installed.
+    public var pciIDsPaths: [String]
 
-    public init(sysfsRoot: String, cmdlinePath: String? = nil) {
+    public static let defaultPCIIDs = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"]
+
+    public init(sysfsRoot: String, cmdlinePath: String? = nil, pciIDsPaths: [String] = TopologyScanner.defaultPCIIDs) {
         self.sysfsRoot = sysfsRoot
         self.cmdlinePath = cmdlinePath
+        self.pciIDsPaths = pciIDsPaths
     }
 
     public func scan() -> Topology {
@@ -43,7 +48,42 @@ public struct TopologyScanner: Sendable {
         for u in t.units.values {
             for a in u.devices where t.devices[a] != nil && t.devices[a]!.unit == nil { t.devices[a]!.unit = u.name }
         }
+        nameDevices(&t)
+        mapInterruptsThroughKernelIRQ(&t)
         return t
+    }
+
+    /// Names from pci.ids for the devices present (only their ids are looked up).
+    func nameDevices(_ t: inout Topology) {
+        guard let path = pciIDsPaths.first(where: { fileExists($0) }),
+            let text = try? readSmallFile(path, limit: 8 << 20)
+        else { return }
+        var ids: Set<PCIID> = []
+        for d in t.devices.values {
+            if let v = d.vendorID, let dev = d.deviceID { ids.insert(PCIID(vendor: v, device: dev)) }
+        }
+        let names = PCIIDs.names(for: ids, in: text)
+        for (addr, d) in t.devices {
+            if let v = d.vendorID, let dev = d.deviceID { t.devices[addr]!.name = names[PCIID(vendor: v, device: dev)] }
+        }
+    }
+
+    /// Units whose own device lists no msi_irqs (wired SMMU interrupts, AMD in some modes):
+    /// /sys/kernel/irq/N/actions names the vector; with one unit of that vendor it is that
+    /// unit's. With several, the IRQ stays unattributed (`ambiguous`) rather than guessed.
+    func mapInterruptsThroughKernelIRQ(_ t: inout Topology) {
+        let base = "\(sysfsRoot)/kernel/irq"
+        for irqName in listDirectory(base) {
+            guard let irq = UInt32(irqName), let actions = try? readSmallFile("\(base)/\(irqName)/actions") else {
+                continue
+            }
+            for action in actions.trimmingCharacters().split(separator: ",") {
+                guard let v = IOMMUVector(action: String(action).trimmingCharacters()), v.unit == nil else { continue }
+                if t.units.values.contains(where: { $0.irqs.contains(irq) }) { continue }
+                let same = t.units.values.filter { $0.vendor == v.vendor }
+                if same.count == 1 { t.units[same[0].name]!.irqs.append(irq) }
+            }
+        }
     }
 
     func scanUnit(_ name: String) -> Topology.Unit? {

@@ -1,0 +1,183 @@
+import Foundation
+import IOMMUCore
+import Testing
+
+@testable import IOMMUDaemon
+
+/// A platform materialised: its fake sysfs, /proc/interrupts and command line in a temp dir.
+final class PlatformTree {
+    let root: String
+    let platform: Platform
+
+    init(_ p: Platform) {
+        platform = p
+        root = NSTemporaryDirectory() + "iommud-topo-\(p.name)-\(UInt32.random(in: 0...UInt32.max))"
+        let sys = FakeSysfs(root: root + "/sys")
+        p.build(sys)
+        _ = FileManager.default.createFile(atPath: root + "/interrupts", contents: Data((p.interrupts + "\n").utf8))
+        _ = FileManager.default.createFile(atPath: root + "/cmdline", contents: Data((p.cmdline + "\n").utf8))
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    var sys: FakeSysfs { FakeSysfs(root: root + "/sys") }
+
+    func scan() -> Topology {
+        TopologyScanner(sysfsRoot: root + "/sys", cmdlinePath: root + "/cmdline", pciIDsPaths: [fixturesRoot + "/pci.ids"]).scan()
+    }
+
+    /// The platform's kmsg capture replayed against its topology, plus its interrupt counts.
+    func ledger(_ topology: Topology) -> FaultLedger {
+        var e = ReplayEngine(format: .kmsg)
+        e.topology = topology
+        platform.kmsg.withBytes { _ = e.feed($0, isFinal: true) }
+        var l = e.ledger
+        if case .success(let obs) = InterruptSampler(path: root + "/interrupts").sample(topology: topology) {
+            l.recordInterrupts(obs)
+        }
+        return l
+    }
+}
+
+@Suite("Topology")
+struct TopologyTests {
+    @Test("sysfs scan: units with cap/ecap, devices, groups, drivers, names")
+    func scan() throws {
+        let t = PlatformTree(.intelQEMU).scan()
+        let u = try #require(t.units["dmar0"])
+        #expect(u.vendor == .intel)
+        #expect(u.cap == "d2008c22260206")
+        #expect(u.ecap == "f00f4a")
+        #expect(u.version == "1:0")
+        #expect(u.devices.count == 5)
+        let edu = try #require(t.devices[PCIAddress(bus: 0, device: 1, function: 0)])
+        #expect(edu.unit == "dmar0")
+        #expect(edu.group == 1)
+        #expect(edu.vendorID == "0x1234")
+        #expect(edu.name == nil)  // not in pci.ids: ids alone
+        #expect(t.devices[PCIAddress(bus: 0, device: 0x1f, function: 2)]?.driver == "ahci")
+        #expect(t.devices[PCIAddress(bus: 0, device: 0x1f, function: 2)]?.name == "Intel Corporation 82801IR/IO/IH (ICH9R/DO/DH) 6 port SATA Controller [AHCI mode]")
+        #expect(t.groups.count == 3)
+        #expect(t.groups[2]?.devices.count == 3)
+        #expect(PlatformSummary(topology: t, inventory: []).mode == "translated")
+    }
+
+    @Test("AMD: shared AMD-Vi vectors told apart by msi_irqs; an unclaimed one is ambiguous")
+    func amdInterrupts() {
+        let tree = PlatformTree(.amdServer)
+        let t = tree.scan()
+        #expect(t.units["ivhd0"]?.irqs == [25])
+        #expect(t.units["ivhd0"]?.platformDevice == "0000:00:00.2")
+        let l = tree.ledger(t)
+        #expect(l.interrupts.totals[InterruptKey(unit: "ivhd0", vector: "shared")] == 12)
+        #expect(l.interrupts.totals[InterruptKey(unit: "ivhd1", vector: "shared")] == 3)
+        #expect(l.interrupts.totals[InterruptKey(unit: "ambiguous", vector: "shared")] == 1)
+    }
+
+    @Test("the same bus:dev.fn on two segments is ambiguous, a unique one is resolved to its segment")
+    func segments() throws {
+        let tree = PlatformTree(.intelServer)
+        let t = tree.scan()
+        var f = Fault(vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(bus: 0x30, device: 1, function: 2), text: "DMAR: [DMA Read NO_PASID] Request device [30:01.2] fault addr 0x1000")
+        t.attribute(&f)
+        #expect(f.unit == "ambiguous")
+        var g = Fault(vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(bus: 0x81, device: 0, function: 0), text: "DMAR: [DMA Read NO_PASID] Request device [81:00.0] fault addr 0x7f000000")
+        t.attribute(&g)
+        #expect(g.device?.description == "0001:81:00.0")
+        #expect(g.unit == "dmar4")
+        // With the segment printed (vendor kernels), no ambiguity.
+        var h = Fault(vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(segment: 1, bus: 0x30, device: 1, function: 2), text: "DMAR: [DMA Read NO_PASID] Request device [0001:30:01.2] fault addr 0x1000")
+        t.attribute(&h)
+        #expect(h.unit == "dmar5")
+    }
+
+    @Test("SMMUv3: StreamID taken as the requester id on segment 0000, marked assumed")
+    func streamID() throws {
+        let tree = PlatformTree(.smmuv3QEMU)
+        let t = tree.scan()
+        let l = tree.ledger(t)
+        let d = try #require(l.devices["0000:00:01.0"])
+        #expect(d.unit == "smmu3.0x0000000009050000")
+        #expect(d.total == 2)
+        #expect(d.lastFault?.deviceAssumed == true)
+        #expect(l.interrupts.totals[InterruptKey(unit: "smmu3.0x0000000009050000", vector: "evtq")] == 5)
+        // A StreamID with no device behind that unit keeps its sid and no device.
+        var f = Fault(vendor: .armSMMUv3, kind: "f-translation", recoverable: false, unit: "9050000.smmuv3", sourceID: 0x300, text: "x")
+        t.attribute(&f)
+        #expect(f.device == nil)
+        #expect(f.sourceID == 0x300)
+        #expect(f.unit == "smmu3.0x0000000009050000")
+    }
+
+    @Test("a device that faulted and was then removed keeps its identity, marked gone")
+    func removedDevice() throws {
+        let tree = PlatformTree(.intelQEMU)
+        let before = tree.scan()
+        let ledger = tree.ledger(before)
+        tree.sys.remove(device: "0000:00:01.0")
+        let after = tree.scan().carryingGoneDevices(from: before)
+        let edu = try #require(after.devices[PCIAddress(bus: 0, device: 1, function: 0)])
+        #expect(edu.gone)
+        #expect(edu.group == 1)
+        #expect(edu.unit == "dmar0")
+        let text = StatusReport(ledger: ledger, topology: after, daemon: nil).text()
+        #expect(text.contains("(gone)"))
+        #expect(PlatformSummary(topology: after, inventory: []).devices == 4)
+    }
+
+    @Test("no IOMMU: status says so and how to enable it, instead of an empty table")
+    func noIOMMU() {
+        let tree = PlatformTree(.noIOMMU)
+        let t = tree.scan()
+        let text = StatusReport(ledger: tree.ledger(t), topology: t, daemon: nil).text()
+        #expect(text.contains("IOMMU off"))
+        #expect(text.contains("intel_iommu=on"))
+        #expect(!text.contains("Units\n"))
+    }
+
+    @Test("an idle 2-socket server exports well under 100 series")
+    func fleetCost() {
+        let tree = PlatformTree(.intelServer)
+        let t = tree.scan()
+        #expect(t.devices.count == 194)
+        let exporter = MetricsExporter()
+        var idle = FaultLedger()
+        if case .success(let obs) = InterruptSampler(path: tree.root + "/interrupts").sample(topology: t) { idle.recordInterrupts(obs) }
+        exporter.sync(ledger: idle, topology: t, platform: PlatformSummary(topology: t, inventory: []), extras: .init(configReloadOK: true, lastCheckpointUsec: nil))
+        let series = String(decoding: exporter.render(), as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(series.count < 100, "\(series.count) series")
+    }
+}
+
+/// Golden `status` (human and JSON) and `/metrics` per platform. UPDATE_GOLDEN=1 rewrites them.
+@Suite("Golden outputs per platform")
+struct GoldenTests {
+    @Test("golden", arguments: Platform.all.map(\.name))
+    func golden(_ name: String) throws {
+        let p = try #require(Platform.all.first { $0.name == name })
+        let tree = PlatformTree(p)
+        let t = tree.scan()
+        let ledger = tree.ledger(t)
+        let report = StatusReport(ledger: ledger, topology: t, daemon: nil)
+        let exporter = MetricsExporter()
+        exporter.sync(
+            ledger: ledger, topology: t, platform: report.platform, extras: .init(configReloadOK: true, lastCheckpointUsec: nil))
+        // Family and series order are not stable across processes: compare sorted lines, without
+        // the process_* values of the test process itself.
+        let metrics =
+            String(decoding: exporter.render(), as: UTF8.self).split(separator: "\n")
+            .filter { !$0.contains("process_") && !$0.hasPrefix("iommud_checkpoint_last_success") }.sorted().joined(separator: "\n")
+            + "\n"
+        for (ext, actual) in [("status.txt", report.text()), ("status.json", report.json() + "\n"), ("metrics", metrics)] {
+            let path = fixturesRoot + "/golden/\(name).\(ext)"
+            if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+                try? FileManager.default.createDirectory(atPath: fixturesRoot + "/golden", withIntermediateDirectories: true)
+                try actual.write(toFile: path, atomically: true, encoding: .utf8)
+                continue
+            }
+            let expected = readTestFile(path)
+            #expect(!expected.isEmpty, "no golden file \(path) (run with UPDATE_GOLDEN=1 once)")
+            #expect(actual == expected, "\(path) differs:\n\(actual)")
+        }
+    }
+}
