@@ -114,8 +114,45 @@ enum Kmsg {
     /// The kernel ring buffer size (klogctl(10)), for pacing.
     static var ringSize: Int { Int(clinux_klog_buffer_size()) }
 
-    /// A device bus no other run on this machine uses (the ring buffer keeps old records).
-    static func uniqueBus() -> UInt8 { UInt8.random(in: 0x20...0xef) }
+    /// A device bus nothing in the ring buffer mentions yet (it keeps old records of earlier
+    /// runs and of other tests on this machine).
+    static func uniqueBus() -> UInt8 {
+        let ring = currentRecords()
+        let used = Set(
+            ring.split(separator: "\n").compactMap { line -> UInt8? in
+                guard let r = line.range(of: "Request device [") else { return nil }
+                var rest = line[r.upperBound...]
+                if rest.hasPrefix("0x") { rest = rest.dropFirst(2) }
+                let parts = rest.split(separator: ":")
+                // [bb:dd.f] or [ssss:bb:dd.f]
+                let bus = parts.count >= 3 ? parts[1] : parts.first ?? ""
+                return UInt8(bus.prefix(2), radix: 16)
+            })
+        for _ in 0..<1000 {
+            let b = UInt8.random(in: 0x20...0xef)
+            if !used.contains(b) && !ring.contains(String(b, radix: 16).leftPad(2) + ":") { return b }
+        }
+        return UInt8.random(in: 0x20...0xef)
+    }
+
+    /// Every record in the ring buffer now (a non-blocking read from the oldest).
+    static func currentRecords() -> String {
+        let fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var out = ""
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                out += String(decoding: buf[0..<n], as: UTF8.self)
+                continue
+            }
+            if n < 0 && errno == EPIPE { continue }
+            break
+        }
+        return out
+    }
 }
 
 /// Parsed Prometheus text exposition.
