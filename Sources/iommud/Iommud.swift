@@ -12,6 +12,6 @@ struct Iommud: AsyncParsableCommand {
             counts each one exactly once — across restarts, crashes, reloads and ring-buffer overruns.
             """,
         version: "iommud \(BuildInfo.version) (swift \(BuildInfo.swift))",
-        subcommands: [Run.self, Status.self, Replay.self, CheckConfig.self, Version.self]
+        subcommands: [Run.self, Status.self, Replay.self, Log.self, CheckConfig.self, Version.self]
     )
 }

@@ -160,3 +160,21 @@ struct JournalEntriesTests {
         #expect(!env.contains { $0.hasPrefix("MESSAGE_ID=") || $0.hasPrefix("PRIORITY=") })
     }
 }
+
+@Suite("Journal entries read back")
+struct JournalReadBackTests {
+    @Test("a fault survives fields → fault (what `iommud log` prints)")
+    func roundTrip() {
+        let f = JournalEntriesTests.full
+        let fields = JournalEntries.fault(f, device: .init(), realtimeOffsetUsec: 10)
+        let back = JournalEntries.fault(
+            fromFields: Dictionary(fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
+        #expect(back == f)
+        var noUnit = f
+        noUnit.unit = nil
+        let fields2 = JournalEntries.fault(noUnit, device: .init(), realtimeOffsetUsec: 10)
+        #expect(
+            JournalEntries.fault(fromFields: Dictionary(fields2.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))?
+                .unit == nil)
+    }
+}

@@ -333,3 +333,35 @@ public enum JournalEntries {
         return env
     }
 }
+
+extension JournalEntries {
+    /// A fault read back from its journal entry's fields (`iommud log`); nil when the entry
+    /// lacks what every fault entry has.
+    public static func fault(fromFields d: [String: String]) -> Fault? {
+        func hexValue(_ k: String) -> UInt64? {
+            guard let s = d[k], s.hasPrefix("0x") else { return nil }
+            return UInt64(s.dropFirst(2), radix: 16)
+        }
+        guard let vendor = d["IOMMU_VENDOR"].flatMap(Vendor.init(rawValue:)), let kind = d["IOMMU_KIND"] else {
+            return nil
+        }
+        var f = Fault(
+            vendor: vendor, kind: FaultKind(rawValue: kind), recoverable: d["IOMMU_RECOVERABLE"] == "true",
+            text: d["KMSG_TEXT"] ?? "")
+        f.unit = d["IOMMU_UNIT"].flatMap { $0 == unknownLabel ? nil : $0 }
+        f.device = d["IOMMU_DEVICE"].flatMap { PCIAddress(parsing: $0) }
+        f.deviceAssumed = d["IOMMU_DEVICE_ASSUMED"] == "true"
+        f.reason = hexValue("IOMMU_REASON").map { UInt16(truncatingIfNeeded: $0) }
+        f.reasonText = d["IOMMU_REASON_TEXT"]
+        f.owner = d["IOMMU_OWNER"].flatMap(Owner.init(rawValue:))
+        f.address = hexValue("IOMMU_ADDRESS")
+        f.pasid = hexValue("IOMMU_PASID").map { UInt32(truncatingIfNeeded: $0) }
+        f.access = d["IOMMU_ACCESS"].flatMap(Access.init(rawValue:))
+        f.sourceID = hexValue("IOMMU_SID").map { UInt32(truncatingIfNeeded: $0) }
+        f.driver = d["IOMMU_DRIVER"]
+        f.detail = d["IOMMU_DETAIL"]
+        f.seq = d["KMSG_SEQ"].flatMap { UInt64($0) }
+        f.timestampUsec = d["KMSG_TS_USEC"].flatMap { UInt64($0) }
+        return f
+    }
+}

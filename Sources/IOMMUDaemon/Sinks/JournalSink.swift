@@ -25,6 +25,7 @@ final class JournalSink: Service, Sendable {
     static let sourceField = "IOMMUD_KMSG_SOURCE"
     static let stateField = "IOMMUD_STATE_DIRECTORY"
     static let queueLimit = 1024
+    static let journalSocket = "/run/systemd/journal/socket"
 
     struct State: Sendable {
         var limit: RateLimit
@@ -192,7 +193,10 @@ final class JournalSink: Service, Sendable {
     }
 
     func deliver(_ fields: [JournalField]) {
-        let rc = send(fields)
+        var rc = send(fields)
+        // libsystemd returns 0 when the journal socket does not exist at all ("journal not
+        // available"): that is an entry lost too.
+        if rc >= 0 && !fileExists(Self.journalSocket) { rc = -ENOENT }
         if rc < 0 {
             core.countJournalError()
             let first = state.withLock { s in

@@ -1,0 +1,511 @@
+import Foundation
+import Glibc
+import IOMMUCore
+import IOMMUDaemon
+import Testing
+
+/// The journal sink, storms, actions and `iommud log` against a real systemd-journald, read
+/// back with `journalctl -o json`. Nested in the serialized /dev/kmsg suite: one test at a time
+/// touches the shared kernel log and journal. Entries are told apart by the daemon's _PID (other
+/// daemons on this machine may journal the same kernel records) and a device bus unique to the
+/// run; storms and crashes use a kmsg *file* the test appends to, never a flood of /dev/kmsg.
+extension KmsgSuite {
+    @Suite("journald", .serialized, .enabled(if: Journald.available, "needs systemd-journald (root)"))
+    struct JournalSuite {
+        let journald: Journald
+
+        init() throws {
+            journald = try Journald()
+        }
+
+        static func hex2(_ b: UInt8) -> String { String(b, radix: 16).leftPad(2) }
+
+        /// A fault line the file-source tests append (level 6, facility 0: a kernel record).
+        static func faultLine(bus: UInt8, device: Int = 0, write: Bool = true, address: UInt64) -> String {
+            intelFault(bus: bus, device: device, function: 0, write: write, address: address)
+        }
+
+        // MARK: - Fault entries on the real /dev/kmsg
+
+        @Test("one entry per fault with every field; the backlog keeps its own time; started/stopped", .timeLimit(.minutes(2)))
+        func faultEntries() throws {
+            let bus = Kmsg.uniqueBus()
+            let dev = "0000:\(Self.hex2(bus)):01.0"
+            // Written before the daemon runs: read from the backlog, it must not look new.
+            let before = realtimeMicros()
+            Kmsg.inject(intelFault(bus: bus, device: 1, function: 0, write: true, address: 0xffff_f000))
+            sleep(2)
+            let d = Daemon(extraConfig: "[storm]\njournal_max_per_second = 10000\n")
+            try d.start()
+            try d.waitReady()
+            let during = realtimeMicros()
+            Kmsg.inject(intelFault(bus: bus, device: 1, function: 0, write: false, address: 0x2000))
+            let pid = d.pid
+            let matches = ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(pid)"]
+            var entries = try JournalQuery.waitFor("2 fault entries", matches, log: d.log) { $0.count >= 2 }
+            entries.sort { UInt64($0["KMSG_SEQ"] ?? "") ?? 0 < UInt64($1["KMSG_SEQ"] ?? "") ?? 0 }
+            #expect(entries.count == 2, "each fault once")
+            let (w, r) = (entries[0], entries[1])
+            #expect(w["MESSAGE"]?.hasPrefix("DMA write by \(dev)") == true, "\(w["MESSAGE"] ?? "")")
+            #expect(w["MESSAGE"]?.contains("to 0xfffff000 blocked: PTE Write access is not set — likely driver bug") == true)
+            #expect(w["PRIORITY"] == "3")
+            #expect(w["SYSLOG_IDENTIFIER"] == "iommud")
+            #expect(w["IOMMU_VENDOR"] == "intel")
+            #expect(w["IOMMU_UNIT"]?.isEmpty == false)
+            #expect(w["IOMMU_DEVICE"] == dev)
+            #expect(w["IOMMU_KIND"] == "dma-write")
+            #expect(w["IOMMU_REASON"] == "0x05")
+            #expect(w["IOMMU_REASON_TEXT"] == "PTE Write access is not set")
+            #expect(w["IOMMU_OWNER"] == "driver")
+            #expect(w["IOMMU_ADDRESS"] == "0xfffff000")
+            #expect(w["IOMMU_ACCESS"] == "write")
+            #expect(w["IOMMU_RECOVERABLE"] == "false")
+            #expect(w["IOMMU_PASID"] == nil, "null fields are left out")
+            #expect(w["KMSG_TEXT"]?.contains("Request device [\(Self.hex2(bus)):01.0] fault addr 0xfffff000") == true)
+            #expect(UInt64(w["KMSG_SEQ"] ?? "") != nil && UInt64(w["KMSG_TS_USEC"] ?? "") != nil)
+            #expect(r["IOMMU_KIND"] == "dma-read" && r["IOMMU_ADDRESS"] == "0x2000" && r["IOMMU_REASON"] == "0x06")
+            // Wall time of the fault, from the kmsg timestamp: the backlog fault happened ≥ 2 s
+            // before it was journaled, the live one within a second of being written.
+            let wTime = Int64(w["IOMMU_FAULT_REALTIME_USEC"] ?? "") ?? 0
+            let wJournaled = Int64(w["__REALTIME_TIMESTAMP"] ?? "") ?? 0
+            #expect(abs(wTime - before) < 1_000_000, "backlog fault time \(wTime) vs written at \(before)")
+            #expect(wJournaled - wTime >= 1_500_000, "the backlog fault must not look new")
+            let rTime = Int64(r["IOMMU_FAULT_REALTIME_USEC"] ?? "") ?? 0
+            #expect(abs(rTime - during) < 1_000_000)
+
+            // `iommud log` finds them through the journal API, oldest first, without the daemon.
+            #expect(d.stop() == 0)
+            let (rc, out) = try runCommand(Binary.path, ["log", "--device", dev, "--json"])
+            #expect(rc == 0, "\(out)")
+            let lines = out.split(separator: "\n").compactMap { MiniJSON.parse(String($0)) }
+            #expect(lines.count == 2, "\(out)")
+            if lines.count == 2 {
+                #expect(lines[0]["device"] == .string(dev) && lines[0]["kind"] == .string("dma-write"))
+                #expect(lines[0]["address"] == .string("0xfffff000") && lines[0]["reason"] == .string("0x05"))
+                #expect(lines[0]["reason_text"] == .string("PTE Write access is not set"))
+                #expect(lines[0]["recoverable"] == .bool(false) && lines[0]["owner"] == .string("driver"))
+                #expect(lines[1]["kind"] == .string("dma-read") && lines[1]["address"] == .string("0x2000"))
+                if case .number(let s0)? = lines[0]["seq"], case .number(let s1)? = lines[1]["seq"] {
+                    #expect(s0 < s1)
+                }
+                if case .string(let t)? = lines[0]["time"] { #expect(t.hasSuffix("Z") && t.contains("T")) }
+                #expect(lines[0]["realtime_usec"] == .number(Double(wTime)))
+            }
+            // Filters: kind, and time on the fault's own time.
+            let (_, reads) = try runCommand(Binary.path, ["log", "--device", dev, "--kind", "dma-read", "--json"])
+            #expect(reads.split(separator: "\n").count == 1)
+            let (_, recent) = try runCommand(
+                Binary.path, ["log", "--device", dev, "--since", "@\(Double(during - 500_000) / 1e6)", "--json"])
+            #expect(recent.split(separator: "\n").count == 1, "--since filters on the fault's time: \(recent)")
+            let (_, hour) = try runCommand(Binary.path, ["log", "--device", dev, "--since=-1h"])
+            #expect(hour.contains(dev) && hour.contains("dma-write") && hour.contains("TIME"))
+            let (_, none) = try runCommand(Binary.path, ["log", "--device", dev, "--until", "2001-01-01 00:00:00", "--json"])
+            #expect(none.isEmpty)
+        }
+
+        @Test("daemon started and stopped entries", .timeLimit(.minutes(1)))
+        func startedStopped() throws {
+            let d = Daemon()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            try d.start()
+            try d.waitReady()
+            let pid = d.pid
+            _ = try JournalQuery.waitFor("daemon started", ["MESSAGE_ID=\(MessageID.daemonStarted)", "_PID=\(pid)"]) {
+                $0.count == 1 && $0[0]["PRIORITY"] == "6"
+            }
+            #expect(d.stop() == 0)
+            let stopped = try JournalQuery.waitFor(
+                "daemon stopped", ["MESSAGE_ID=\(MessageID.daemonStopped)", "_PID=\(pid)"]
+            ) { $0.count == 1 }
+            #expect(stopped[0]["MESSAGE"]?.contains("stopped") == true)
+        }
+
+        // MARK: - Storms, from a kmsg file
+
+        @Test(
+            "a storm of 3000 faults: begins/summary/ends, ≤ journal_max_per_second, exact counters, bounded actions",
+            .timeLimit(.minutes(2)))
+        func storm() throws {
+            let d = Daemon(
+                extraConfig: """
+                    [storm]
+                    threshold = 10
+                    window = "1s"
+                    summary_interval = "1s"
+                    journal_max_per_second = 5
+                    [actions]
+                    on_fault = ["/bin/sh", "-c", "echo $KMSG_SEQ >> '\(TempDirPath.placeholder)/fault-actions'"]
+                    max_per_minute = 3
+                    max_concurrent = 1
+                    """)
+            try d.fillPlaceholder()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            try d.start()
+            try d.waitReady()
+            let pid = d.pid
+            let bus: UInt8 = 0x5a
+            let dev = "0000:5a:00.0"
+            var written = 0
+            for chunk in 0..<6 {
+                ring.ts = monotonicMicros()
+                for i in 0..<500 {
+                    ring.append(level: 6, Self.faultLine(bus: bus, write: i % 7 != 0, address: UInt64(0x1000 * (i + 1))))
+                    ring.ts += 200
+                    written += 1
+                }
+                if chunk == 2 {
+                    // Mid-storm: the gauge and status say so.
+                    let s = try d.waitFor("the storm gauge") { $0.sum("iommu_device_storm", where: ["device": dev]) == 1 }
+                    #expect(s.sum("iommu_device_storm", where: ["device": dev]) == 1)
+                    let st = try d.status()
+                    if case .array(let storms)? = st["storms"] {
+                        #expect(storms.contains { $0["device"] == .string(dev) }, "status JSON lists the storm")
+                    } else {
+                        Issue.record("status JSON has no storms")
+                    }
+                    let (_, text) = try runCommand(Binary.path, ["status", "--socket", d.controlSocket])
+                    #expect(text.contains("Fault storms") && text.contains(dev), "\(text)")
+                }
+                usleep(500_000)
+            }
+            let ended = try JournalQuery.waitFor(
+                "the storm's end", ["MESSAGE_ID=\(MessageID.stormEnds)", "_PID=\(pid)"], timeout: 20, log: d.log
+            ) { $0.count >= 1 }
+            #expect(ended.count == 1)
+            #expect(ended.first?["IOMMU_STORM_TOTAL"] == "2990", "every fault after the 10th is in the storm")
+            #expect(ended.first?["IOMMU_DEVICE"] == dev)
+            #expect(ended.first?["PRIORITY"] == "5")
+            let scrape = try d.waitFor("storm over") { $0.sum("iommu_device_storm", where: ["device": dev]) == 0 }
+            #expect(scrape.sum("iommu_faults_total", where: ["device": dev]) == Double(written), "counters stay exact")
+
+            let all = try JournalQuery.entries(["_PID=\(pid)"])
+            let mine = all.filter { $0["MESSAGE_ID"] != nil }
+            let began = mine.filter { $0["MESSAGE_ID"] == MessageID.stormBegins }
+            let summaries = mine.filter { $0["MESSAGE_ID"] == MessageID.stormSummary }
+            let faults = mine.filter { $0["MESSAGE_ID"] == MessageID.fault }
+            #expect(began.count == 1)
+            #expect(began.first?["PRIORITY"] == "2")
+            #expect(summaries.count >= 1, "a summary per summary_interval")
+            for s in summaries {
+                #expect(s["PRIORITY"] == "2" && s["IOMMU_STORM_KINDS"] != nil && s["IOMMU_ADDRESS_MIN"] != nil)
+            }
+            // The 10 faults before the storm: journaled one by one or, over the budget, held back
+            // and counted on the next entry — together exactly 10.
+            let heldBack = mine.compactMap { Int($0["IOMMUD_JOURNAL_HELD_BACK"] ?? "") }.reduce(0, +)
+            #expect(faults.count + heldBack == 10, "\(faults.count) fault entries + \(heldBack) held back")
+            // Never more than journal_max_per_second in any second (journald's receive times,
+            // with 100 ms for scheduling).
+            let times = mine.compactMap { Int64($0["__REALTIME_TIMESTAMP"] ?? "") }.sorted()
+            for i in 5..<max(5, times.count) {
+                #expect(times[i] - times[i - 5] >= 900_000, "6 entries within \(times[i] - times[i - 5]) µs")
+            }
+            // Actions: never more than max_per_minute however many faults.
+            let actions = (try? String(contentsOfFile: d.dir.path + "/fault-actions", encoding: .utf8)) ?? ""
+            let ran = actions.split(separator: "\n").count
+            #expect(ran >= 1 && ran <= 3, "\(ran) actions ran")
+            #expect(d.log.contains("skipped"))
+            #expect(d.stop() == 0)
+        }
+
+        // MARK: - Exactly once across a crash
+
+        @Test(
+            "SIGKILL between a journal send and the next checkpoint: no entry twice, no action twice",
+            .timeLimit(.minutes(2)))
+        func crash() throws {
+            let d = Daemon(
+                extraConfig: """
+                    [storm]
+                    threshold = 100
+                    journal_max_per_second = 100
+                    [actions]
+                    on_fault = ["/bin/sh", "-c", "echo $KMSG_SEQ >> '\(TempDirPath.placeholder)/actions'"]
+                    max_concurrent = 10
+                    max_per_minute = 100
+                    """, checkpointInterval: "1h")
+            try d.fillPlaceholder()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            let dev = "0000:6b:00.0"
+            func write(_ n: Int) {
+                for _ in 0..<n {
+                    ring.ts = monotonicMicros()
+                    ring.append(level: 6, Self.faultLine(bus: 0x6b, address: 0x1000 * (ring.seq + 1)))
+                    usleep(150_000)  // slower than a storm
+                }
+            }
+            write(4)
+            try d.start()
+            try d.waitReady()
+            let first = d.pid
+            write(2)
+            let matches = ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(first)"]
+            _ = try JournalQuery.waitFor("6 entries", matches, log: d.log) { $0.count == 6 }
+            // Wait for the actions too, then crash before any checkpoint was written.
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let n = ((try? String(contentsOfFile: d.dir.path + "/actions", encoding: .utf8)) ?? "").split(separator: "\n")
+                    .count
+                if n == 6 { break }
+                usleep(50_000)
+            }
+            #expect(!FileManager.default.fileExists(atPath: d.dir.path + "/state/checkpoint"), "no checkpoint yet")
+            d.stop(SIGKILL)
+            write(2)
+            try d.start()
+            try d.waitReady()
+            let second = d.pid
+            write(1)
+            _ = try JournalQuery.waitFor(
+                "the 3 new entries", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(second)"], log: d.log
+            ) { $0.count == 3 }
+            _ = try d.waitFor("9 faults counted") { $0.sum("iommu_faults_total", where: ["device": dev]) == 9 }
+            usleep(500_000)
+            let entries = try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)"])
+                .filter { $0["_PID"] == String(first) || $0["_PID"] == String(second) }
+            let seqs = entries.compactMap { $0["KMSG_SEQ"] }.sorted { Int($0)! < Int($1)! }
+            #expect(seqs == (0..<9).map(String.init), "every record journaled exactly once: \(seqs)")
+            let actions = ((try? String(contentsOfFile: d.dir.path + "/actions", encoding: .utf8)) ?? "")
+                .split(separator: "\n").map(String.init).sorted { Int($0)! < Int($1)! }
+            #expect(actions == (0..<9).map(String.init), "every action ran exactly once: \(actions)")
+            #expect(d.stop() == 0)
+            // A clean restart (checkpoint with journaledSeq this time) repeats nothing either.
+            try d.start()
+            try d.waitReady()
+            let third = d.pid
+            usleep(500_000)
+            #expect(try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)", "_PID=\(third)"]).isEmpty)
+            #expect(d.stop() == 0)
+        }
+
+        // MARK: - Actions
+
+        @Test("an on_fault action gets the fault's fields as its environment", .timeLimit(.minutes(1)))
+        func actionEnvironment() throws {
+            let d = Daemon(
+                extraConfig: """
+                    [actions]
+                    on_fault = ["/bin/sh", "-c", "env > '\(TempDirPath.placeholder)/env-'$KMSG_SEQ"]
+                    """)
+            try d.fillPlaceholder()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            try d.start()
+            try d.waitReady()
+            ring.ts = monotonicMicros()
+            ring.append(level: 6, Self.faultLine(bus: 0x7c, device: 3, write: true, address: 0xffff_f000))
+            let path = d.dir.path + "/env-0"
+            let deadline = Date().addingTimeInterval(10)
+            var env: [String: String] = [:]
+            while Date() < deadline {
+                if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains("KMSG_TEXT=") {
+                    for line in text.split(separator: "\n") {
+                        guard let eq = line.firstIndex(of: "=") else { continue }
+                        env[String(line[..<eq])] = String(line[line.index(after: eq)...])
+                    }
+                    break
+                }
+                usleep(50_000)
+            }
+            #expect(env["IOMMU_DEVICE"] == "0000:7c:03.0", "\(env)")
+            #expect(env["IOMMU_KIND"] == "dma-write")
+            #expect(env["IOMMU_REASON"] == "0x05")
+            #expect(env["IOMMU_ADDRESS"] == "0xfffff000")
+            #expect(env["IOMMU_VENDOR"] == "intel")
+            #expect(env["IOMMU_RECOVERABLE"] == "false")
+            #expect(env["KMSG_SEQ"] == "0")
+            #expect(env["IOMMUD_EVENT"] == "fault")
+            #expect(env["IOMMU_MESSAGE"]?.hasPrefix("DMA write by 0000:7c:03.0") == true)
+            #expect(env["IOMMU_FAULT_REALTIME_USEC"] != nil)
+            #expect(env["PATH"] != nil)
+            #expect(env["MESSAGE_ID"] == nil && env["PRIORITY"] == nil)
+            #expect(try d.metrics().sum("iommud_action_failures_total") == 0)
+            #expect(d.stop() == 0)
+        }
+
+        @Test("a hanging action is killed at its timeout (SIGTERM, then SIGKILL) and counted", .timeLimit(.minutes(1)))
+        func actionTimeout() throws {
+            let d = Daemon(
+                extraConfig: """
+                    [actions]
+                    on_fault = ["/bin/sh", "-c", "trap '' TERM; echo $$ > '\(TempDirPath.placeholder)/hung.pid'; sleep 30; echo done > '\(TempDirPath.placeholder)/hung.done'"]
+                    timeout = "1s"
+                    """)
+            try d.fillPlaceholder()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            try d.start()
+            try d.waitReady()
+            let started = Date()
+            ring.ts = monotonicMicros()
+            ring.append(level: 6, Self.faultLine(bus: 0x7d, address: 0x1000))
+            let s = try d.waitFor("the failure counted", timeout: 15) { $0.sum("iommud_action_failures_total") == 1 }
+            let took = Date().timeIntervalSince(started)
+            #expect(took >= 1 && took < 8, "killed after \(took) s")
+            #expect(s.sum("iommud_action_failures_total") == 1)
+            let pidText = (try? String(contentsOfFile: d.dir.path + "/hung.pid", encoding: .utf8)) ?? ""
+            if let pgid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                // The whole process group is gone (sh ignored SIGTERM; sleep was its child):
+                // nothing of it left but zombies waiting for init.
+                #expect(Self.liveProcesses(inGroup: pgid).isEmpty)
+            } else {
+                Issue.record("the action never started")
+            }
+            #expect(!FileManager.default.fileExists(atPath: d.dir.path + "/hung.done"))
+            #expect(d.log.contains("SIGTERM") && d.log.contains("SIGKILL"), "\(d.log)")
+            #expect(d.stop() == 0)
+        }
+
+        /// Processes of a process group that are not zombies.
+        static func liveProcesses(inGroup pgid: Int32) -> [Int32] {
+            var out: [Int32] = []
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { continue }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                if fields.count > 2, fields[0] != "Z", Int32(fields[2]) == pgid { out.append(pid) }
+            }
+            return out
+        }
+
+        // MARK: - Journal off or unreachable
+
+        @Test("[journal] enabled = false sends nothing; the daemon still counts", .timeLimit(.minutes(1)))
+        func journalDisabled() throws {
+            let d = Daemon(extraConfig: "[journal]\nenabled = false\n")
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            try d.start()
+            try d.waitReady()
+            ring.ts = monotonicMicros()
+            ring.append(level: 6, Self.faultLine(bus: 0x7e, address: 0x1000))
+            _ = try d.waitFor("the fault") { $0.sum("iommu_faults_total", where: ["device": "0000:7e:00.0"]) == 1 }
+            usleep(300_000)
+            #expect(
+                try JournalQuery.entries(["_PID=\(d.pid)", "SYSLOG_IDENTIFIER=iommud"]).filter { $0["MESSAGE_ID"] != nil }.isEmpty
+            )
+            #expect(try d.metrics().sum("iommud_journal_errors_total") == 0)
+            #expect(d.stop() == 0)
+        }
+
+        @Test(
+            "journald not reachable: the daemon goes on, says so once, counts iommud_journal_errors_total",
+            .enabled(if: Env.which("unshare") != nil), .timeLimit(.minutes(1)),
+            arguments: ["no socket", "a socket nobody listens on"])
+        func journalUnreachable(_ how: String) throws {
+            let d = Daemon()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            let empty = d.dir.path + "/no-journal"
+            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+            if how != "no socket" { try Self.staleSocket(empty + "/socket") }
+            // A private mount namespace where /run/systemd/journal is that directory.
+            try d.start(wrappedIn: [
+                "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                "mkdir -p /run/systemd/journal && mount --bind '\(empty)' /run/systemd/journal && exec \"$0\" \"$@\"",
+            ])
+            try d.waitReady()
+            for i in 0..<3 {
+                ring.ts = monotonicMicros()
+                ring.append(level: 6, Self.faultLine(bus: 0x7f, address: UInt64(0x1000 * (i + 1))))
+            }
+            let s = try d.waitFor("3 faults and the errors") {
+                $0.sum("iommu_faults_total", where: ["device": "0000:7f:00.0"]) == 3 && $0.sum("iommud_journal_errors_total") >= 3
+            }
+            #expect(s.sum("iommud_journal_errors_total") >= 3)
+            #expect(d.log.components(separatedBy: "the journal is not reachable").count == 2, "said once:\n\(d.log)")
+            #expect(try d.status()["daemon"] != nil, "still running")
+            #expect(d.stop() == 0)
+        }
+
+        /// A Unix datagram socket file nobody listens on (what a stopped journald leaves).
+        static func staleSocket(_ path: String) throws {
+            let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &addr.sun_path) { p in
+                for (i, b) in path.utf8.enumerated() { p[i] = b }
+            }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            close(fd)
+            guard rc == 0 else { throw HarnessError("cannot bind \(path)") }
+        }
+
+        // MARK: - The catalog
+
+        @Test("journalctl --update-catalog accepts the catalog and journalctl -x shows its text", .timeLimit(.minutes(1)))
+        func catalog() throws {
+            let root = TempDir("iommud-catalog")
+            let catalogDir = root.path + "/usr/lib/systemd/catalog"
+            try FileManager.default.createDirectory(atPath: catalogDir, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(
+                atPath: Binary.packageRoot + "/systemd/iommud.catalog", toPath: catalogDir + "/iommud.catalog")
+            var (rc, out) = try runCommand(journalctlPath, ["--root=\(root.path)", "--update-catalog"])
+            #expect(rc == 0, "\(out)")
+            (rc, out) = try runCommand(journalctlPath, ["--root=\(root.path)", "--list-catalog"])
+            #expect(rc == 0)
+            for (name, id) in MessageID.all {
+                #expect(out.contains(id), "the catalog explains \(name) (\(id))")
+            }
+            // An entry to explain.
+            let d = Daemon()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            try d.start()
+            try d.waitReady()
+            ring.ts = monotonicMicros()
+            ring.append(level: 6, Self.faultLine(bus: 0x7b, address: 0x4000))
+            let pid = d.pid
+            _ = try JournalQuery.waitFor("the fault entry", ["MESSAGE_ID=\(MessageID.fault)", "_PID=\(pid)"]) { $0.count == 1 }
+            #expect(d.stop() == 0)
+            // journalctl -x reads /var/lib/systemd/catalog/database whatever --root says: show it
+            // the test's database in a private mount namespace instead of touching the system's.
+            guard let unshare = Env.which("unshare") else { return }
+            (rc, out) = try runCommand(
+                unshare,
+                [
+                    "--mount", "--propagation", "private", "/bin/sh", "-c",
+                    "mount --bind '\(root.path)/var/lib/systemd/catalog' /var/lib/systemd/catalog && exec '\(journalctlPath)' -x --no-pager MESSAGE_ID=\(MessageID.fault) _PID=\(pid)",
+                ])
+            #expect(rc == 0, "\(out)")
+            #expect(out.contains("Subject: IOMMU fault: dma-write by 0000:7b:00.0"), "\(out)")
+            #expect(out.contains("What to do"))
+        }
+    }
+}
+
+/// Lets a config written before the daemon's temp dir exists name files inside it.
+enum TempDirPath {
+    static let placeholder = "@TMPDIR@"
+}
+
+extension Daemon {
+    func fillPlaceholder() throws {
+        var cfg = try String(contentsOfFile: configPath, encoding: .utf8)
+        cfg = cfg.replacingOccurrences(of: TempDirPath.placeholder, with: dir.path)
+        try cfg.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the daemon through a wrapper command (`wrapper + [binary, args…]`).
+    func start(wrappedIn wrapper: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: wrapper[0])
+        p.arguments = Array(wrapper.dropFirst()) + [Binary.path, "run", "--config", configPath, "--foreground"]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        env.removeValue(forKey: "LISTEN_FDS")
+        p.environment = env
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = FileHandle(forWritingAtPath: logPath)!
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process = p
+    }
+}
