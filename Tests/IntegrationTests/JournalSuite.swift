@@ -136,6 +136,7 @@ extension KmsgSuite {
                     journal_max_per_second = 5
                     [actions]
                     on_fault = ["/bin/sh", "-c", "echo $KMSG_SEQ >> '\(TempDirPath.placeholder)/fault-actions'"]
+                    on_storm = ["/bin/sh", "-c", "env >> '\(TempDirPath.placeholder)/storm-actions'"]
                     max_per_minute = 3
                     max_concurrent = 1
                     """)
@@ -206,6 +207,10 @@ extension KmsgSuite {
             let ran = actions.split(separator: "\n").count
             #expect(ran >= 1 && ran <= 3, "\(ran) actions ran")
             #expect(d.log.contains("skipped"))
+            // on_storm: once for the storm, with the storm's fields.
+            let storm = (try? String(contentsOfFile: d.dir.path + "/storm-actions", encoding: .utf8)) ?? ""
+            #expect(storm.components(separatedBy: "IOMMUD_EVENT=storm").count == 2, "one storm action: \(storm)")
+            #expect(storm.contains("IOMMU_DEVICE=\(dev)") && storm.contains("IOMMU_STORM_TOTAL="))
             #expect(d.stop() == 0)
         }
 
@@ -277,6 +282,28 @@ extension KmsgSuite {
             let third = d.pid
             usleep(500_000)
             #expect(try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)", "_PID=\(third)"]).isEmpty)
+            #expect(d.stop() == 0)
+        }
+
+        @Test("kmsg records never seen: one 'records lost' entry", .timeLimit(.minutes(1)))
+        func recordsLost() throws {
+            let d = Daemon()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            ring.ts = monotonicMicros()
+            ring.append(level: 6, "usb 1-1: new high-speed USB device number 2 using xhci_hcd")
+            try d.start()
+            try d.waitReady()
+            ring.skip(5)
+            ring.append(level: 6, "e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex")
+            let lost = try JournalQuery.waitFor(
+                "the loss entry", ["MESSAGE_ID=\(MessageID.recordsLost)", "_PID=\(d.pid)"], log: d.log
+            ) { $0.count == 1 }
+            #expect(lost[0]["KMSG_LOST"] == "5")
+            #expect(lost[0]["KMSG_SEQ"] == "6")
+            #expect(lost[0]["KMSG_LOST_AFTER_SEQ"] == "0")
+            #expect(lost[0]["PRIORITY"] == "4")
+            #expect(lost[0]["MESSAGE"]?.hasPrefix("5 kernel log records lost between seq 0 and seq 6") == true)
             #expect(d.stop() == 0)
         }
 

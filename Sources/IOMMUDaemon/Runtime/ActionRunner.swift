@@ -7,7 +7,8 @@ import Synchronization
 /// argv run directly with posix_spawn (no shell, no PATH lookup), the event's fields as
 /// environment variables, stdin from /dev/null, in a process group of their own.
 ///
-/// Bounded: at most `max_per_minute` starts in any 60 s and `max_concurrent` at once (what is
+/// Bounded, for each of on_fault and on_storm on its own (so fault actions never starve the
+/// storm's): at most `max_per_minute` starts in any 60 s and `max_concurrent` at once (what is
 /// over the bound is skipped and said); a command still running at `timeout` gets SIGTERM, and
 /// SIGKILL 2 s later (its whole process group). Failures — cannot start, non-zero exit, killed
 /// by a signal or the timeout — are logged and counted in iommud_action_failures_total.
@@ -29,8 +30,9 @@ final class ActionRunner: Sendable {
     }
 
     struct State: Sendable {
-        var starts: RateLimit
-        var running = 0
+        /// Per hook (`on_fault`, `on_storm`).
+        var starts: [String: RateLimit] = [:]
+        var running: [String: Int] = [:]
         var skipped: UInt64 = 0
         var lastSkipNoticeUsec: Int64?
         /// The highest seq an action was started for (this boot).
@@ -45,12 +47,12 @@ final class ActionRunner: Sendable {
     static let killGrace: Duration = .seconds(2)
     static let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    init(core: DaemonCore, stateDirectory: String, bootID: String, maxPerMinute: Int, logger: Logger) {
+    init(core: DaemonCore, stateDirectory: String, bootID: String, logger: Logger) {
         self.core = core
         self.logger = logger
         self.seqPath = stateDirectory + "/actions"
         self.bootID = bootID
-        var st = State(starts: RateLimit(limit: maxPerMinute, periodUsec: 60_000_000))
+        var st = State()
         st.doneSeq = Self.loadSeq(path: seqPath, bootID: bootID)
         state = Mutex(st)
     }
@@ -79,20 +81,20 @@ final class ActionRunner: Sendable {
 
     /// Starts `argv` for the event at `seq` unless an earlier run already did, or the bounds
     /// say no. Returns at once; the command is waited for on a task of its own.
-    func run(_ argv: [String], environment: [String], seq: UInt64?, what: String) {
+    func run(_ argv: [String], hook: String, environment: [String], seq: UInt64?, what: String) {
         guard let program = argv.first else { return }
         let limits = Limits(core.configuration)
         let now = Clocks.monotonicUsec()
         let verdict: String? = state.withLock { s in
             if let seq, let done = s.doneSeq, seq <= done { return "done" }
-            s.starts =
-                s.starts.limit == limits.maxPerMinute
-                ? s.starts : RateLimit(limit: limits.maxPerMinute, periodUsec: 60_000_000)
-            if s.running >= limits.maxConcurrent {
-                return "max_concurrent = \(limits.maxConcurrent) commands are running"
+            var starts = s.starts[hook] ?? RateLimit(limit: limits.maxPerMinute, periodUsec: 60_000_000)
+            if starts.limit != limits.maxPerMinute { starts = RateLimit(limit: limits.maxPerMinute, periodUsec: 60_000_000) }
+            defer { s.starts[hook] = starts }
+            if s.running[hook, default: 0] >= limits.maxConcurrent {
+                return "max_concurrent = \(limits.maxConcurrent) \(hook) commands are running"
             }
-            if !s.starts.take(now: now) { return "max_per_minute = \(limits.maxPerMinute) was reached" }
-            s.running += 1
+            if !starts.take(now: now) { return "\(hook) reached max_per_minute = \(limits.maxPerMinute)" }
+            s.running[hook, default: 0] += 1
             if let seq { s.doneSeq = max(s.doneSeq ?? 0, seq) }
             return nil
         }
@@ -119,7 +121,7 @@ final class ActionRunner: Sendable {
         switch Self.spawn(argv, environment: [Self.path] + environment) {
         case .success(let p): pid = p
         case .failure(let e):
-            state.withLock { $0.running -= 1 }
+            state.withLock { $0.running[hook, default: 1] -= 1 }
             core.countActionFailure()
             logger.error(
                 "action \(program) for \(what) could not start: \(String(cString: strerror(e.code)))")
@@ -128,7 +130,7 @@ final class ActionRunner: Sendable {
         logger.debug("action \(program) for \(what) started as pid \(pid)")
         Task.detached { [self] in
             let outcome = await Self.wait(pid: pid, timeout: limits.timeout)
-            self.state.withLock { $0.running -= 1 }
+            self.state.withLock { $0.running[hook, default: 1] -= 1 }
             switch outcome {
             case .exited(0):
                 logger.debug("action \(program) for \(what) (pid \(pid)) succeeded")

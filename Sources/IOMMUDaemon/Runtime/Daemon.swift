@@ -196,8 +196,7 @@ public enum Daemon {
         }
         let checkpoints = CheckpointService(core: core, store: store, interval: config.checkpointInterval, logger: logger)
         let actions = ActionRunner(
-            core: core, stateDirectory: config.stateDirectory, bootID: bootID, maxPerMinute: config.actionsMaxPerMinute,
-            logger: logger)
+            core: core, stateDirectory: config.stateDirectory, bootID: bootID, logger: logger)
         let journal = JournalSink(core: core, actions: actions, config: config, logger: logger)
         journal.prepare(checkpointJournaledSeq: journaled)
         let runtime = DaemonRuntime(
