@@ -25,6 +25,11 @@ struct Replay: ParsableCommand {
     @Flag(name: .long, help: "Also classify records written from userspace (facility ≠ 0).")
     var acceptUserFacility = false
 
+    @Option(
+        name: .long,
+        help: "Attribute faults to units and devices with this sysfs root (e.g. /sys when the log is this machine's).")
+    var sysfs: String?
+
     func validate() throws {
         guard ReplayFormat(rawValue: format) != nil else {
             throw ValidationError("unknown format '\(format)': use auto, kmsg, dmesg, journal or journal-json")
@@ -34,6 +39,8 @@ struct Replay: ParsableCommand {
     func run() throws {
         let inputs = files.isEmpty ? ["-"] : files
         var ledger = FaultLedger()
+        // Without --sysfs a log is taken as another machine's: only what the lines say counts.
+        let topology = sysfs.map { TopologyScanner(sysfsRoot: $0).scan() } ?? Topology()
         var readAny = false
         var failed = false
         let out = OutputBuffer()
@@ -67,6 +74,7 @@ struct Replay: ParsableCommand {
                     if f == .auto { f = ReplayFormat.detect(String(decoding: bytes.prefix(64 * 1024), as: UTF8.self)) }
                     engine = ReplayEngine(format: f, options: .init(acceptUserFacility: acceptUserFacility))
                     engine!.ledger = ledger
+                    engine!.topology = topology
                 }
                 let faults = engine!.feed(bytes, isFinal: n == 0)
                 if json {
@@ -83,7 +91,7 @@ struct Replay: ParsableCommand {
         }
         out.flush()
         progress.finish()
-        let summary = StatusReport(ledger: ledger, topology: Topology(), daemon: nil).text()
+        let summary = StatusReport(ledger: ledger, topology: topology, daemon: nil).text()
         if json { writeStderr(summary) } else { print(summary, terminator: "") }
         if failed && !readAny { throw ExitCode(1) }
     }
