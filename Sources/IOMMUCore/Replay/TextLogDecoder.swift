@@ -73,32 +73,42 @@ public enum TextLogDecoder {
         return r
     }
 
-    /// dmesg -x `facility:level: ` (`%-6s:%-6s: `): `kern  :err   : `.
     static let facilities = [
         "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
     ]
     static let levels = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"]
 
+    /// dmesg -x `facility:level: ` (`%-6s:%-6s: `): `kern  :err   : `.
     static func decodedPrefix(_ s: Substring) -> (UInt32, Substring)? {
-        guard let c1 = s.firstIndex(of: ":") else { return nil }
+        let u = s.utf8
+        // Fixed columns: the colons are the 7th and 14th bytes.
+        guard u.count > 14, let c1 = u.index(u.startIndex, offsetBy: 6, limitedBy: u.endIndex),
+            u[c1] == UInt8(ascii: ":"), let c2 = u.index(c1, offsetBy: 7, limitedBy: u.endIndex),
+            u[c2] == UInt8(ascii: ":")
+        else { return nil }
         let fac = s[s.startIndex..<c1].trimmingSpaces()
-        guard let f = facilities.firstIndex(of: fac) else { return nil }
-        let afterFac = s[s.index(after: c1)...]
-        guard let c2 = afterFac.firstIndex(of: ":") else { return nil }
-        let lev = afterFac[afterFac.startIndex..<c2].trimmingSpaces()
-        guard let l = levels.firstIndex(of: lev) else { return nil }
-        var rest = afterFac[afterFac.index(after: c2)...]
-        if rest.hasPrefix(" ") { rest = rest.dropFirst() }
+        let lev = s[u.index(after: c1)..<c2].trimmingSpaces()
+        guard let f = facilities.firstIndex(of: fac), let l = levels.firstIndex(of: lev) else { return nil }
+        var rest = s[u.index(after: c2)...]
+        if rest.utf8.first == 0x20 { rest = rest.dropFirst() }
         return (UInt32(f) << 3 | UInt32(l), rest)
     }
 
     /// `2026-11-26T05:53:01…` at the start of the line (dmesg --time-format=iso).
     static func isISOStamp(_ s: Substring) -> Bool {
-        let u = Array(s.utf8.prefix(11))
-        guard u.count == 11 else { return false }
-        func digit(_ i: Int) -> Bool { u[i] >= 0x30 && u[i] <= 0x39 }
-        return digit(0) && digit(1) && digit(2) && digit(3) && u[4] == UInt8(ascii: "-") && digit(5) && digit(6)
-            && u[7] == UInt8(ascii: "-") && digit(8) && digit(9) && u[10] == UInt8(ascii: "T")
+        let u = s.utf8
+        var i = u.startIndex
+        for k in 0..<11 {
+            guard i < u.endIndex else { return false }
+            let b = u[i]
+            switch k {
+            case 4, 7: guard b == UInt8(ascii: "-") else { return false }
+            case 10: guard b == UInt8(ascii: "T") else { return false }
+            default: guard b >= 0x30 && b <= 0x39 else { return false }
+            }
+            i = u.index(after: i)
+        }
+        return true
     }
 
     /// `5.413744` → 5413744 µs.
@@ -116,12 +126,22 @@ public enum TextLogDecoder {
 }
 
 extension Substring {
+    /// First occurrence of `needle`, compared byte by byte.
     func range(of needle: String) -> Range<Substring.Index>? {
-        guard !needle.isEmpty, needle.count <= count else { return nil }
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
-            i = index(after: i)
+        let n = needle.utf8
+        guard let first = n.first, n.count <= utf8.count else { return nil }
+        var i = utf8.startIndex
+        while i < utf8.endIndex {
+            if utf8[i] == first {
+                var j = i
+                var k = n.startIndex
+                while k < n.endIndex, j < utf8.endIndex, utf8[j] == n[k] {
+                    j = utf8.index(after: j)
+                    k = n.index(after: k)
+                }
+                if k == n.endIndex { return i..<j }
+            }
+            i = utf8.index(after: i)
         }
         return nil
     }
