@@ -1,0 +1,44 @@
+// libFuzzer target: records through the daemon's gate and classifier (Classifier.wants →
+// classify, flush between batches, finish at the end), with the invariants every output must
+// keep. Input: a kmsg byte stream; a byte of it decides where the reader "goes idle".
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    for acceptUser in [false, true] {
+        let options = Classifier.Options(acceptUserFacility: acceptUser)
+        var c = Classifier(options: options)
+        var out: [ClassifierOutput] = []
+        var seqs: [UInt64] = []
+        var n = 0
+        _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec in
+            guard let layout = KmsgRecordParser.layout(rec) else { return }
+            n += 1
+            seqs.append(layout.seq)
+            if Classifier.wants(layout: layout, bytes: rec, options: options) {
+                c.classify(KmsgRecordParser.record(rec, layout: layout), into: &out)
+            }
+            if n % 7 == Int(size % 7) { c.flush(into: &out) }
+            if let p = c.pendingSince { precondition(seqs.contains(p), "pendingSince names a record never read") }
+        }
+        c.finish(into: &out)
+        precondition(c.pendingSince == nil, "finish left a group pending")
+        for o in out {
+            if let s = o.seq { precondition(seqs.contains(s), "output for a seq that was not read") }
+            if case .fault(let f) = o {
+                _ = f.jsonLine()
+                precondition(!f.kind.rawValue.isEmpty)
+                if let r = f.reason { precondition(r <= 0xff) }
+            }
+        }
+        // The same stream, one record per classify call through the text-record gate.
+        var c2 = Classifier(options: options)
+        var out2: [ClassifierOutput] = []
+        _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec in
+            guard let r = KmsgRecordParser.parse(rec), Classifier.wants(r, options: options) else { return }
+            c2.classify(r, into: &out2)
+        }
+        c2.finish(into: &out2)
+    }
+    return 0
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# seed.sh WORKDIR — extracts seed inputs for the fuzz targets from the test fixtures into
+# WORKDIR/corpus-<target>/ (created; existing inputs are kept, so a corpus grows across runs).
+#   kmsg        one /dev/kmsg record per file (record line + its dictionary lines)
+#   classifier  each fixture's records as one stream, and runs of 8 consecutive records
+#   replay      the classifier streams, and the pasted logs of Fixtures/replay/
+#   interrupts  the /proc/interrupts samples of Fixtures/interrupts/
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+fixtures="$here/../IOMMUCoreTests/Fixtures"
+work=${1:?usage: seed.sh WORKDIR}
+for t in kmsg classifier replay interrupts; do mkdir -p "$work/corpus-$t"; done
+
+# Store stdin as a corpus input named by its content hash (libFuzzer's own naming).
+put() {
+  local dir=$1 tmp
+  tmp=$(mktemp "$dir/.seed.XXXXXX")
+  cat > "$tmp"
+  if [ -s "$tmp" ]; then mv -f "$tmp" "$dir/$(sha1sum < "$tmp" | cut -c1-40)"; else rm -f "$tmp"; fi
+}
+
+n=0
+for f in "$fixtures"/{intel,amd,arm-smmu-v3,arm-smmu,common,real}/*.txt; do
+  # Records only: no comments, expectations or directives; dictionary lines stay with their record.
+  stream=$(grep -v -e '^#' -e '^=> ' -e '^@' -e '^$' "$f" || true)
+  [ -n "$stream" ] || continue
+  printf '%s\n' "$stream" | put "$work/corpus-classifier"
+  printf '%s\n' "$stream" | put "$work/corpus-replay"
+  # One record per kmsg seed, runs of 8 records per classifier seed.
+  tmp=$(mktemp -d)
+  printf '%s\n' "$stream" | awk -v dir="$tmp" '
+    /^ / { print >> (dir "/r" r); print >> (dir "/g" int((r - 1) / 8)); next }
+    { r++; print > (dir "/r" r); print >> (dir "/g" int((r - 1) / 8)) }'
+  for x in "$tmp"/r*; do put "$work/corpus-kmsg" < "$x"; n=$((n + 1)); done
+  for x in "$tmp"/g*; do put "$work/corpus-classifier" < "$x"; done
+  rm -rf "$tmp"
+done
+for f in "$fixtures"/replay/*.log; do put "$work/corpus-replay" < "$f"; done
+for f in "$fixtures"/interrupts/*.txt; do put "$work/corpus-interrupts" < "$f"; done
+for t in kmsg classifier replay interrupts; do
+  echo "seed: corpus-$t $(find "$work/corpus-$t" -type f | wc -l) inputs"
+done
