@@ -4,6 +4,17 @@
 /// and over files. Multi-record groups (AMD split events, SMMUv3's five-record dumps, pasted
 /// two-line Intel records, SMMUv2 global faults) are joined here; `pendingSince` tells the
 /// checkpoint where the oldest unfinished group began so a restart re-reads it whole.
+///
+/// Dispatch: ratelimit summaries → Intel → AMD → SMMUv3 → SMMUv2 → boot inventory → the
+/// `.unparsed` fallback for IOMMU-looking reports no parser knows (never dropped).
+///
+/// Where each vendor decides recoverable vs non-recoverable (kernel-formats.md §8.1):
+/// * Intel — IntelVTd.swift (DMA / IR records: never), IntelQueuedInvalidation.swift (QI:
+///   never), IntelPageRequest.swift (PRQ lines: always).
+/// * AMD — AMDVi.swift (event log: never), AMDViMessages.swift (PPR-log anomalies: always).
+/// * ARM SMMUv3 — ArmSMMUv3Events.swift (the event record's STALL bit), ArmSMMUv3.swift (PRI
+///   requests: always).
+/// * ARM SMMUv2 — ArmSMMUv2.swift (FSR.SS of a context fault; global faults never).
 public struct Classifier: Sendable {
     public struct Options: Sendable, Equatable {
         /// Tests only: also classify records written from userspace (facility ≠ 0).
