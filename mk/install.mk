@@ -61,7 +61,8 @@ $(GEN)/iommud.1 $(GEN)/iommud.bash $(GEN)/_iommud $(GEN)/iommud.fish &: $(RELEAS
 	@mkdir -p $(GEN)
 	$(DEBIAN_DIR)/manpage.sh "$(RELEASE_BIN)" "$(VERSION)" "$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d)" > $(GEN)/iommud.1.tmp
 	mv $(GEN)/iommud.1.tmp $(GEN)/iommud.1
-	"$(RELEASE_BIN)" --generate-completion-script bash > $(GEN)/iommud.bash
+	# bash-completion sources the file: no #! line (lintian bash-completion-with-hashbang)
+	"$(RELEASE_BIN)" --generate-completion-script bash | sed "1{/^#!/d}" > $(GEN)/iommud.bash
 	"$(RELEASE_BIN)" --generate-completion-script zsh > $(GEN)/_iommud
 	"$(RELEASE_BIN)" --generate-completion-script fish > $(GEN)/iommud.fish
 
