@@ -210,7 +210,7 @@ struct Scrape {
 final class Daemon {
     let dir: TempDir
     let configPath: String
-    let port: Int
+    var port: Int
     let controlSocket: String
     var process: Process?
     let logPath: String
