@@ -7,7 +7,9 @@
 ///   cap %llx ecap %llx\n")` (3.x–4.0 with the `dmar: ` pr_fmt: `"IOMMU %d: reg_base_addr …"`,
 ///   iommu->seq_id → `dmar<seq_id>`); `dmar_table_print_dmar_entry()`: `pr_info("RMRR base:
 ///   %#016Lx end: %#016Lx\n")`.
-/// * intel/iommu.c `intel_iommu_setup()`: `pr_info("IOMMU enabled\n")` / `"IOMMU disabled\n"`.
+/// * intel/iommu.c `intel_iommu_setup()`: `pr_info("IOMMU enabled\n")` / `"IOMMU disabled\n"`
+///   (pr_fmt `DMAR: `); before the pr_fmt cleanup (≤ ~4.0, drivers/pci/intel-iommu.c and
+///   drivers/iommu/intel-iommu.c) `printk(KERN_INFO "Intel-IOMMU: enabled\n")` / `"…: disabled\n"`.
 /// * intel/irq_remapping.c: `pr_info("Enabled IRQ remapping in %s mode\n")` (pr_fmt `DMAR-IR: `).
 /// * drivers/iommu/iommu.c `iommu_subsys_init()`: `"Default domain type: %s%s\n"` (pr_fmt
 ///   `iommu: `) — Passthrough is a fact, Translated the default.
@@ -41,6 +43,11 @@ enum BootInventoryParser {
                 return .rmrr(start: start, end: end)
             }
             return intelUnit(&s)
+        }
+        if s.skip("Intel-IOMMU: ") {
+            if s.skip("enabled") && s.atEndIgnoringSpaces { return .iommuEnabled(.intel) }
+            if s.skip("disabled") && s.atEndIgnoringSpaces { return .iommuDisabled(.intel, reason: "intel_iommu=off") }
+            return nil
         }
         if s.skip("DMAR-IR: Enabled IRQ remapping in ") {
             let mode = s.token(until: 0x20)
