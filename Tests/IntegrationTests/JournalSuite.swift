@@ -214,6 +214,39 @@ extension KmsgSuite {
             #expect(d.stop() == 0)
         }
 
+        @Test("a live fault is journaled at once even while a backlog of storm entries drains", .timeLimit(.minutes(1)))
+        func liveAfterBacklog() throws {
+            let d = Daemon()
+            let ring = RecordFile(path: d.dir.path + "/kmsg")
+            try d.useKmsgFile(ring.path)
+            // The ring buffer a daemon finds at start: 12 devices that each stormed (24 storm
+            // entries, about 6 s of journal budget at 5 per second).
+            ring.ts = monotonicMicros() - 60_000_000
+            for dev in 0..<12 {
+                for i in 0..<15 {
+                    ring.append(level: 6, Self.faultLine(bus: 0x3c, device: dev, address: UInt64(0x1000 * (i + 1))))
+                }
+                ring.ts += 4_000_000
+            }
+            try d.start()
+            try d.waitReady()
+            usleep(1_200_000)
+            ring.ts = monotonicMicros()
+            ring.append(level: 6, Self.faultLine(bus: 0x3d, address: 0x9000))
+            let live = try JournalQuery.waitFor(
+                "the live fault's entry", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=0000:3d:00.0", "_PID=\(d.pid)"],
+                timeout: 3, log: d.log
+            ) { $0.count == 1 }
+            #expect(live[0]["IOMMU_ADDRESS"] == "0x9000")
+            // The storm entries still come, later, all of them.
+            _ = try JournalQuery.waitFor(
+                "24 storm entries",
+                ["MESSAGE_ID=\(MessageID.stormBegins)", "MESSAGE_ID=\(MessageID.stormEnds)", "_PID=\(d.pid)"],
+                timeout: 20, log: d.log
+            ) { $0.count == 24 }
+            #expect(d.stop() == 0)
+        }
+
         // MARK: - Exactly once across a crash
 
         @Test(

@@ -27,6 +27,12 @@ public struct RateLimit: Sendable, Equatable {
         return spent.count < limit
     }
 
+    /// Tokens free at `now`.
+    public mutating func free(now: Int64) -> Int {
+        refill(now)
+        return limit - spent.count
+    }
+
     /// When the next token comes back (now when one is free).
     public mutating func nextFreeUsec(now: Int64) -> Int64 {
         refill(now)

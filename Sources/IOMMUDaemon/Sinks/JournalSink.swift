@@ -139,16 +139,21 @@ final class JournalSink: Service, Sendable {
                 config.onStorm, hook: "on_storm", environment: JournalEntries.environment(fields, event: "storm"), seq: e.seq,
                 what: "the fault storm on \(e.storm.device)")
         }
+        // The daemon's own log says it only at debug: under systemd that log is the journal too,
+        // and the entry above already says it within the budget.
         if case .began = e {
-            logger.warning("fault storm on \(e.storm.device): its faults are summarised from now on")
+            logger.debug("fault storm on \(e.storm.device): its faults are summarised from now on")
         } else if case .ended = e {
-            logger.notice("fault storm on \(e.storm.device) ended after \(e.storm.total.faults) faults")
+            logger.debug("fault storm on \(e.storm.device) ended after \(e.storm.total.faults) faults")
         }
     }
 
     // MARK: - Out to the journal, within budget
 
     /// Sends now if the budget allows; otherwise queues important entries and drops others.
+    /// A fault entry may take any free token; queued entries leave one token of each second
+    /// for faults (`reserve`), so a live fault is not dropped because a backlog of storm
+    /// entries is still draining.
     func emit(_ fields: [JournalField], important: Bool, config: Configuration) {
         guard config.journalEnabled else { return }
         let now = Clocks.monotonicUsec()
@@ -156,18 +161,24 @@ final class JournalSink: Service, Sendable {
             if s.limit.limit != config.journalMaxPerSecond {
                 s.limit = RateLimit(limit: config.journalMaxPerSecond, periodUsec: 1_000_000)
             }
-            if s.queue.isEmpty, s.limit.take(now: now) { return stamp(fields, &s) }
             if important {
+                if s.queue.isEmpty, s.limit.free(now: now) > Self.reserve(s.limit), s.limit.take(now: now) {
+                    return stamp(fields, &s)
+                }
                 s.queue.append(fields)
                 if s.queue.count > Self.queueLimit { s.queue.removeFirst() }
-            } else {
-                s.heldBack += 1
-                s.heldBackTotal += 1
+                return nil
             }
+            if s.limit.take(now: now) { return stamp(fields, &s) }
+            s.heldBack += 1
+            s.heldBackTotal += 1
             return nil
         }
         if let go { deliver(go) }
     }
+
+    /// Tokens per second that queued entries leave for fault entries.
+    static func reserve(_ l: RateLimit) -> Int { l.limit > 1 ? 1 : 0 }
 
     /// Adds the instance fields and the held-back count.
     func stamp(_ fields: [JournalField], _ s: inout State) -> [JournalField] {
@@ -179,12 +190,13 @@ final class JournalSink: Service, Sendable {
         return out
     }
 
-    /// Sends queued entries the budget allows now.
-    func flushQueue() {
+    /// Sends queued entries the budget allows now (all of it when stopping).
+    func flushQueue(stopping: Bool = false) {
         let now = Clocks.monotonicUsec()
         let ready: [[JournalField]] = state.withLock { s in
             var out: [[JournalField]] = []
-            while !s.queue.isEmpty, s.limit.take(now: now) {
+            let keep = stopping ? 0 : Self.reserve(s.limit)
+            while !s.queue.isEmpty, s.limit.free(now: now) > keep, s.limit.take(now: now) {
                 out.append(stamp(s.queue.removeFirst(), &s))
             }
             return out
@@ -252,7 +264,7 @@ final class JournalSink: Service, Sendable {
             JournalEntries.daemonStopped(version: BuildInfo.version, faults: end.faults, lost: end.lost))
         // The last entries may wait for budget: at most a second or two.
         for _ in 0..<25 where state.withLock({ !$0.queue.isEmpty }) {
-            flushQueue()
+            flushQueue(stopping: true)
             try? await Task.sleep(for: .milliseconds(100))
         }
     }
