@@ -5,8 +5,9 @@
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
-    for acceptUser in [false, true] {
-        let options = Classifier.Options(acceptUserFacility: acceptUser)
+    // Pass 1 as the daemon reads: raw bytes through the gate, flushes between batches.
+    do {
+        let options = Classifier.Options(acceptUserFacility: size % 2 == 1)
         var c = Classifier(options: options)
         var out: [ClassifierOutput] = []
         var seqs: [UInt64] = []
@@ -31,14 +32,16 @@ public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 if let r = f.reason { precondition(r <= 0xff) }
             }
         }
-        // The same stream, one record per classify call through the text-record gate.
-        var c2 = Classifier(options: options)
-        var out2: [ClassifierOutput] = []
-        _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec in
-            guard let r = KmsgRecordParser.parse(rec), Classifier.wants(r, options: options) else { return }
-            c2.classify(r, into: &out2)
-        }
-        c2.finish(into: &out2)
     }
+    // Pass 2 as replay of decoded text: every record through the text-record gate.
+    let options = Classifier.Options(acceptUserFacility: true)
+    var c2 = Classifier(options: options)
+    var out2: [ClassifierOutput] = []
+    _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec in
+        guard let r = KmsgRecordParser.parse(rec), Classifier.wants(r, options: options) else { return }
+        c2.classify(r, into: &out2)
+    }
+    c2.finish(into: &out2)
+    precondition(c2.pendingSince == nil)
     return 0
 }
