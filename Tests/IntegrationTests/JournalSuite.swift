@@ -228,9 +228,11 @@ extension KmsgSuite {
                 }
                 ring.ts += 4_000_000
             }
+            // And old faults that were never journaled, more than a second's budget.
+            for i in 0..<20 { ring.append(level: 6, Self.faultLine(bus: 0x3e, device: i, address: 0x1000)) }
             try d.start()
             try d.waitReady()
-            usleep(1_200_000)
+            // Within the second the backlog used its budget in.
             ring.ts = monotonicMicros()
             ring.append(level: 6, Self.faultLine(bus: 0x3d, address: 0x9000))
             let live = try JournalQuery.waitFor(
@@ -245,6 +247,18 @@ extension KmsgSuite {
                 timeout: 20, log: d.log
             ) { $0.count == 24 }
             #expect(d.stop() == 0)
+        }
+
+        @Test("iommud log says clearly when the journal cannot be read", .enabled(if: Env.which("setpriv") != nil))
+        func logUnreadable() throws {
+            let (rc, out) = try runCommand(
+                Env.which("setpriv")!,
+                ["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path, "log", "--device", "0000:3d:00.0"])
+            #expect(rc == 1, "\(out)")
+            #expect(out.hasPrefix("iommud log: no journal files are readable here"), "\(out)")
+            #expect(out.split(separator: "\n").count == 1)
+            let (bad, msg) = try runCommand(Binary.path, ["log", "--since", "whenever"])
+            #expect(bad == 64 && msg.contains("cannot read the time 'whenever'"), "\(msg)")
         }
 
         // MARK: - Exactly once across a crash

@@ -30,7 +30,7 @@ final class KmsgService: Service, Sendable {
             for await batch in stream {
                 let faults = core.ingest(batch)
                 let items = core.trackStorms(faults)
-                journal?.handle(items, losses: batch.losses)
+                journal?.handle(items, losses: batch.losses, live: announcedReady)
                 if !batch.losses.isEmpty {
                     for l in batch.losses {
                         logger.warning(

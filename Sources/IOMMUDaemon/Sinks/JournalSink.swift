@@ -93,8 +93,9 @@ final class JournalSink: Service, Sendable {
 
     // MARK: - Events in
 
-    /// Called by the event loop after each batch, in kmsg order.
-    func handle(_ items: [FaultStreamItem], losses: [LossRange]) {
+    /// Called by the event loop after each batch, in kmsg order. `live`: the ring buffer's
+    /// backlog was read before this batch (its faults just happened).
+    func handle(_ items: [FaultStreamItem], losses: [LossRange], live: Bool = true) {
         guard !items.isEmpty || !losses.isEmpty else { return }
         let config = core.configuration
         let skip = state.withLock { $0.skipThrough }
@@ -114,7 +115,7 @@ final class JournalSink: Service, Sendable {
                 guard fresh(f.seq), disposition == .single else { continue }
                 let fields = JournalEntries.fault(
                     f, device: core.deviceInfo(f.device), realtimeOffsetUsec: offset)
-                emit(fields, important: false, config: config)
+                emit(fields, important: false, live: live, config: config)
                 if !config.onFault.isEmpty {
                     actions.run(
                         config.onFault, hook: "on_fault", environment: JournalEntries.environment(fields, event: "fault"),
@@ -151,25 +152,26 @@ final class JournalSink: Service, Sendable {
     // MARK: - Out to the journal, within budget
 
     /// Sends now if the budget allows; otherwise queues important entries and drops others.
-    /// A fault entry may take any free token; queued entries leave one token of each second
-    /// for faults (`reserve`), so a live fault is not dropped because a backlog of storm
-    /// entries is still draining.
-    func emit(_ fields: [JournalField], important: Bool, config: Configuration) {
+    /// Only a live fault may take the last free token: queued entries and the faults of the
+    /// backlog read at start leave one token of each second (`reserve`), so a fault that just
+    /// happened is not dropped because old news is still being written.
+    func emit(_ fields: [JournalField], important: Bool, live: Bool = false, config: Configuration) {
         guard config.journalEnabled else { return }
         let now = Clocks.monotonicUsec()
         let go: [JournalField]? = state.withLock { s in
             if s.limit.limit != config.journalMaxPerSecond {
                 s.limit = RateLimit(limit: config.journalMaxPerSecond, periodUsec: 1_000_000)
             }
+            let keep = live ? 0 : Self.reserve(s.limit)
             if important {
-                if s.queue.isEmpty, s.limit.free(now: now) > Self.reserve(s.limit), s.limit.take(now: now) {
+                if s.queue.isEmpty, s.limit.free(now: now) > keep, s.limit.take(now: now) {
                     return stamp(fields, &s)
                 }
                 s.queue.append(fields)
                 if s.queue.count > Self.queueLimit { s.queue.removeFirst() }
                 return nil
             }
-            if s.limit.take(now: now) { return stamp(fields, &s) }
+            if s.limit.free(now: now) > keep, s.limit.take(now: now) { return stamp(fields, &s) }
             s.heldBack += 1
             s.heldBackTotal += 1
             return nil
