@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make bench — builds release, generates the data, measures every figure beside its baseline
+# in the same run and writes BENCHMARKS.md at the repo top. Everything it makes goes to the
+# git-ignored bench/work/. Needs root (/dev/kmsg, kernel.printk_devkmsg for the storm step).
+# Environment: BENCH_ARGS passes options to bench.py (e.g. --rounds 5, --only replay,fleet).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$ROOT/bench/work
+mkdir -p "$WORK"
+SECONDS=0
+
+# The storm step sets kernel.printk_devkmsg=on; whatever happens, the value found here is put back.
+KNOB=/proc/sys/kernel/printk_devkmsg
+ORIG=$(cat "$KNOB")
+trap 'echo "$ORIG" > "$KNOB" 2>/dev/null || true' EXIT
+
+# Bench-only packages (not needed by make test).
+want=(prometheus-node-exporter wrk gcc grep)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-cache policy "${missing[@]}" | grep -q 'Candidate: [0-9]' || apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The package starts its service where systemd runs; the bench starts its own instances.
+  systemctl stop prometheus-node-exporter 2>/dev/null || true
+fi
+
+echo "bench: building iommud (release, static stdlib)"
+swift build -c release --static-swift-stdlib
+BIN=$ROOT/.build/release/iommud
+
+# The bare NIO server, resolved to the daemon's swift-nio version and built the same way.
+echo "bench: building bench/nio-bare"
+[ -f Package.resolved ] && cp Package.resolved bench/nio-bare/Package.resolved
+swift build -c release --static-swift-stdlib --package-path bench/nio-bare --scratch-path "$WORK/nio-bare-build"
+NIO_BARE=$WORK/nio-bare-build/release/nio-bare
+export BENCH_NIO_VERSION=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(next(p["state"]["version"] for p in d["pins"] if p["identity"]=="swift-nio"))' bench/nio-bare/Package.resolved 2>/dev/null || echo "?")
+
+gcc -O2 -Wall -o "$WORK/kmsg_storm" bench/kmsg_storm.c
+
+# Data, regenerated when the generator changes.
+stamp=$(sha256sum bench/gen_kmsg.py | cut -c1-16)
+if [ "$(cat "$WORK/data.stamp" 2>/dev/null)" != "$stamp" ]; then
+  echo "bench: generating data"
+  python3 bench/gen_kmsg.py mixed 1000000 "$WORK/mixed.kmsg" &
+  python3 bench/gen_kmsg.py faults 1000000 1000 "$WORK/faults-1000.kmsg" &
+  python3 bench/gen_kmsg.py faults 8192 4096 "$WORK/faults-4096.kmsg"
+  wait
+  echo "$stamp" > "$WORK/data.stamp"
+fi
+echo "bench: setup took ${SECONDS}s"
+
+# shellcheck disable=SC2086
+python3 bench/bench.py --bin "$BIN" --nio-bare "$NIO_BARE" --storm-writer "$WORK/kmsg_storm" \
+  --work "$WORK" --out "$ROOT/BENCHMARKS.md" --results "$WORK/results.json" ${BENCH_ARGS:-}
+echo "bench: done in ${SECONDS}s — BENCHMARKS.md"
