@@ -78,7 +78,7 @@ struct Replay: ParsableCommand {
                 }
                 let faults = engine!.feed(bytes, isFinal: n == 0)
                 if json {
-                    for f in faults { out.append(f.jsonLine()) }
+                    for f in faults { out.append(f) }
                 }
                 done += Int64(n)
                 progress.update(name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults)
@@ -104,6 +104,12 @@ final class OutputBuffer {
     func append(_ line: String) {
         bytes.append(contentsOf: line.utf8)
         bytes.append(0x0a)
+        if bytes.count >= 64 * 1024 { flush() }
+    }
+
+    /// A fault's JSON line, written straight into the buffer (no String per fault).
+    func append(_ fault: Fault) {
+        fault.appendJSONLine(to: &bytes)
         if bytes.count >= 64 * 1024 { flush() }
     }
 

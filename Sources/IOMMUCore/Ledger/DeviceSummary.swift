@@ -18,6 +18,18 @@ public struct DeviceSummary: Sendable, Equatable {
         self.vendor = vendor
     }
 
+    mutating func count(_ f: Fault, key: FaultCounterKey, realtimeOffsetUsec: Int64?) {
+        unit = key.unit
+        total += 1
+        if f.recoverable { recoverable += 1 } else { nonRecoverable += 1 }
+        byKind[f.kind, default: 0] += 1
+        byReason[key.reason, default: 0] += 1
+        lastFault = f
+        if let ts = f.timestampUsec, let off = realtimeOffsetUsec {
+            lastFaultRealtimeUsec = Int64(truncatingIfNeeded: ts) + off
+        }
+    }
+
     /// The reason seen most often (ties: the lower code), with its count.
     public var topReason: (reason: String, count: UInt64)? {
         byReason.filter { !$0.key.isEmpty }.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }

@@ -65,17 +65,10 @@ public struct FaultLedger: Sendable, Equatable {
         let key = FaultCounterKey(f)
         faults[key, default: 0] += 1
         guard f.device != nil else { return }
-        var d = devices[key.device] ?? DeviceSummary(device: key.device, unit: key.unit, vendor: f.vendor)
-        d.unit = key.unit
-        d.total += 1
-        if f.recoverable { d.recoverable += 1 } else { d.nonRecoverable += 1 }
-        d.byKind[f.kind, default: 0] += 1
-        d.byReason[key.reason, default: 0] += 1
-        d.lastFault = f
-        if let ts = f.timestampUsec, let off = realtimeOffsetUsec {
-            d.lastFaultRealtimeUsec = Int64(truncatingIfNeeded: ts) + off
-        }
-        devices[key.device] = d
+        // Updated in place (the `default:` subscript's modify accessor): copying the summary out
+        // and back would copy its two dictionaries on every fault.
+        devices[key.device, default: DeviceSummary(device: key.device, unit: key.unit, vendor: f.vendor)].count(
+            f, key: key, realtimeOffsetUsec: realtimeOffsetUsec)
     }
 
     /// Records read from the kernel (after skipping what an earlier run already counted),

@@ -9,6 +9,17 @@ extension Fault {
         return w.output
     }
 
+    /// The same line and a newline, appended to `out` (replay's output buffer) without a String.
+    public func appendJSONLine(to out: inout [UInt8]) {
+        var w = JSONWriter(appendingTo: out)
+        out = []
+        w.beginObject()
+        writeFields(into: &w)
+        w.endObject()
+        out = w.take()
+        out.append(0x0a)
+    }
+
     public func writeFields(into w: inout JSONWriter) {
         w.string("vendor", vendor.rawValue)
         w.string("unit", unit)

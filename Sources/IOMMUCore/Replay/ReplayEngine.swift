@@ -15,6 +15,7 @@ public struct ReplayEngine: Sendable {
     public private(set) var resolvedFormat: ReplayFormat?
     /// Bytes of an unfinished record or line carried to the next chunk.
     var carry: [UInt8] = []
+    var scratch: [UInt8] = []
     var outputs: [ClassifierOutput] = []
     public private(set) var recordsRead: UInt64 = 0
     /// Text formats: the last record, kept until the next line shows it is not continued.
@@ -36,13 +37,19 @@ public struct ReplayEngine: Sendable {
             let used = consume(chunk, isFinal: isFinal)
             carry.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[used...]))
         } else {
-            carry.append(contentsOf: chunk)
-            let joined = carry
+            // The carried bytes and the chunk, joined in a buffer kept from chunk to chunk (one
+            // copy, no allocation once it has grown).
+            var joined: [UInt8] = []
+            swap(&joined, &scratch)
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: carry)
+            joined.append(contentsOf: chunk)
             carry.removeAll(keepingCapacity: true)
             joined.withUnsafeBufferPointer { b in
                 let used = consume(b, isFinal: isFinal)
                 carry.append(contentsOf: UnsafeBufferPointer(rebasing: b[used...]))
             }
+            swap(&joined, &scratch)
         }
         if isFinal {
             endPendingText()

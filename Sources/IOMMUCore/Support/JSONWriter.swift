@@ -1,62 +1,82 @@
 /// A small JSON writer: the status, replay and control-socket outputs are built with it so the
 /// pure core needs no Foundation. Keys are written in the order given (stable output).
+///
+/// Built as UTF-8 bytes, not by appending to a String: `replay --json` writes one object per
+/// fault, and String appends (scalar by scalar for escaping) were most of its time.
 public struct JSONWriter {
-    public private(set) var output: String = ""
+    public private(set) var bytes: [UInt8] = []
     var needsComma: [Bool] = [false]
+
+    public var output: String { String(decoding: bytes, as: UTF8.self) }
 
     public init() {}
 
+    /// Continues after what `bytes` already holds (e.g. a caller's output buffer).
+    public init(appendingTo bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Hands the bytes back, leaving the writer empty (no copy).
+    public mutating func take() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &bytes)
+        return out
+    }
+
+    @inline(__always)
+    mutating func raw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
     mutating func separator() {
-        if needsComma[needsComma.count - 1] { output += "," }
+        if needsComma[needsComma.count - 1] { raw(",") }
         needsComma[needsComma.count - 1] = true
     }
 
     mutating func key(_ k: String) {
         separator()
-        JSONWriter.appendEscaped(k, to: &output)
-        output += ":"
+        JSONWriter.appendEscaped(k, to: &bytes)
+        raw(":")
         needsComma[needsComma.count - 1] = false
     }
 
     public mutating func beginObject(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
-        output += "{"
+        raw("{")
         needsComma.append(false)
     }
 
     public mutating func endObject() {
         needsComma.removeLast()
-        output += "}"
+        raw("}")
         needsComma[needsComma.count - 1] = true
     }
 
     public mutating func beginArray(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
-        output += "["
+        raw("[")
         needsComma.append(false)
     }
 
     public mutating func endArray() {
         needsComma.removeLast()
-        output += "]"
+        raw("]")
         needsComma[needsComma.count - 1] = true
     }
 
     public mutating func string(_ k: String?, _ v: String?) {
         if let k { key(k) } else { separator() }
-        if let v { JSONWriter.appendEscaped(v, to: &output) } else { output += "null" }
+        if let v { JSONWriter.appendEscaped(v, to: &bytes) } else { raw("null") }
         needsComma[needsComma.count - 1] = true
     }
 
     public mutating func number(_ k: String?, _ v: UInt64?) {
         if let k { key(k) } else { separator() }
-        output += v.map { String($0) } ?? "null"
+        if let v { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
         needsComma[needsComma.count - 1] = true
     }
 
     public mutating func number(_ k: String?, _ v: Int64?) {
         if let k { key(k) } else { separator() }
-        output += v.map { String($0) } ?? "null"
+        if let v { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
         needsComma[needsComma.count - 1] = true
     }
 
@@ -66,33 +86,46 @@ public struct JSONWriter {
 
     public mutating func double(_ k: String?, _ v: Double?) {
         if let k { key(k) } else { separator() }
-        if let v, v.isFinite { output += String(v) } else { output += "null" }
+        if let v, v.isFinite { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
         needsComma[needsComma.count - 1] = true
     }
 
     public mutating func bool(_ k: String?, _ v: Bool?) {
         if let k { key(k) } else { separator() }
-        output += v.map { $0 ? "true" : "false" } ?? "null"
+        if let v { v ? raw("true") : raw("false") } else { raw("null") }
         needsComma[needsComma.count - 1] = true
     }
 
     public static func appendEscaped(_ s: String, to out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    out += "\\u00" + hex(UInt64(u.value), width: 2)
-                } else {
-                    out.unicodeScalars.append(u)
+        var b: [UInt8] = []
+        appendEscaped(s, to: &b)
+        out += String(decoding: b, as: UTF8.self)
+    }
+
+    /// `s` as a JSON string: runs of bytes that need no escape are copied whole.
+    public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        s.withBytes { b in
+            var start = 0
+            for i in 0..<b.count {
+                let c = b[i]
+                guard c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
+                start = i + 1
+                out.append(UInt8(ascii: "\\"))
+                switch c {
+                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
+                case 0x0a: out.append(UInt8(ascii: "n"))
+                case 0x0d: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                default:
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(contentsOf: hex(UInt64(c), width: 2).utf8)
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<b.count]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

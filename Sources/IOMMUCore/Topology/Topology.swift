@@ -95,7 +95,7 @@ public struct Topology: Sendable, Equatable {
             // A line without a segment (Intel never prints one, AMD before 6.0) names segment
             // 0000 — unless that bus:dev.fn exists only on another segment. When several segments
             // have it, the line is ambiguous: say so instead of guessing.
-            let segmentPrinted = f.text.contains(dev.description)
+            let segmentPrinted = dev.isPrintedWithSegment(in: f.text)
             var ambiguous = false
             if !segmentPrinted && scanned {
                 let candidates = devices.values.filter {
