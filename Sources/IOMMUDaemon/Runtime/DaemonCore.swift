@@ -34,6 +34,9 @@ public final class DaemonCore: Sendable {
         var storms = StormTracker()
         var journalErrors: UInt64 = 0
         var actionFailures: UInt64 = 0
+        /// Bumped whenever the ledger or the topology may have changed: the exporter re-renders
+        /// the per-device series only then.
+        var generation: UInt64 = 0
     }
 
     let state: Mutex<State>
@@ -101,6 +104,7 @@ public final class DaemonCore: Sendable {
             s.ledger.recordKmsg(records: batch.records, lastSeq: batch.lastSeq)
             if case .success(let obs)? = sample { s.ledger.recordInterrupts(obs) }
             if batch.records > 0 || !outputs.isEmpty { s.dirty = true }
+            if !outputs.isEmpty || !batch.losses.isEmpty { s.generation &+= 1 }
             if batch.endOfBacklog { s.ready = true }
             return faults
         }
@@ -123,6 +127,7 @@ public final class DaemonCore: Sendable {
             s.topology = fresh.carryingGoneDevices(from: s.topology)
             for d in devices where s.topology.isUnknown(d) { s.unknownDevices.insert(d) }
             s.rescans += 1
+            s.generation &+= 1
         }
         logger.debug("rescanned sysfs for \(devices.count) unknown device(s)")
     }
@@ -136,6 +141,7 @@ public final class DaemonCore: Sendable {
             s.topology = fresh.carryingGoneDevices(from: s.topology)
             s.unknownDevices.removeAll()
             s.rescans += 1
+            s.generation &+= 1
         }
     }
 
@@ -176,7 +182,7 @@ public final class DaemonCore: Sendable {
                 extras: MetricsExporter.Extras(
                     configReloadOK: s.configReloadOK, lastCheckpointUsec: s.lastCheckpointUsec,
                     storming: Set(s.storms.storming.map(\.device)), journalErrors: s.journalErrors,
-                    actionFailures: s.actionFailures, zeroInitDevices: s.config.zeroInitDevices))
+                    actionFailures: s.actionFailures, zeroInitDevices: s.config.zeroInitDevices, generation: s.generation))
             return s.exporter.render()
         }
     }
@@ -248,6 +254,7 @@ public final class DaemonCore: Sendable {
         state.withLock { s in
             s.topology = t.carryingGoneDevices(from: s.topology)
             s.unknownDevices.removeAll()
+            s.generation &+= 1
         }
     }
 
@@ -255,6 +262,7 @@ public final class DaemonCore: Sendable {
         state.withLock { s in
             s.config = config
             s.configReloadOK = true
+            s.generation &+= 1
             s.storms.policy = StormTracker.Policy(config)
         }
     }

@@ -8,8 +8,19 @@ struct ProcessStats: Sendable {
     var cpuSeconds: Double = 0
     var openFDs: Double = 0
     var maxFDs: Double = 0
-    var startTimeSeconds: Double = 0
 
+    /// The start time, since the epoch: it does not change, so the exporter reads it once.
+    static func startTimeSeconds() -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard let stat = try? readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
+        let f = stat[stat.index(after: close)...].split(separator: " ")
+        guard f.count > 22, let up = try? readSmallFile("/proc/uptime"), let upSec = Double(up.split(separator: " ")[0])
+        else { return 0 }
+        let now = Double(Clocks.realtimeUsec()) / 1e6
+        return (now - upSec + (Double(f[19]) ?? 0) / ticks).rounded()
+    }
+
+    /// Everything but the start time (see `startTimeSeconds`).
     static func read() -> ProcessStats {
         var s = ProcessStats()
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -21,11 +32,6 @@ struct ProcessStats: Sendable {
                 s.cpuSeconds = ((Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)) / ticks
                 s.virtualBytes = Double(f[20]) ?? 0
                 s.residentBytes = (Double(f[21]) ?? 0) * page
-                let startTicks = Double(f[19]) ?? 0
-                if let up = try? readSmallFile("/proc/uptime"), let upSec = Double(up.split(separator: " ")[0]) {
-                    let now = Double(Clocks.realtimeUsec()) / 1e6
-                    s.startTimeSeconds = (now - upSec + startTicks / ticks).rounded()
-                }
             }
         }
         s.openFDs = Double(listDirectory("/proc/self/fd").count)

@@ -1,37 +1,30 @@
 import IOMMUCore
-import Prometheus
 
-/// Maps the ledger into a swift-prometheus registry. The ledger stays the source of truth;
-/// at each scrape this brings every series up to the ledger's value (counters by their delta),
-/// creating series as they first appear. Family names and help texts are the contract's
-/// (ARCHITECTURE.md "Metrics"). Used only under the daemon core's lock.
+/// Renders the ledger as Prometheus text (exposition format 0.0.4) at each scrape, straight
+/// from the ledger into one byte buffer. The ledger is the source of truth; there is no second
+/// copy of the counters to keep in step. (It used to be mirrored into a swift-prometheus
+/// registry: every new series copied its family's table — quadratic in devices — and every
+/// scrape rebuilt each device's label arrays; with 4 096 devices a scrape took ~40 ms.)
+///
+/// Family names and help texts are the contract's (ARCHITECTURE.md "Metrics"); values are
+/// printed as swift-prometheus printed them (counters as integers, gauges as Swift Doubles, so
+/// `1.0`). Series appear when their first sample exists; units and info series once exported
+/// stay (a unit or device that disappears from sysfs keeps its last labels). Used only under
+/// the daemon core's lock.
 final class MetricsExporter {
-    let registry = PrometheusCollectorRegistry()
-
-    var faultCounters: [FaultCounterKey: (Counter, UInt64)] = [:]
-    var unitCounters: [String: (Counter, UInt64)] = [:]
-    var interruptCounters: [InterruptKey: (Counter, UInt64)] = [:]
-    var suppressedCounters: [String: (Counter, UInt64)] = [:]
-    var overflowCounters: [OverflowKey: (Counter, UInt64)] = [:]
-    var unparsedCounters: [String: (Counter, UInt64)] = [:]
-    var lastFaultGauges: [String: Gauge] = [:]
-    var stormGauges: [String: Gauge] = [:]
-    var deviceInfo: [String: (Gauge, [(String, String)])] = [:]
-    var unitInfo: [String: (Gauge, [(String, String)])] = [:]
-    var modeInfo: (Gauge, String)?
-    var scalarCounters: [String: (Counter, UInt64)] = [:]
-
-    let enabled: Gauge
-    let lastSeq: Gauge
-    let configReload: Gauge
-    let checkpointSuccess: Gauge
-    let processGauges: [String: Gauge]
-    let processCPU: Counter
-    var processCPUSeconds: Double = 0
-
-    static func d(_ name: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
-    }
+    /// What the last `sync` saw; `render` writes it out.
+    var ledger = FaultLedger()
+    var topology = Topology()
+    var platform: PlatformSummary?
+    var extras = Extras(configReloadOK: true, lastCheckpointUsec: nil)
+    /// Units exported so far (zero-initialised series never vanish).
+    var units: Set<String> = []
+    /// `iommu_unit_info` label text per unit, and `iommu_device_info` per zero-initialised device.
+    var unitInfo: [String: [UInt8]] = [:]
+    var zeroInitInfo: [String: [UInt8]] = [:]
+    /// The process start time does not change: read once.
+    let startTimeSeconds = ProcessStats.startTimeSeconds()
+    var lastSize = 16 * 1024
 
     static let help: [String: String] = [
         "iommu_faults_total":
@@ -70,54 +63,6 @@ final class MetricsExporter {
         "process_start_time_seconds": "Start time of the process since unix epoch in seconds.",
     ]
 
-    init() {
-        let r = registry
-        func h(_ n: String) -> String { MetricsExporter.help[n] ?? n }
-        enabled = r.makeGauge(descriptor: Self.d("iommu_enabled", h("iommu_enabled")))
-        lastSeq = r.makeGauge(descriptor: Self.d("iommud_kmsg_last_seq", h("iommud_kmsg_last_seq")))
-        configReload = r.makeGauge(
-            descriptor: Self.d("iommud_config_last_reload_successful", h("iommud_config_last_reload_successful")))
-        checkpointSuccess = r.makeGauge(
-            descriptor: Self.d(
-                "iommud_checkpoint_last_success_timestamp_seconds", h("iommud_checkpoint_last_success_timestamp_seconds")))
-        var pg: [String: Gauge] = [:]
-        for n in [
-            "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
-            "process_start_time_seconds",
-        ] {
-            pg[n] = r.makeGauge(descriptor: Self.d(n, h(n)))
-        }
-        processGauges = pg
-        processCPU = r.makeCounter(descriptor: Self.d("process_cpu_seconds_total", h("process_cpu_seconds_total")))
-        r.makeGauge(
-            descriptor: Self.d("iommud_build_info", h("iommud_build_info")),
-            labels: [("version", BuildInfo.version), ("swift", BuildInfo.swift)]
-        ).set(Int64(1))
-        for n in [
-            "iommud_kmsg_records_total", "iommud_kmsg_lost_records_total", "iommud_journal_errors_total",
-            "iommud_action_failures_total",
-        ] {
-            scalarCounters[n] = (r.makeCounter(descriptor: Self.d(n, h(n))), 0)
-        }
-    }
-
-    /// Brings a counter to `value`.
-    static func advance(_ entry: inout (Counter, UInt64), to value: UInt64) {
-        if value > entry.1 {
-            entry.0.increment(by: Int64(value - entry.1))
-            entry.1 = value
-        }
-    }
-
-    func counter<K: Hashable>(
-        _ table: inout [K: (Counter, UInt64)], _ key: K, _ name: String, _ labels: [(String, String)], _ value: UInt64
-    ) {
-        if table[key] == nil {
-            table[key] = (registry.makeCounter(descriptor: Self.d(name, Self.help[name]!), labels: labels), 0)
-        }
-        Self.advance(&table[key]!, to: value)
-    }
-
     struct Extras {
         var configReloadOK: Bool
         var lastCheckpointUsec: Int64?
@@ -127,125 +72,274 @@ final class MetricsExporter {
         var actionFailures: UInt64 = 0
         /// `[topology] zero_init_devices`: every device behind an IOMMU, not only those that faulted.
         var zeroInitDevices = false
+        /// Changes whenever the ledger or the topology may have (DaemonCore counts them); nil:
+        /// unknown, render everything.
+        var generation: UInt64?
     }
 
+    /// The per-fault-key and per-device families — the bulk of a scrape — as rendered for
+    /// `extras.generation` and the storming set: a scrape with no new fault since the last one
+    /// reuses them, and renders only the few dozen other series.
+    var bulk: [UInt8] = []
+    var bulkKey: (generation: UInt64, storming: Set<String>)?
+    var syncedGeneration: UInt64?
+
+    /// Takes the state to render (copy-on-write: no copy unless it changes meanwhile).
     func sync(ledger: FaultLedger, topology: Topology, platform: PlatformSummary, extras: Extras) {
-        for (k, v) in ledger.faults {
-            counter(
-                &faultCounters, k, "iommu_faults_total",
-                [
-                    ("unit", k.unit), ("device", k.device), ("vendor", k.vendor.rawValue), ("kind", k.kind.rawValue),
-                    ("reason", k.reason), ("recoverable", k.recoverable ? "true" : "false"),
-                ], v)
-        }
-        // Every known unit from the start, both classes, so increase() sees the first fault.
-        let perUnit = ledger.unitFaults()
-        var unitNames = Set(topology.units.keys)
-        unitNames.formUnion(perUnit.keys)
-        for u in unitNames {
-            let c = perUnit[u] ?? (0, 0)
-            counter(&unitCounters, u + "\u{0}false", "iommu_unit_faults_total", [("unit", u), ("recoverable", "false")], c.nonRecoverable)
-            counter(&unitCounters, u + "\u{0}true", "iommu_unit_faults_total", [("unit", u), ("recoverable", "true")], c.recoverable)
-        }
-        for (k, v) in ledger.interrupts.totals {
-            counter(&interruptCounters, k, "iommu_fault_interrupts_total", [("unit", k.unit), ("vector", k.vector)], v)
-        }
-        for (k, v) in ledger.suppressed {
-            counter(&suppressedCounters, k, "iommu_faults_suppressed_total", [("source", k)], v)
-        }
-        for (k, v) in ledger.overflows {
-            counter(&overflowCounters, k, "iommu_fault_overflows_total", [("unit", k.unit), ("log", k.log)], v)
-        }
-        for (k, v) in ledger.unparsed {
-            counter(&unparsedCounters, k, "iommud_unparsed_iommu_lines_total", [("vendor", k)], v)
+        self.ledger = ledger
+        self.topology = topology
+        self.platform = platform
+        self.extras = extras
+        // Units and info labels change only with the ledger or the topology.
+        if let g = extras.generation, g == syncedGeneration { return }
+        syncedGeneration = extras.generation
+        units.formUnion(topology.units.keys)
+        for k in ledger.faults.keys { units.insert(k.unit) }
+        for u in topology.units.values {
+            var w = TextWriter()
+            w.labels([
+                "unit": u.name, "vendor": u.vendor.rawValue, "version": u.version ?? "", "cap": u.cap ?? "",
+                "ecap": u.ecap ?? "",
+            ])
+            unitInfo[u.name] = w.out
         }
         if extras.zeroInitDevices {
-            for d in topology.devices.values where d.unit != nil && !d.gone && ledger.devices[d.address.description] == nil {
-                setInfo(
-                    &deviceInfo, d.address.description, "iommu_device_info",
-                    [
-                        ("device", d.address.description), ("unit", d.unit ?? unknownLabel),
-                        ("group", d.group.map(String.init) ?? ""), ("vendor_id", d.vendorID ?? ""),
-                        ("device_id", d.deviceID ?? ""), ("driver", d.driver ?? ""), ("name", d.name ?? ""),
-                    ])
+            for d in topology.devices.values where d.unit != nil && !d.gone {
+                let name = d.address.description
+                guard ledger.devices[name] == nil else { continue }
+                var w = TextWriter()
+                w.deviceInfoLabels(device: name, unit: d.unit ?? unknownLabel, topology: d)
+                zeroInitInfo[name] = w.out
             }
         }
-        for d in ledger.devices.values {
-            if let usec = d.lastFaultRealtimeUsec {
-                let g =
-                    lastFaultGauges[d.device]
-                    ?? registry.makeGauge(
-                        descriptor: Self.d(
-                            "iommu_device_last_fault_timestamp_seconds", Self.help["iommu_device_last_fault_timestamp_seconds"]!),
-                        labels: [("device", d.device)])
-                lastFaultGauges[d.device] = g
-                g.set(Double(usec) / 1e6)
-            }
-            let storm =
-                stormGauges[d.device]
-                ?? registry.makeGauge(
-                    descriptor: Self.d("iommu_device_storm", Self.help["iommu_device_storm"]!), labels: [("device", d.device)])
-            stormGauges[d.device] = storm
-            storm.set(Int64(extras.storming.contains(d.device) ? 1 : 0))
-            let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
-            setInfo(
-                &deviceInfo, d.device, "iommu_device_info",
-                [
-                    ("device", d.device), ("unit", d.unit), ("group", topo?.group.map(String.init) ?? ""),
-                    ("vendor_id", topo?.vendorID ?? ""), ("device_id", topo?.deviceID ?? ""),
-                    ("driver", topo?.driver ?? ""), ("name", topo?.name ?? ""),
-                ])
-        }
-        for u in topology.units.values {
-            setInfo(
-                &unitInfo, u.name, "iommu_unit_info",
-                [
-                    ("unit", u.name), ("vendor", u.vendor.rawValue), ("version", u.version ?? ""), ("cap", u.cap ?? ""),
-                    ("ecap", u.ecap ?? ""),
-                ])
-        }
-        enabled.set(Int64(platform.enabled ? 1 : 0))
-        if modeInfo?.1 != platform.mode {
-            if let old = modeInfo { registry.unregisterGauge(old.0) }
-            let g = registry.makeGauge(
-                descriptor: Self.d("iommu_mode_info", Self.help["iommu_mode_info"]!), labels: [("mode", platform.mode)])
-            g.set(Int64(1))
-            modeInfo = (g, platform.mode)
-        }
-        Self.advance(&scalarCounters["iommud_kmsg_records_total"]!, to: ledger.records)
-        Self.advance(&scalarCounters["iommud_kmsg_lost_records_total"]!, to: ledger.lostRecords)
-        Self.advance(&scalarCounters["iommud_journal_errors_total"]!, to: extras.journalErrors)
-        Self.advance(&scalarCounters["iommud_action_failures_total"]!, to: extras.actionFailures)
-        lastSeq.set(Double(ledger.lastSeq ?? 0))
-        configReload.set(Int64(extras.configReloadOK ? 1 : 0))
-        checkpointSuccess.set(Double(extras.lastCheckpointUsec ?? 0) / 1e6)
-        let p = ProcessStats.read()
-        processGauges["process_resident_memory_bytes"]!.set(p.residentBytes)
-        processGauges["process_virtual_memory_bytes"]!.set(p.virtualBytes)
-        processGauges["process_open_fds"]!.set(p.openFDs)
-        processGauges["process_max_fds"]!.set(p.maxFDs)
-        processGauges["process_start_time_seconds"]!.set(p.startTimeSeconds)
-        if p.cpuSeconds > processCPUSeconds {
-            processCPU.increment(by: p.cpuSeconds - processCPUSeconds)
-            processCPUSeconds = p.cpuSeconds
-        }
-    }
-
-    /// An info gauge whose labels may change (driver rebinds, rescans): re-registered then.
-    func setInfo(_ table: inout [String: (Gauge, [(String, String)])], _ key: String, _ name: String, _ labels: [(String, String)]) {
-        if let old = table[key] {
-            if old.1.elementsEqual(labels, by: { $0 == $1 }) { return }
-            registry.unregisterGauge(old.0)
-        }
-        let g = registry.makeGauge(descriptor: Self.d(name, Self.help[name]!), labels: labels)
-        g.set(Int64(1))
-        table[key] = (g, labels)
     }
 
     func render() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 * 1024)
-        registry.emit(into: &out)
-        return out
+        var w = TextWriter()
+        w.out.reserveCapacity(lastSize + lastSize / 8)
+        if let g = extras.generation, let k = bulkKey, k.generation == g, k.storming == extras.storming {
+            w.out.append(contentsOf: bulk)
+        } else {
+            let start = w.out.count
+            renderBulk(into: &w)
+            if let g = extras.generation {
+                bulk = Array(w.out[start...])
+                bulkKey = (g, extras.storming)
+            }
+        }
+        renderRest(into: &w)
+        lastSize = w.out.count
+        return w.out
+    }
+
+    func renderBulk(into w: inout TextWriter) {
+        let l = ledger
+        w.family("iommu_faults_total", "counter", present: !l.faults.isEmpty)
+        for (k, v) in l.faults {
+            w.sample(
+                "iommu_faults_total",
+                [
+                    "unit": k.unit, "device": k.device, "vendor": k.vendor.rawValue, "kind": k.kind.rawValue,
+                    "reason": k.reason, "recoverable": k.recoverable ? "true" : "false",
+                ], v)
+        }
+        // Every known unit from the start, both classes, so increase() sees the first fault.
+        let perUnit = l.unitFaults()
+        w.family("iommu_unit_faults_total", "counter", present: !units.isEmpty)
+        for u in units {
+            let c = perUnit[u] ?? (0, 0)
+            w.sample("iommu_unit_faults_total", ["unit": u, "recoverable": "false"], c.nonRecoverable)
+            w.sample("iommu_unit_faults_total", ["unit": u, "recoverable": "true"], c.recoverable)
+        }
+        w.family(
+            "iommu_device_last_fault_timestamp_seconds", "gauge",
+            present: l.devices.values.contains { $0.lastFaultRealtimeUsec != nil })
+        for d in l.devices.values {
+            guard let usec = d.lastFaultRealtimeUsec else { continue }
+            w.sample("iommu_device_last_fault_timestamp_seconds", ["device": d.device], gauge: Double(usec) / 1e6)
+        }
+        w.family("iommu_device_storm", "gauge", present: !l.devices.isEmpty)
+        for d in l.devices.values {
+            w.sample("iommu_device_storm", ["device": d.device], gaugeFlag: extras.storming.contains(d.device))
+        }
+        w.family("iommu_device_info", "gauge", present: !l.devices.isEmpty || !zeroInitInfo.isEmpty)
+        for d in l.devices.values {
+            w.raw("iommu_device_info{")
+            w.deviceInfoLabels(
+                device: d.device, unit: d.unit, topology: PCIAddress(parsing: d.device).flatMap { topology.devices[$0] })
+            w.raw("} 1.0\n")
+        }
+        for (name, labels) in zeroInitInfo where l.devices[name] == nil {
+            w.raw("iommu_device_info{")
+            w.out.append(contentsOf: labels)
+            w.raw("} 1.0\n")
+        }
+    }
+
+    func renderRest(into w: inout TextWriter) {
+        let l = ledger
+        w.family("iommu_fault_interrupts_total", "counter", present: !l.interrupts.totals.isEmpty)
+        for (k, v) in l.interrupts.totals {
+            w.sample("iommu_fault_interrupts_total", ["unit": k.unit, "vector": k.vector], v)
+        }
+        w.family("iommu_faults_suppressed_total", "counter", present: !l.suppressed.isEmpty)
+        for (k, v) in l.suppressed { w.sample("iommu_faults_suppressed_total", ["source": k], v) }
+        w.family("iommu_fault_overflows_total", "counter", present: !l.overflows.isEmpty)
+        for (k, v) in l.overflows { w.sample("iommu_fault_overflows_total", ["unit": k.unit, "log": k.log], v) }
+        w.family("iommud_unparsed_iommu_lines_total", "counter", present: !l.unparsed.isEmpty)
+        for (k, v) in l.unparsed { w.sample("iommud_unparsed_iommu_lines_total", ["vendor": k], v) }
+
+        w.family("iommu_unit_info", "gauge", present: !unitInfo.isEmpty)
+        for labels in unitInfo.values {
+            w.raw("iommu_unit_info{")
+            w.out.append(contentsOf: labels)
+            w.raw("} 1.0\n")
+        }
+        w.family("iommu_enabled", "gauge")
+        w.sample("iommu_enabled", [:], gaugeFlag: platform?.enabled ?? false)
+        if let mode = platform?.mode {
+            w.family("iommu_mode_info", "gauge")
+            w.sample("iommu_mode_info", ["mode": mode], gaugeFlag: true)
+        }
+
+        w.family("iommud_kmsg_records_total", "counter")
+        w.sample("iommud_kmsg_records_total", [:], l.records)
+        w.family("iommud_kmsg_lost_records_total", "counter")
+        w.sample("iommud_kmsg_lost_records_total", [:], l.lostRecords)
+        w.family("iommud_journal_errors_total", "counter")
+        w.sample("iommud_journal_errors_total", [:], extras.journalErrors)
+        w.family("iommud_action_failures_total", "counter")
+        w.sample("iommud_action_failures_total", [:], extras.actionFailures)
+        w.family("iommud_kmsg_last_seq", "gauge")
+        w.sample("iommud_kmsg_last_seq", [:], gauge: Double(l.lastSeq ?? 0))
+        w.family("iommud_config_last_reload_successful", "gauge")
+        w.sample("iommud_config_last_reload_successful", [:], gaugeFlag: extras.configReloadOK)
+        w.family("iommud_checkpoint_last_success_timestamp_seconds", "gauge")
+        w.sample("iommud_checkpoint_last_success_timestamp_seconds", [:], gauge: Double(extras.lastCheckpointUsec ?? 0) / 1e6)
+        w.family("iommud_build_info", "gauge")
+        w.sample("iommud_build_info", ["version": BuildInfo.version, "swift": BuildInfo.swift], gaugeFlag: true)
+
+        let p = ProcessStats.read()
+        for (name, value) in [
+            "process_resident_memory_bytes": p.residentBytes, "process_virtual_memory_bytes": p.virtualBytes,
+            "process_open_fds": p.openFDs, "process_max_fds": p.maxFDs, "process_start_time_seconds": startTimeSeconds,
+        ] {
+            w.family(name, "gauge")
+            w.sample(name, [:], gauge: value)
+        }
+        w.family("process_cpu_seconds_total", "counter")
+        w.raw("process_cpu_seconds_total ")
+        // A counter that was only ever incremented by whole numbers prints as an integer.
+        if p.cpuSeconds == 0 { w.raw("0") } else { w.out.append(contentsOf: "\(p.cpuSeconds)".utf8) }
+        w.raw("\n")
+    }
+}
+
+/// Appends Prometheus text to a byte buffer: no String per series, label values escaped as the
+/// format requires (backslash, double quote, line feed).
+struct TextWriter {
+    var out: [UInt8] = []
+
+    @inline(__always)
+    mutating func raw(_ s: StaticString) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// `# HELP` and `# TYPE` of a family, when it has samples.
+    mutating func family(_ name: String, _ type: StaticString, present: Bool = true) {
+        guard present else { return }
+        raw("# HELP ")
+        out.append(contentsOf: name.utf8)
+        raw(" ")
+        for b in (MetricsExporter.help[name] ?? name).utf8 {
+            if b == UInt8(ascii: "\\") { raw("\\\\") } else { out.append(b) }
+        }
+        raw("\n# TYPE ")
+        out.append(contentsOf: name.utf8)
+        raw(" ")
+        raw(type)
+        raw("\n")
+    }
+
+    mutating func labels(_ labels: KeyValuePairs<StaticString, String>) {
+        var first = true
+        for (k, v) in labels {
+            if !first { raw(",") }
+            first = false
+            raw(k)
+            raw("=\"")
+            value(v)
+            raw("\"")
+        }
+    }
+
+    mutating func value(_ v: String) {
+        let plain = v.withBytes { b -> Bool in
+            guard !b.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 0x0a }) else { return false }
+            out.append(contentsOf: b)
+            return true
+        }
+        if plain { return }
+        for b in v.utf8 {
+            switch b {
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case UInt8(ascii: "\""): raw("\\\"")
+            case 0x0a: raw("\\n")
+            default: out.append(b)
+            }
+        }
+    }
+
+    mutating func head(_ name: String, _ l: KeyValuePairs<StaticString, String>) {
+        out.append(contentsOf: name.utf8)
+        if !l.isEmpty {
+            raw("{")
+            labels(l)
+            raw("}")
+        }
+        raw(" ")
+    }
+
+    /// A counter sample: the integer, in decimal.
+    mutating func sample(_ name: String, _ l: KeyValuePairs<StaticString, String>, _ v: UInt64) {
+        head(name, l)
+        decimal(v)
+        raw("\n")
+    }
+
+    mutating func sample(_ name: String, _ l: KeyValuePairs<StaticString, String>, gauge v: Double) {
+        head(name, l)
+        out.append(contentsOf: "\(v)".utf8)
+        raw("\n")
+    }
+
+    mutating func sample(_ name: String, _ l: KeyValuePairs<StaticString, String>, gaugeFlag v: Bool) {
+        head(name, l)
+        if v { raw("1.0\n") } else { raw("0.0\n") }
+    }
+
+    mutating func decimal(_ v: UInt64) {
+        if v < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(v))
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { d in
+            var n = v
+            var i = 20
+            while n > 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: d[i..<20]))
+        }
+    }
+
+    mutating func deviceInfoLabels(device: String, unit: String, topology d: Topology.Device?) {
+        labels([
+            "device": device, "unit": unit, "group": d?.group.map(String.init) ?? "",
+            "vendor_id": d?.vendorID ?? "", "device_id": d?.deviceID ?? "", "driver": d?.driver ?? "",
+            "name": d?.name ?? "",
+        ])
     }
 }
