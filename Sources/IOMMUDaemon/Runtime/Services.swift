@@ -44,6 +44,7 @@ final class KmsgService: Service, Sendable {
                     logger.info("ring buffer backlog read: \(core.statusLine())")
                 }
                 checkpoints.recordsArrived()
+                reader.batchDone()
             }
         } onGracefulShutdown: {
             self.reader.stop()

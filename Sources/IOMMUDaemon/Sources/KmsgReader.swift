@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 import IOMMUCore
 import Logging
+import Synchronization
 
 /// What the reader hands the event loop after each wake-up: the records that may be IOMMU
 /// messages (everything else was counted and dropped on the reader thread without allocating),
@@ -45,6 +46,18 @@ public final class KmsgReader: @unchecked Sendable {
 
     /// Records per batch before yielding even if more are readable (keeps latency bounded in a storm).
     static let batchLimit = 2048
+    /// Batches handed to the event loop and not folded in yet. At this many the reader waits for
+    /// the loop (`batchDone`): a source read faster than it can be counted — a file, a storm —
+    /// must not pile up in memory (an unbounded queue once held ~300 MB of records, and the
+    /// heap kept that size afterwards). The kernel ring buffer is the queue that may overflow;
+    /// its overruns are counted as lost records.
+    static let batchesInFlight: UInt32 = 4
+    let slots: UnsafeMutablePointer<sem_t> = {
+        let p = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        sem_init(p, 0, KmsgReader.batchesInFlight)
+        return p
+    }()
+    let stopping = Atomic<Bool>(false)
     /// Records are < 8 KiB (CONSOLE_EXT_LOG_MAX); a smaller buffer makes read() fail with EINVAL.
     static let bufferSize = 16 * 1024
 
@@ -128,8 +141,18 @@ public final class KmsgReader: @unchecked Sendable {
         return stream
     }
 
-    /// Wakes the thread through the eventfd and waits for it.
+    deinit {
+        sem_destroy(slots)
+        slots.deallocate()
+    }
+
+    /// The event loop has folded in one batch: the reader may hand over another.
+    public func batchDone() { sem_post(slots) }
+
+    /// Wakes the thread through the eventfd (or out of waiting for the loop) and waits for it.
     public func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        sem_post(slots)
         if wakeFD >= 0 {
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
@@ -173,7 +196,14 @@ public final class KmsgReader: @unchecked Sendable {
             }
             var batch = KmsgBatch()
             var reads = 0
-            readLoop: while reads < Self.batchLimit {
+            var hitLimit = false
+            // Bounded in reads (/dev/kmsg: one record each) and in records (a file or FIFO
+            // gives ~150 per 16 KiB read: a batch of 2 048 reads held 300 000 records).
+            readLoop: while true {
+                if reads >= Self.batchLimit || batch.records >= UInt64(Self.batchLimit) {
+                    hitLimit = true
+                    break
+                }
                 let n = read(fd, buffer.baseAddress, buffer.count)
                 if n > 0 {
                     reads += 1
@@ -227,11 +257,15 @@ public final class KmsgReader: @unchecked Sendable {
                     break readLoop
                 }
             }
-            if !backlogDone && reads < Self.batchLimit {
+            if !backlogDone && !hitLimit {
                 backlogDone = true
                 batch.endOfBacklog = true
             }
-            if !batch.isEmpty { continuation?.yield(batch) }
+            if !batch.isEmpty {
+                while sem_wait(slots) != 0 && errno == EINTR {}
+                if stopping.load(ordering: .sequentiallyConsistent) { break }
+                continuation?.yield(batch)
+            }
         }
         continuation?.finish()
     }
