@@ -436,8 +436,26 @@ enabled = false
             f.write("on\n")
         s = None
         steps = []
+        marks = []
+
+        def mark(name):
+            """Writes one fault of a marker device and waits until /metrics shows it: every
+            record before it has been read (or counted lost) by then."""
+            dev = f"{seg:04x}:f0:{len(marks):02x}.0"
+            marks.append(name)
+            needle = f'device="{dev}"'.encode()
+            fd = os.open("/dev/kmsg", os.O_WRONLY)
+            os.write(fd, f"<14>DMAR: [DMA Read NO_PASID] Request device [{dev}] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n".encode())
+            os.close(fd)
+            deadline = time.time() + 60
+            while needle not in s.get()[1]:
+                if time.time() > deadline:
+                    raise RuntimeError(f"storm: marker {dev} never showed")
+                time.sleep(0.05)
+
         try:
             s = self.daemon("storm", "/dev/kmsg", user_facility=True)
+            mark("start")  # the ring buffer's backlog (and what wrapped before it) is read
             for k, rate in enumerate(self.a.storm_rates):
                 dev = f"{seg:04x}:{k + 1:02x}:00.0"
                 b0 = s.get()[1]
@@ -454,15 +472,10 @@ enabled = false
                 out = proc.stdout.read()
                 written = int(re.search(r"written (\d+)", out).group(1))
                 elapsed = float(re.search(r"seconds ([\d.]+)", out).group(1))
-                # Let the daemon drain what is left, then read the counters.
-                prev = None
-                for _ in range(50):
-                    time.sleep(0.2)
-                    b1 = s.get()[1]
-                    cur = metric_values(b1, "iommud_kmsg_last_seq")
-                    if cur == prev:
-                        break
-                    prev = cur
+                # Let the daemon read what is left (a marker written after the step), then read
+                # the counters; the marker's own record is taken out below.
+                mark(f"step{k}")
+                b1 = s.get()[1]
                 c1, t1 = cpu_seconds(s.pid), time.time()
 
                 def delta(name, flt=None):
@@ -470,8 +483,8 @@ enabled = false
 
                 seen = delta("iommu_faults_total", f'device="{dev}"')
                 lost = delta("iommud_kmsg_lost_records_total")
-                records = delta("iommud_kmsg_records_total")
-                advance = delta("iommud_kmsg_last_seq")
+                records = delta("iommud_kmsg_records_total") - 1  # without the marker
+                advance = delta("iommud_kmsg_last_seq") - 1
                 steps.append({
                     "rate": rate, "written": written, "achieved_rate": written / elapsed, "seen": seen,
                     "writer_missed": written - seen, "lost": lost, "records": records, "seq_advance": advance,
@@ -645,7 +658,7 @@ def report(res, meta):
     w("number from another day. Tests never assert wall-clock time; this file is where speed is tracked.")
     w("")
     m = meta["machine"]
-    w(f"- **Date:** {meta['date']} · **took** {meta['took_s']:.0f} s")
+    w(f"- **Date:** {meta['date']} · **took** {meta['took_s']:.0f} s" + (f" ({meta['partial_rerun']})" if meta.get("partial_rerun") else ""))
     w(f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['mem_mb'] // 1024} GiB, Linux {m['kernel']}; load average {meta['load_before']} before, {meta['load_after']} after")
     w(f"- **Toolchain:** {m['swift']}; iommud `{meta['version']}` built `-c release --static-swift-stdlib`, commit {meta['commit']}")
     w(f"- **Baselines:** {meta['python']}, {meta['grep']}, {meta['node_exporter']}, nio-bare (bench/nio-bare: swift-nio {meta['nio']}, same build flags), wrk {meta['wrk']}")
@@ -873,10 +886,19 @@ def main():
     meta["node_exporter"] = "node_exporter " + re.search(r"version ([\d.]+)", subprocess.run(["prometheus-node-exporter", "--version"], capture_output=True, text=True).stdout + subprocess.run(["prometheus-node-exporter", "--version"], capture_output=True, text=True).stderr).group(1)
     meta["wrk"] = re.search(r"wrk (\S+)", subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout).group(1)
     meta["nio"] = os.environ.get("BENCH_NIO_VERSION", "?")
+    everything = {"replay", "latency", "storm", "memory", "scrape", "fleet"}
     if a.results:
+        if not set(only) >= everything and os.path.exists(a.results):
+            # A partial rerun (--only) replaces those figures in the last full run's results.
+            with open(a.results) as f:
+                saved = json.load(f)
+            saved["results"].update(b.results)
+            saved["meta"]["partial_rerun"] = f"{', '.join(only)} rerun at {meta['date']}"
+            b.results, meta = saved["results"], saved["meta"]
+            only = list(everything)
         with open(a.results, "w") as f:
             json.dump({"results": b.results, "meta": meta}, f)
-    if set(only) >= {"replay", "latency", "storm", "memory", "scrape", "fleet"}:
+    if set(only) >= everything:
         with open(a.out, "w") as f:
             f.write(report(b.results, meta))
         log(f"wrote {a.out}")
