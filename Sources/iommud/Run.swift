@@ -33,6 +33,10 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         switch loadConfiguration(path: file) {
         case .success(let c):
+            if let problems = WebSecurity.validate(path: c.webConfig) {
+                for p in problems.problems { writeStderr("iommud: \(p)\n") }
+                throw ExitCode(78)
+            }
             print(c.rendered(), terminator: "")
         case .failure(let problems):
             for p in problems.problems { writeStderr("iommud: \(p)\n") }

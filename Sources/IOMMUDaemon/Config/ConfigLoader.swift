@@ -2,13 +2,14 @@ import Logging
 import TOMLKit
 
 enum ConfigValueKind: Sendable {
-    case path, bool, duration, listenArray, logLevel, string, stringArray, positiveInt
+    case path, optionalPath, bool, duration, listenArray, logLevel, string, stringArray, positiveInt
     /// A command: an array of strings, the first an absolute path (run without a shell).
     case argv
 
     var expected: String {
         switch self {
         case .path: return "a path string"
+        case .optionalPath: return "an absolute path string, or \"\" for none"
         case .bool: return "true or false"
         case .duration: return "a duration string such as \"5s\" or \"2m\""
         case .listenArray: return "an array of \"HOST:PORT\" strings"
@@ -125,6 +126,10 @@ public enum ConfigLoader {
         case .path:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
             guard s.hasPrefix("/") else { return .failure(.badValue("\"\(s)\" must be an absolute path")) }
+            return .success(.string(s))
+        case .optionalPath:
+            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
+            guard s.isEmpty || s.hasPrefix("/") else { return .failure(.badValue("\"\(s)\" must be an absolute path, or \"\"")) }
             return .success(.string(s))
         case .string:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }

@@ -19,6 +19,8 @@ public struct Configuration: Sendable, Equatable {
 
     // [http]
     public var listen: [ListenAddress] = [ListenAddress(host: "::", port: 10111)]
+    /// exporter-toolkit web config (TLS, basic auth); "" = plain HTTP.
+    public var webConfig = ""
 
     // [control]
     public var controlSocket = "/run/iommud/control.sock"
@@ -61,7 +63,7 @@ public struct Configuration: Sendable, Equatable {
             "kmsg": .path, "interrupts": .path, "sysfs": .path, "boot_id": .path, "cmdline": .path,
             "accept_user_facility": .bool,
         ],
-        "http": ["listen": .listenArray],
+        "http": ["listen": .listenArray, "web_config": .optionalPath],
         "control": ["socket": .path],
         "state": ["directory": .path, "checkpoint_interval": .duration],
         "log": ["level": .logLevel],
@@ -86,6 +88,7 @@ public struct Configuration: Sendable, Equatable {
         case ("sources", "cmdline", .string(let v)): cmdlinePath = v
         case ("sources", "accept_user_facility", .bool(let v)): acceptUserFacility = v
         case ("http", "listen", .listen(let v)): listen = v
+        case ("http", "web_config", .string(let v)): webConfig = v
         case ("control", "socket", .string(let v)): controlSocket = v
         case ("state", "directory", .string(let v)): stateDirectory = v
         case ("state", "checkpoint_interval", .duration(let v)): checkpointInterval = v
@@ -118,6 +121,7 @@ public struct Configuration: Sendable, Equatable {
         s += "kmsg = \(q(kmsgPath))\ninterrupts = \(q(interruptsPath))\nsysfs = \(q(sysfsRoot))\n"
         s += "boot_id = \(q(bootIDPath))\ncmdline = \(q(cmdlinePath))\naccept_user_facility = \(acceptUserFacility)\n"
         s += "\n[http]\nlisten = [" + listen.map { q($0.description) }.joined(separator: ", ") + "]\n"
+        s += "web_config = \(q(webConfig))\n"
         s += "\n[control]\nsocket = \(q(controlSocket))\n"
         s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(q(checkpointInterval.configText))\n"
         s += "\n[journal]\nenabled = \(journalEnabled)\n"

@@ -66,6 +66,9 @@ final class DaemonRuntime: Sendable {
                 new.stateDirectory = old.stateDirectory
                 new.controlSocket = old.controlSocket
             }
+            // The web config (TLS, basic auth) is re-read on every SIGHUP; a broken one keeps the
+            // running one, and the reload metric stays 0 until a good version loads.
+            metricsServer.security?.reload(path: new.webConfig)
             if new.listen != old.listen {
                 do {
                     try await metricsServer.rebind(new.listen)
@@ -133,6 +136,12 @@ public enum Daemon {
     static func start(config: Configuration, configPath: String?, logger: Logger, levelBox: LogLevelBox) async throws
         -> Int32
     {
+        let webSecurity: WebSecurity
+        do {
+            webSecurity = try WebSecurity(path: config.webConfig, logger: logger)
+        } catch {
+            throw DaemonFailure(.config, "[http] web_config is not usable:\n\(error)")
+        }
         let bootID = readBootID(config.bootIDPath, logger: logger)
         let store = CheckpointStore(directory: config.stateDirectory)
         try store.prepare()
@@ -183,9 +192,11 @@ public enum Daemon {
         let core = DaemonCore(
             config: config, ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID,
             countedThrough: countedThrough, journaledSeq: journaled, logger: logger)
+        webSecurity.reportStatus { ok in core.setWebConfigOK(ok) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let metricsServer = MetricsServer(
-            group: group, core: core, listen: config.listen, passedFDs: SystemdNotify.listenFDs(), logger: logger)
+            group: group, core: core, listen: config.listen, passedFDs: SystemdNotify.listenFDs(), logger: logger,
+            security: webSecurity)
         let control = ControlServer(group: group, core: core, path: config.controlSocket, logger: logger)
         do {
             try await metricsServer.bind()

@@ -20,6 +20,8 @@ public final class DaemonCore: Sendable {
         var lastCheckpointUsec: Int64?
         var dirty = false
         var configReloadOK = true
+        /// false while a changed `[http] web_config` file fails to load (the old one serves).
+        var webConfigOK = true
         var processingSinceUsec: Int64?
         var readerAlive = true
         var missingInterruptWarned: Set<String> = []
@@ -180,7 +182,7 @@ public final class DaemonCore: Sendable {
             s.exporter.sync(
                 ledger: s.ledger, topology: s.topology, platform: platform,
                 extras: MetricsExporter.Extras(
-                    configReloadOK: s.configReloadOK, lastCheckpointUsec: s.lastCheckpointUsec,
+                    configReloadOK: s.configReloadOK && s.webConfigOK, lastCheckpointUsec: s.lastCheckpointUsec,
                     storming: Set(s.storms.storming.map(\.device)), journalErrors: s.journalErrors,
                     actionFailures: s.actionFailures, zeroInitDevices: s.config.zeroInitDevices, generation: s.generation))
             return s.exporter.render()
@@ -268,6 +270,8 @@ public final class DaemonCore: Sendable {
     }
 
     func reloadFailed() { state.withLock { $0.configReloadOK = false } }
+
+    func setWebConfigOK(_ ok: Bool) { state.withLock { $0.webConfigOK = ok } }
 
     var configuration: Configuration { state.withLock { $0.config } }
 }

@@ -8,6 +8,8 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPResponseStatus
     public var contentType: String
     public var body: [UInt8]
+    /// More headers, e.g. `WWW-Authenticate` on a 401.
+    public var extraHeaders: [(String, String)] = []
 
     public init(status: HTTPResponseStatus = .ok, contentType: String, body: [UInt8]) {
         self.status = status
@@ -27,10 +29,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     let routes: HTTPRoutes
+    /// `[http] web_config`: rate limit, basic auth and extra headers (nil: none, as on the
+    /// control socket).
+    let gate: HTTPGate?
     var request: HTTPRequestHead?
 
-    init(routes: @escaping HTTPRoutes) {
+    init(routes: @escaping HTTPRoutes, gate: HTTPGate? = nil) {
         self.routes = routes
+        self.gate = gate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -42,14 +48,27 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = request else { return }
             request = nil
-            respond(context: context, head: head)
+            guard let gate else { return respond(context: context, head: head) }
+            // The HTTP pipeline handler holds back pipelined requests until this one's .end is
+            // written, so one decision at a time is pending.
+            gate.decide(head, context.eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let d): self.respond(context: context, head: head, gate: d)
+                case .failure:
+                    self.respond(
+                        context: context, head: head,
+                        gate: HTTPGate.Decision(denial: .text("internal error\n", status: .internalServerError), headers: []))
+                }
+            }
         }
     }
 
-    func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
+    func respond(context: ChannelHandlerContext, head: HTTPRequestHead, gate: HTTPGate.Decision? = nil) {
         let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
         let response: HTTPResponse
-        if head.method != .GET && head.method != .HEAD {
+        if let denial = gate?.denial {
+            response = denial
+        } else if head.method != .GET && head.method != .HEAD {
             response = .text("only GET is supported\n", status: .methodNotAllowed)
         } else {
             response = routes(head.method, path) ?? .text("not found: \(path)\n", status: .notFound)
@@ -57,6 +76,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.count))
+        for (name, value) in response.extraHeaders { headers.add(name: name, value: value) }
+        for h in gate?.headers ?? [] { headers.add(name: h.name, value: h.value) }
         let keepAlive = head.isKeepAlive
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         context.write(

@@ -15,8 +15,14 @@ final class MetricsServer: Service, Sendable {
     let passedFDs: [Int32]
     let listen: [ListenAddress]
     let channels = Mutex<[Channel]>([])
+    /// `[http] web_config`: TLS, basic auth, headers; nil only where no daemon runs (tests).
+    let security: WebSecurity?
 
-    init(group: MultiThreadedEventLoopGroup, core: DaemonCore, listen: [ListenAddress], passedFDs: [Int32], logger: Logger) {
+    init(
+        group: MultiThreadedEventLoopGroup, core: DaemonCore, listen: [ListenAddress], passedFDs: [Int32], logger: Logger,
+        security: WebSecurity? = nil
+    ) {
+        self.security = security
         self.group = group
         self.core = core
         self.listen = listen
@@ -48,15 +54,17 @@ final class MetricsServer: Service, Sendable {
         }
     }
 
-    static func bootstrap(group: EventLoopGroup, routes: @escaping HTTPRoutes) -> ServerBootstrap {
+    static func bootstrap(group: EventLoopGroup, routes: @escaping HTTPRoutes, security: WebSecurity? = nil) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS (when the web config has it) goes first, before the HTTP handlers.
+                    try security?.configureTLS(channel.pipeline.syncOperations)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes))
+                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes, gate: security?.gate))
                 }
             }
     }
@@ -67,15 +75,15 @@ final class MetricsServer: Service, Sendable {
         var bound: [Channel] = []
         if !passedFDs.isEmpty {
             for fd in passedFDs {
-                let ch = try await Self.bootstrap(group: group, routes: routes).withBoundSocket(fd).get()
-                logger.info("serving /metrics on the socket systemd passed (fd \(fd))")
+                let ch = try await Self.bootstrap(group: group, routes: routes, security: security).withBoundSocket(fd).get()
+                logger.info("serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
                 bound.append(ch)
             }
         } else {
             for a in listen {
                 do {
-                    let ch = try await Self.bootstrap(group: group, routes: routes).bind(host: a.host, port: a.port).get()
-                    logger.info("serving http://\(a)/metrics")
+                    let ch = try await Self.bootstrap(group: group, routes: routes, security: security).bind(host: a.host, port: a.port).get()
+                    logger.info("serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
                     bound.append(ch)
                 } catch {
                     for c in bound { try? await c.close() }
@@ -103,7 +111,7 @@ final class MetricsServer: Service, Sendable {
         var fresh: [Channel] = []
         for a in addresses {
             do {
-                fresh.append(try await Self.bootstrap(group: group, routes: routes).bind(host: a.host, port: a.port).get())
+                fresh.append(try await Self.bootstrap(group: group, routes: routes, security: security).bind(host: a.host, port: a.port).get())
             } catch {
                 for c in fresh { try? await c.close() }
                 throw DaemonFailure(.config, "cannot listen on \(a): \(error)")

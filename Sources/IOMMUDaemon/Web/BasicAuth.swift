@@ -1,0 +1,209 @@
+import CCrypt
+import Glibc
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// HTTP basic authentication against the bcrypt hashes of `basic_auth_users`, verified by the
+/// system's crypt(3) (libxcrypt knows `$2a$`, `$2b$` and `$2y$`), never by code of our own.
+final class BasicAuthVerifier: Sendable {
+    /// A bcrypt cost-10 hash of a password nobody has: an unknown user costs the same bcrypt
+    /// as a known one, so response times do not tell which user names exist.
+    static let decoyHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
+
+    /// How long a successful verification is remembered.
+    ///
+    /// Why caching is safe: an entry is only used when the presented user *and password* are
+    /// byte-for-byte (constant-time compared) the ones that passed bcrypt, *and* the user's hash
+    /// in the running web config is still the one they passed against — bcrypt is
+    /// deterministic, so the cache answers exactly what bcrypt would have answered. Changing
+    /// or removing a user in the file takes effect at once (the hash no longer matches), wrong
+    /// passwords are never cached (each costs a full bcrypt), and the expiry bounds how long a
+    /// password stays in this process's memory. Without it, a 1 s scrape would burn a ~70 ms
+    /// bcrypt (cost 10) every second.
+    static let cacheLifetimeUsec: Int64 = 60_000_000
+
+    struct Entry {
+        var password: [UInt8]
+        var hash: String
+        var expiresUsec: Int64
+    }
+
+    private let cache = Mutex<[String: Entry]>([:])
+    /// One bcrypt at a time, on a thread pool thread: a flood of wrong passwords costs one
+    /// core at most and never stalls the event loop.
+    private let bcryptLock = Mutex<Void>(())
+    private let pool: NIOThreadPool
+
+    init(pool: NIOThreadPool = .singleton) {
+        self.pool = pool
+    }
+
+    enum Decision: Sendable, Equatable {
+        case allowed(user: String)
+        case denied
+    }
+
+    /// Decides for one request; completes on `eventLoop`. A cache hit completes at once.
+    func verify(authorization: String?, users: [String: String], on eventLoop: EventLoop)
+        -> EventLoopFuture<Decision>
+    {
+        guard let (user, password) = Self.parseBasic(authorization) else {
+            return eventLoop.makeSucceededFuture(.denied)
+        }
+        let hash = users[user]
+        if let hash, cachedOK(user: user, password: password, hash: hash) {
+            return eventLoop.makeSucceededFuture(.allowed(user: user))
+        }
+        return pool.runIfActive(eventLoop: eventLoop) { [self] in
+            let ok = bcryptLock.withLock { _ in
+                Self.check(password: password, hash: hash ?? Self.decoyHash)
+            }
+            guard ok, let hash else { return Decision.denied }
+            remember(user: user, password: password, hash: hash)
+            return .allowed(user: user)
+        }
+    }
+
+    func cachedOK(user: String, password: [UInt8], hash: String) -> Bool {
+        let now = Clocks.monotonicUsec()
+        return cache.withLock { c in
+            guard let e = c[user] else { return false }
+            guard e.expiresUsec > now else {
+                c[user] = nil
+                return false
+            }
+            return Self.constantTimeEqual(e.password, password)
+                && Self.constantTimeEqual(Array(e.hash.utf8), Array(hash.utf8))
+        }
+    }
+
+    func remember(user: String, password: [UInt8], hash: String) {
+        let expires = Clocks.monotonicUsec() + Self.cacheLifetimeUsec
+        cache.withLock { c in
+            c = c.filter { $0.value.expiresUsec > expires - Self.cacheLifetimeUsec }
+            c[user] = Entry(password: password, hash: hash, expiresUsec: expires)
+        }
+    }
+
+    /// Forgets every cached verification (a new web config was loaded).
+    func clear() { cache.withLock { $0 = [:] } }
+
+    /// bcrypt through crypt_rn: hashing the password with the stored hash as the setting must
+    /// give the stored hash back. Compared in constant time.
+    static func check(password: [UInt8], hash: String) -> Bool {
+        // bcrypt reads at most 72 bytes; a NUL would end the C string early — refuse it rather
+        // than let "a\0anything" match "a".
+        guard !password.contains(0) else { return false }
+        guard let out = cryptRN(password: password, setting: hash) else { return false }
+        return constantTimeEqual(out, Array(hash.utf8))
+    }
+
+    /// crypt_rn with a heap-allocated `struct crypt_data` (32 KiB: too big for a thread's stack
+    /// to take lightly). nil when libxcrypt refuses the setting.
+    static func cryptRN(password: [UInt8], setting: String) -> [UInt8]? {
+        let size = MemoryLayout<crypt_data>.size
+        let data = UnsafeMutableRawPointer.allocate(
+            byteCount: size, alignment: MemoryLayout<crypt_data>.alignment)
+        data.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        defer {
+            // The output and scratch space held the password's hash state.
+            data.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            data.deallocate()
+        }
+        var phrase = password.map { CChar(bitPattern: $0) }
+        phrase.append(0)
+        defer { for i in phrase.indices { phrase[i] = 0 } }
+        guard let r = crypt_rn(phrase, setting, data, Int32(size)) else { return nil }
+        let s = Array(String(cString: r).utf8)
+        // libxcrypt's failure token starts with '*'; crypt_rn returns NULL, but be sure.
+        return s.first == UInt8(ascii: "*") ? nil : s
+    }
+
+    /// Whether this system's crypt(3) does bcrypt at all (Debian 12's libxcrypt does; an
+    /// old glibc libcrypt does not) — checked once when users are configured.
+    static let systemSupportsBcrypt: Bool = {
+        guard
+            let out = cryptRN(password: Array("iommud".utf8), setting: "$2b$04$abcdefghijklmnopqrstuu")
+        else { return false }
+        return out.count == 60 && out.starts(with: Array("$2b$04$".utf8))
+    }()
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        let n = max(a.count, b.count)
+        for i in 0..<n {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            diff |= x ^ y
+        }
+        return diff == 0
+    }
+
+    /// `Basic base64(user:password)` → (user, password bytes). The scheme is case-insensitive.
+    static func parseBasic(_ header: String?) -> (String, [UInt8])? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+            let decoded = base64Decode(parts[1].trimmingCharacters()),
+            let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+        else { return nil }
+        let user = String(decoding: decoded[..<colon], as: UTF8.self)
+        return (user, Array(decoded[(colon + 1)...]))
+    }
+
+    static func base64Decode(_ s: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var acc: UInt32 = 0
+        var bits = 0
+        var padding = 0
+        for c in s.utf8 {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="):
+                padding += 1
+                continue
+            default: return nil
+            }
+            guard padding == 0 else { return nil }
+            acc = (acc << 6) | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((acc >> UInt32(bits)) & 0xff))
+            }
+        }
+        guard padding <= 2 else { return nil }
+        return out
+    }
+}
+
+/// A token bucket for `rate_limit` (golang.org/x/time/rate semantics: one token per
+/// interval, up to `burst` saved).
+final class RateLimiter: Sendable {
+    let intervalUsec: Int64
+    let burst: Int
+    private let state: Mutex<(tokens: Double, lastUsec: Int64)>
+
+    init(_ limit: WebConfig.RateLimit) {
+        intervalUsec = max(1, limit.interval.totalMilliseconds * 1000)
+        burst = limit.burst
+        state = Mutex((Double(limit.burst), Clocks.monotonicUsec()))
+    }
+
+    func allow() -> Bool {
+        let now = Clocks.monotonicUsec()
+        return state.withLock { s in
+            s.tokens = min(Double(burst), s.tokens + Double(now - s.lastUsec) / Double(intervalUsec))
+            s.lastUsec = now
+            guard s.tokens >= 1 else { return false }
+            s.tokens -= 1
+            return true
+        }
+    }
+}

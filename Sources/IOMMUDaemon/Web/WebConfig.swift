@@ -1,0 +1,538 @@
+import Yams
+
+/// `[http] web_config`: the Prometheus exporter-toolkit web configuration file (YAML) —
+/// `tls_server_config`, `http_server_config`, `basic_auth_users`, `rate_limit` — so iommud
+/// is secured the way every other exporter is. Parsing is pure (text in, model or problems
+/// out); reading the certificates and building the TLS context is `WebSecurity`'s job.
+public struct WebConfig: Sendable, Equatable {
+    /// How the server treats client certificates (Go's tls.ClientAuthType names).
+    public enum ClientAuth: String, Sendable, Equatable, CaseIterable {
+        case noClientCert = "NoClientCert"
+        case requestClientCert = "RequestClientCert"
+        case requireAnyClientCert = "RequireAnyClientCert"
+        case verifyClientCertIfGiven = "VerifyClientCertIfGiven"
+        case requireAndVerifyClientCert = "RequireAndVerifyClientCert"
+
+        /// A certificate must be presented.
+        public var requiresCertificate: Bool {
+            self == .requireAnyClientCert || self == .requireAndVerifyClientCert
+        }
+        /// A presented certificate is checked against the client CAs.
+        public var verifies: Bool {
+            self == .verifyClientCertIfGiven || self == .requireAndVerifyClientCert
+        }
+    }
+
+    public enum TLSVersion: String, Sendable, Equatable, Comparable, CaseIterable {
+        case tls10 = "TLS10"
+        case tls11 = "TLS11"
+        case tls12 = "TLS12"
+        case tls13 = "TLS13"
+
+        public static func < (a: TLSVersion, b: TLSVersion) -> Bool {
+            allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+        }
+    }
+
+    /// A PEM source: a file (relative paths are relative to the web config's directory, as
+    /// in exporter-toolkit) or the PEM text itself.
+    public enum PEMSource: Sendable, Equatable {
+        case file(String)
+        case inline(String)
+    }
+
+    public struct TLS: Sendable, Equatable {
+        public var certificate: PEMSource
+        public var key: PEMSource
+        public var clientCA: PEMSource?
+        public var clientAuth: ClientAuth = .noClientCert
+        public var clientAllowedSANs: [String]?
+        public var minVersion: TLSVersion = .tls12
+        public var maxVersion: TLSVersion = .tls13
+        /// IANA code points, in the order given; empty: BoringSSL's defaults. TLS ≤ 1.2 only.
+        public var cipherSuites: [UInt16] = []
+        /// IANA named-group code points; empty: BoringSSL's defaults.
+        public var curves: [UInt16] = []
+        /// The line of each key in the file, for messages about the files it names.
+        public var lines: [String: Int] = [:]
+    }
+
+    public struct RateLimit: Sendable, Equatable {
+        public var interval: Duration
+        public var burst: Int
+    }
+
+    /// The file it came from.
+    public var file: String
+    /// nil: plain HTTP (basic auth and headers still apply, as in exporter-toolkit).
+    public var tls: TLS?
+    /// Extra response headers, in the order written.
+    public var headers: [HTTPHeaderSetting] = []
+    /// user → bcrypt hash. Empty: no authentication.
+    public var users: [String: String] = [:]
+    public var rateLimit: RateLimit?
+    /// Things that are accepted but do nothing here (http2: HTTP/1.1 only).
+    public var warnings: [String] = []
+
+    public init(file: String) { self.file = file }
+
+    public var requiresAuth: Bool { !users.isEmpty }
+}
+
+public struct HTTPHeaderSetting: Sendable, Equatable {
+    public var name: String
+    public var value: String
+}
+
+/// One thing wrong with a web config file, with where it is.
+public struct WebConfigProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var message: String
+
+    public init(file: String, line: Int?, _ message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String { file + (line.map { ":\($0)" } ?? "") + ": " + message }
+}
+
+public struct WebConfigProblems: Error, Sendable, CustomStringConvertible {
+    public var problems: [WebConfigProblem]
+    public init(_ p: [WebConfigProblem]) { problems = p }
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+public enum WebConfigParser {
+    /// Names exporter-toolkit (Go's crypto/tls `CipherSuites()` and `InsecureCipherSuites()`
+    /// that BoringSSL implements) accepts for `cipher_suites`, with their IANA code points.
+    static let cipherSuites: [String: UInt16] = [
+        "TLS_RSA_WITH_AES_128_CBC_SHA": 0x002F,
+        "TLS_RSA_WITH_AES_256_CBC_SHA": 0x0035,
+        "TLS_RSA_WITH_AES_128_GCM_SHA256": 0x009C,
+        "TLS_RSA_WITH_AES_256_GCM_SHA384": 0x009D,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": 0xC009,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": 0xC00A,
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": 0xC013,
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": 0xC014,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": 0xC02B,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": 0xC02C,
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": 0xC02F,
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": 0xC030,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA8,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA9,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": 0xCCA8,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305": 0xCCA9,
+    ]
+    /// TLS 1.3 suites: Go accepts the names but ignores them (1.3 suites are not configurable).
+    static let tls13Suites: Set<String> = [
+        "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+    ]
+    static let curves: [String: UInt16] = [
+        "CurveP256": 0x17, "CurveP384": 0x18, "CurveP521": 0x19, "X25519": 0x1D,
+    ]
+    /// The only headers exporter-toolkit lets a config set, with the values it allows (nil: any).
+    static let headers: [(String, [String]?)] = [
+        ("Strict-Transport-Security", nil), ("X-Content-Type-Options", ["nosniff"]),
+        ("X-Frame-Options", ["deny", "sameorigin"]), ("X-XSS-Protection", nil),
+        ("Content-Security-Policy", nil),
+    ]
+
+    public static func parse(path: String, text: String) -> Result<WebConfig, WebConfigProblems> {
+        var p = ParseState(file: path)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            return .failure(
+                WebConfigProblems([
+                    WebConfigProblem(file: path, line: e.line, "YAML syntax error: \(e.oneLine)")
+                ]))
+        } catch {
+            return .failure(
+                WebConfigProblems([WebConfigProblem(file: path, line: nil, "YAML syntax error: \(error)")]))
+        }
+        var config = WebConfig(file: path)
+        guard let root, root.null == nil else { return .success(config) }  // an empty file: plain HTTP, no auth
+        guard let top = p.mapping(root, "the file") else {
+            return .failure(WebConfigProblems(p.problems))
+        }
+        for (k, v) in top {
+            guard let key = p.key(k) else { continue }
+            if v.null != nil { continue }
+            switch key {
+            case "tls_server_config": config.tls = p.tls(v)
+            case "http_server_config": p.http(v, into: &config)
+            case "basic_auth_users": config.users = p.users(v)
+            case "rate_limit": config.rateLimit = p.rateLimit(v)
+            default: p.unknown(k, key)
+            }
+        }
+        return p.problems.isEmpty ? .success(config) : .failure(WebConfigProblems(p.problems))
+    }
+
+    /// `$2a$`, `$2b$` or `$2y$`, a two-digit cost from 04 to 31, 22 salt and 31 hash characters.
+    public static func isBcryptHash(_ h: String) -> Bool {
+        let b = Array(h.utf8)
+        guard b.count == 60, b[0] == UInt8(ascii: "$"), b[1] == UInt8(ascii: "2"),
+            [UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "y")].contains(b[2]),
+            b[3] == UInt8(ascii: "$"),
+            b[6] == UInt8(ascii: "$")
+        else { return false }
+        guard let d1 = digit(b[4]), let d2 = digit(b[5]), (4...31).contains(d1 * 10 + d2) else {
+            return false
+        }
+        return b[7...].allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+                || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: ".")
+                || c == UInt8(ascii: "/")
+        }
+    }
+
+    static func digit(_ c: UInt8) -> Int? { c >= 48 && c <= 57 ? Int(c - 48) : nil }
+}
+
+/// Walks the YAML tree, collecting every problem with its line.
+private struct ParseState {
+    let file: String
+    var problems: [WebConfigProblem] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func problem(_ node: Node?, _ message: String) {
+        problems.append(WebConfigProblem(file: file, line: node?.mark?.line, message))
+    }
+
+    mutating func mapping(_ n: Node, _ what: String) -> Node.Mapping? {
+        guard let m = n.mapping else {
+            problem(n, "\(what) must be a mapping of keys to values")
+            return nil
+        }
+        return m
+    }
+
+    mutating func key(_ k: Node) -> String? {
+        guard let s = k.scalar?.string else {
+            problem(k, "keys must be plain strings")
+            return nil
+        }
+        return s
+    }
+
+    mutating func unknown(_ k: Node, _ path: String) {
+        problem(k, "unknown key '\(path)'")
+    }
+
+    mutating func string(_ v: Node, _ path: String) -> String? {
+        guard let s = v.scalar?.string else {
+            problem(v, "'\(path)' must be a string")
+            return nil
+        }
+        return s
+    }
+
+    mutating func strings(_ v: Node, _ path: String) -> [String]? {
+        guard let seq = v.sequence else {
+            problem(v, "'\(path)' must be a list of strings")
+            return nil
+        }
+        var out: [String] = []
+        for e in seq {
+            guard let s = e.scalar?.string else {
+                problem(e, "'\(path)' must be a list of strings")
+                return nil
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    mutating func bool(_ v: Node, _ path: String) -> Bool? {
+        guard v.scalar != nil, let b = v.bool else {
+            problem(v, "'\(path)' must be true or false")
+            return nil
+        }
+        return b
+    }
+
+    mutating func tls(_ node: Node) -> WebConfig.TLS? {
+        guard let m = mapping(node, "'tls_server_config'") else { return nil }
+        var certText: String?
+        var keyText: String?
+        var clientCA: String?
+        var certFile: String?
+        var keyFile: String?
+        var clientCAFile: String?
+        var clientAuthText: String?
+        var tls = WebConfig.TLS(certificate: .inline(""), key: .inline(""))
+        var lines: [String: Int] = [:]
+        let before = problems.count
+        for (k, v) in m {
+            guard let name = key(k) else { continue }
+            let path = "tls_server_config.\(name)"
+            lines[name] = k.mark?.line
+            if v.null != nil { continue }
+            switch name {
+            case "cert": certText = string(v, path)
+            case "key": keyText = string(v, path)
+            case "client_ca": clientCA = string(v, path)
+            case "cert_file": certFile = string(v, path)
+            case "key_file": keyFile = string(v, path)
+            case "client_ca_file": clientCAFile = string(v, path)
+            case "client_auth_type":
+                clientAuthText = string(v, path)
+                if let t = clientAuthText, !t.isEmpty {
+                    // "RequireClientCert" is exporter-toolkit's old name for RequireAnyClientCert.
+                    if let a = WebConfig.ClientAuth(
+                        rawValue: t == "RequireClientCert" ? "RequireAnyClientCert" : t)
+                    {
+                        tls.clientAuth = a
+                    } else {
+                        problem(
+                            v,
+                            "bad value for '\(path)': \"\(t)\" is not one of "
+                                + WebConfig.ClientAuth.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                }
+            case "client_allowed_sans": tls.clientAllowedSANs = strings(v, path)
+            case "min_version", "max_version":
+                if let t = string(v, path) {
+                    if let ver = WebConfig.TLSVersion(rawValue: t) {
+                        if name == "min_version" { tls.minVersion = ver } else { tls.maxVersion = ver }
+                    } else {
+                        problem(v, "bad value for '\(path)': \"\(t)\" is not one of TLS10, TLS11, TLS12, TLS13")
+                    }
+                }
+            case "cipher_suites":
+                for (i, s) in (strings(v, path) ?? []).enumerated() {
+                    if let code = WebConfigParser.cipherSuites[s] {
+                        tls.cipherSuites.append(code)
+                    } else if !WebConfigParser.tls13Suites.contains(s) {
+                        problem(
+                            v.sequence?[i] ?? v,
+                            "unknown cipher suite \"\(s)\" in '\(path)' (use Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"
+                        )
+                    }
+                }
+            case "curve_preferences":
+                for (i, s) in (strings(v, path) ?? []).enumerated() {
+                    if let code = WebConfigParser.curves[s] {
+                        tls.curves.append(code)
+                    } else {
+                        problem(
+                            v.sequence?[i] ?? v,
+                            "unknown curve \"\(s)\" in '\(path)' (one of CurveP256, CurveP384, CurveP521, X25519)"
+                        )
+                    }
+                }
+            case "prefer_server_cipher_suites":
+                // Go ignores it too since 1.18; BoringSSL servers prefer their own order.
+                _ = bool(v, path)
+            default: unknown(k, path)
+            }
+        }
+        tls.lines = lines
+        let line = node.mark?.line
+        func both(_ a: String, _ b: String) {
+            problems.append(
+                WebConfigProblem(
+                    file: file, line: lines[a] ?? line, "give 'tls_server_config.\(a)' or '\(b)', not both"))
+        }
+        let enabled = [certText, keyText, clientCA, certFile, keyFile, clientCAFile, clientAuthText]
+            .contains { !($0 ?? "").isEmpty }
+        guard enabled else { return nil }  // as in exporter-toolkit: no TLS settings, plain HTTP
+        if nonEmpty(certText) && nonEmpty(certFile) { both("cert", "cert_file") }
+        if nonEmpty(keyText) && nonEmpty(keyFile) { both("key", "key_file") }
+        if nonEmpty(clientCA) && nonEmpty(clientCAFile) { both("client_ca", "client_ca_file") }
+        if let f = certFile, !f.isEmpty {
+            tls.certificate = .file(f)
+        } else if let c = certText, !c.isEmpty {
+            tls.certificate = .inline(c)
+        } else {
+            problems.append(
+                WebConfigProblem(
+                    file: file, line: line, "'tls_server_config' needs 'cert_file' (or 'cert')"))
+        }
+        if let f = keyFile, !f.isEmpty {
+            tls.key = .file(f)
+        } else if let c = keyText, !c.isEmpty {
+            tls.key = .inline(c)
+        } else {
+            problems.append(
+                WebConfigProblem(file: file, line: line, "'tls_server_config' needs 'key_file' (or 'key')"))
+        }
+        if let f = clientCAFile, !f.isEmpty {
+            tls.clientCA = .file(f)
+        } else if let c = clientCA, !c.isEmpty {
+            tls.clientCA = .inline(c)
+        }
+        if tls.clientCA != nil && tls.clientAuth == .noClientCert {
+            problems.append(
+                WebConfigProblem(
+                    file: file, line: lines["client_ca_file"] ?? lines["client_ca"],
+                    "client CAs are configured but 'tls_server_config.client_auth_type' is NoClientCert (use RequireAndVerifyClientCert)"
+                ))
+        }
+        if tls.clientAuth.verifies && tls.clientCA == nil {
+            problems.append(
+                WebConfigProblem(
+                    file: file, line: lines["client_auth_type"],
+                    "'tls_server_config.client_auth_type' \(tls.clientAuth.rawValue) needs 'client_ca_file' (the CA that signs client certificates)"
+                ))
+        }
+        if tls.clientAllowedSANs != nil && !tls.clientAuth.requiresCertificate {
+            problems.append(
+                WebConfigProblem(
+                    file: file, line: lines["client_allowed_sans"],
+                    "'tls_server_config.client_allowed_sans' needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert"
+                ))
+        }
+        if tls.minVersion > tls.maxVersion {
+            problems.append(
+                WebConfigProblem(
+                    file: file, line: lines["min_version"],
+                    "'tls_server_config.min_version' \(tls.minVersion.rawValue) is above max_version \(tls.maxVersion.rawValue)"
+                ))
+        }
+        return problems.count == before ? tls : nil
+    }
+
+    func nonEmpty(_ s: String?) -> Bool { !(s ?? "").isEmpty }
+
+    mutating func http(_ node: Node, into config: inout WebConfig) {
+        guard let m = mapping(node, "'http_server_config'") else { return }
+        for (k, v) in m {
+            guard let name = key(k) else { continue }
+            let path = "http_server_config.\(name)"
+            if v.null != nil { continue }
+            switch name {
+            case "http2":
+                if bool(v, path) == true {
+                    config.warnings.append(
+                        "\(file):\(k.mark?.line ?? 0): 'http2: true' is ignored: iommud serves HTTP/1.1 (Prometheus scrapes it the same)"
+                    )
+                }
+            case "headers":
+                guard let hm = mapping(v, "'\(path)'") else { continue }
+                for (hk, hv) in hm {
+                    guard let h = key(hk) else { continue }
+                    guard let allowed = WebConfigParser.headers.first(where: { $0.0 == h }) else {
+                        problem(
+                            hk,
+                            "HTTP header '\(h)' can not be configured (only "
+                                + WebConfigParser.headers.map(\.0).joined(separator: ", ") + ")")
+                        continue
+                    }
+                    if hv.null != nil { continue }
+                    guard let value = string(hv, "\(path).\(h)") else { continue }
+                    if value.isEmpty { continue }  // "Unset if blank"
+                    if let values = allowed.1, !values.contains(value) {
+                        problem(
+                            hv,
+                            "bad value for '\(path).\(h)': \"\(value)\" is not one of \(values.joined(separator: ", "))"
+                        )
+                        continue
+                    }
+                    guard !value.utf8.contains(where: { $0 == 13 || $0 == 10 }) else {
+                        problem(hv, "bad value for '\(path).\(h)': line breaks are not allowed")
+                        continue
+                    }
+                    config.headers.append(HTTPHeaderSetting(name: h, value: value))
+                }
+            default: unknown(k, path)
+            }
+        }
+    }
+
+    mutating func users(_ node: Node) -> [String: String] {
+        guard let m = mapping(node, "'basic_auth_users'") else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in m {
+            guard let user = key(k) else { continue }
+            if user.contains(":") || user.isEmpty {
+                problem(k, "user name \"\(user)\" in 'basic_auth_users' must not be empty nor contain ':'")
+                continue
+            }
+            guard let hash = v.null == nil ? string(v, "basic_auth_users.\(user)") : nil else {
+                if v.null != nil { problem(v, "'basic_auth_users.\(user)' has no password hash") }
+                continue
+            }
+            guard WebConfigParser.isBcryptHash(hash) else {
+                problem(
+                    v,
+                    "'basic_auth_users.\(user)' is not a bcrypt hash (\"$2y$10$\" and 53 more characters; make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"
+                )
+                continue
+            }
+            out[user] = hash
+        }
+        return out
+    }
+
+    mutating func rateLimit(_ node: Node) -> WebConfig.RateLimit? {
+        guard let m = mapping(node, "'rate_limit'") else { return nil }
+        var interval: Duration = .zero
+        var burst = 0
+        for (k, v) in m {
+            guard let name = key(k) else { continue }
+            let path = "rate_limit.\(name)"
+            switch name {
+            case "interval":
+                guard let s = string(v, path) else { continue }
+                if s == "0" || s == "0s" {
+                    interval = .zero
+                } else if let d = Duration.parse(config: s) {
+                    interval = d
+                } else {
+                    problem(
+                        v,
+                        "bad value for '\(path)': \"\(s)\" is not a duration (e.g. \"1s\", \"500ms\", 0 to disable)"
+                    )
+                }
+            case "burst":
+                guard let i = v.int, i >= 0 else {
+                    problem(v, "'\(path)' must be a whole number ≥ 0")
+                    continue
+                }
+                burst = i
+            default: unknown(k, path)
+            }
+        }
+        guard interval > .zero else { return nil }
+        guard burst > 0 else {
+            problem(
+                node,
+                "'rate_limit.burst' must be at least 1 when an interval is set (0 would refuse every request)"
+            )
+            return nil
+        }
+        return WebConfig.RateLimit(interval: interval, burst: burst)
+    }
+}
+
+extension YamlError {
+    var line: Int? {
+        switch self {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        case .duplicatedKeysInMapping(_, let context): return context.mark.line
+        default: return nil
+        }
+    }
+
+    /// The problem without Yams' multi-line snippet.
+    var oneLine: String {
+        switch self {
+        case .scanner(let ctx, let problem, _, _), .parser(let ctx, let problem, _, _),
+            .composer(let ctx, let problem, _, _):
+            return [ctx?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+        case .duplicatedKeysInMapping(let keys, _):
+            return "duplicate key " + keys.map { "'\($0)'" }.joined(separator: ", ")
+        default:
+            return String(describing: self).split(separator: "\n").first.map(String.init) ?? "\(self)"
+        }
+    }
+}
