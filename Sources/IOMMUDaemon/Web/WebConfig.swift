@@ -163,7 +163,7 @@ public enum WebConfigParser {
             guard let key = p.key(k) else { continue }
             if v.null != nil { continue }
             switch key {
-            case "tls_server_config": config.tls = p.tls(v)
+            case "tls_server_config": config.tls = p.tls(v, keyLine: k.mark?.line)
             case "http_server_config": p.http(v, into: &config)
             case "basic_auth_users": config.users = p.users(v)
             case "rate_limit": config.rateLimit = p.rateLimit(v)
@@ -258,7 +258,7 @@ private struct ParseState {
         return b
     }
 
-    mutating func tls(_ node: Node) -> WebConfig.TLS? {
+    mutating func tls(_ node: Node, keyLine: Int?) -> WebConfig.TLS? {
         guard let m = mapping(node, "'tls_server_config'") else { return nil }
         var certText: String?
         var keyText: String?
@@ -335,7 +335,7 @@ private struct ParseState {
             }
         }
         tls.lines = lines
-        let line = node.mark?.line
+        let line = keyLine ?? node.mark?.line
         func both(_ a: String, _ b: String) {
             problems.append(
                 WebConfigProblem(
