@@ -3,13 +3,14 @@
 # with sudo when not root. `apt-get update` runs at most once, and only if a package has no
 # install candidate (a fresh machine).
 set -euo pipefail
-want=(libsystemd-dev pkg-config)
+want=(libsystemd-dev libcrypt-dev pkg-config)
 if [ "${1:-run}" = test ]; then
   # promtool and prometheus; QEMU, busybox and cpio for the real-kernel tests; systemd-container,
   # debootstrap, lintian and help2man for the service and packaging tests; pci.ids for names;
-  # libclang-rt for the fuzzers' sanitizers; curl for HTTP checks.
+  # libclang-rt for the fuzzers' sanitizers; curl for HTTP checks; openssl and apache2-utils
+  # (htpasswd) for the web config tests' certificates and bcrypt hashes.
   want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian help2man
-         pci.ids curl python3-yaml dpkg-dev xz-utils file)
+         pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils)
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

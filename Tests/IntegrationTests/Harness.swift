@@ -215,7 +215,8 @@ final class Daemon {
     var process: Process?
     let logPath: String
 
-    init(kmsg: String = "/dev/kmsg", extraConfig: String = "", checkpointInterval: String = "200ms") {
+    /// `httpConfig`: more keys for the `[http]` section (e.g. `web_config = "…"`).
+    init(kmsg: String = "/dev/kmsg", extraConfig: String = "", checkpointInterval: String = "200ms", httpConfig: String = "") {
         dir = TempDir()
         port = freePort()
         controlSocket = dir.path + "/control.sock"
@@ -228,6 +229,7 @@ final class Daemon {
             accept_user_facility = true
             [http]
             listen = ["127.0.0.1:\(port)"]
+            \(httpConfig)
             [control]
             socket = "\(controlSocket)"
             [state]
