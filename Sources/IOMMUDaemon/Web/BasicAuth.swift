@@ -79,10 +79,10 @@ final class BasicAuthVerifier: Sendable {
     }
 
     func remember(user: String, password: [UInt8], hash: String) {
-        let expires = Clocks.monotonicUsec() + Self.cacheLifetimeUsec
+        let now = Clocks.monotonicUsec()
         cache.withLock { c in
-            c = c.filter { $0.value.expiresUsec > expires - Self.cacheLifetimeUsec }
-            c[user] = Entry(password: password, hash: hash, expiresUsec: expires)
+            c = c.filter { $0.value.expiresUsec > now }
+            c[user] = Entry(password: password, hash: hash, expiresUsec: now + Self.cacheLifetimeUsec)
         }
     }
 

@@ -85,10 +85,12 @@ final class PlainHTTPOnTLSPortHandler: ChannelInboundHandler, RemovableChannelHa
     typealias OutboundOut = ByteBuffer
 
     let logger: Logger
+    var answered = false
 
     init(logger: Logger) { self.logger = logger }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
         let buffer = unwrapInboundIn(data)
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
         // 0x16: a TLS handshake record. Anything else is not TLS; an ASCII letter is HTTP.

@@ -143,14 +143,10 @@ public final class WebSecurity: Sendable {
         s.watched = files
         switch result {
         case .success(let snap):
-            let changed = snap.summary != s.active.summary || why == "reload"
             s.active = snap
             for w in snap.config?.warnings ?? [] { logger.warning("\(w)") }
-            if changed || why != "reload" {
-                logger.info(
-                    "web config \(path.isEmpty ? "(none)" : path) \(why == "reload" ? "reloaded" : "\(why), reloaded"): \(snap.summary)"
-                )
-            }
+            let what = why == "reload" ? "reloaded" : "\(why), reloaded"
+            logger.info("web config \(path.isEmpty ? "(none)" : path) \(what): \(snap.summary)")
             onStatus(true)
             return true
         case .failure(let problems):
