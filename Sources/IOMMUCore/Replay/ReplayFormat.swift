@@ -21,8 +21,13 @@ public enum ReplayFormat: String, Sendable, CaseIterable {
             if l.isEmpty || l.hasPrefix("-- ") { continue }  // journalctl's "-- Boot …" / "-- No entries --"
             if l.hasPrefix("{") { return .journalJSON }
             if KmsgRecordParser.parse(String(line)) != nil { return .kmsg }
-            // Before `[`: journalctl -o short-monotonic lines start with a bracketed stamp too.
-            if TextLogDecoder.kernelMarker(line) != nil { return .journal }
+            // Before `[`: journalctl -o short-monotonic lines start with a bracketed stamp too,
+            // then exactly one word (the host) before ` kernel: `.
+            if let m = TextLogDecoder.kernelMarker(line) {
+                guard l.hasPrefix("["), let close = l.firstIndex(of: "]") else { return .journal }
+                let host = l[l.index(after: close)..<m.lowerBound].drop { $0 == " " }
+                if !host.isEmpty && !host.contains(" ") { return .journal }
+            }
             if l.hasPrefix("[") || l.hasPrefix("<") || TextLogDecoder.decodedPrefix(l) != nil
                 || (TextLogDecoder.isISOStamp(l) && l.prefix { $0 != " " }.contains(","))  // dmesg's iso has `,µs`
             {
