@@ -26,6 +26,12 @@ for f in "$fixtures"/{intel,amd,arm-smmu-v3,arm-smmu,common,real}/*.txt; do
   [ -n "$stream" ] || continue
   printf '%s\n' "$stream" | put "$work/corpus-classifier"
   printf '%s\n' "$stream" | put "$work/corpus-replay"
+  # The same records as dmesg and journalctl would print them (unescaped enough for the decoders).
+  printf '%s\n' "$stream" | awk -F';' '!/^ / { split($1, h, ","); t = $0; sub(/^[^;]*;/, "", t)
+      printf "[%5d.%06d] %s\n", h[3] / 1000000, h[3] % 1000000, t }' | sed 's/\\x09/\t/g; s/\\x0a/\n               /g' |
+    head -c 4096 | put "$work/corpus-replay" || true  # (head may cut the pipe short)
+  printf '%s\n' "$stream" | awk '!/^ / { t = $0; sub(/^[^;]*;/, "", t); print "Nov 26 05:53:01 host kernel: " t }' |
+    sed 's/\\x09/\t/g' | head -c 4096 | put "$work/corpus-replay" || true
   # One record per kmsg seed, runs of 8 records per classifier seed.
   tmp=$(mktemp -d)
   printf '%s\n' "$stream" | awk -v dir="$tmp" '
