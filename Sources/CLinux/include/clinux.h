@@ -12,6 +12,10 @@ int clinux_eventfd(unsigned int initval, int flags);
 /// inotify_init1(2) / inotify_add_watch(2) — to follow a regular file used as a kmsg source.
 int clinux_inotify_init(int flags);
 int clinux_inotify_watch(int fd, const char *path, unsigned int mask);
+/// malloc_trim(3): hand freed heap pages back to the kernel after a burst.
+int clinux_malloc_trim(void);
+/// mallopt(M_ARENA_MAX, n): few threads allocate here; one arena keeps freed memory reusable.
+int clinux_malloc_arena_max(int n);
 /// klogctl(10, NULL, 0): the size of the kernel ring buffer in bytes.
 int clinux_klog_buffer_size(void);
 #endif

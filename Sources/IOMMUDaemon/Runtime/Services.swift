@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import IOMMUCore
 import Logging
@@ -26,6 +27,8 @@ final class KmsgService: Service, Sendable {
     func run() async throws {
         let stream = reader.start()
         var announcedReady = false
+        // Records folded in since the heap was last trimmed (see below).
+        var sinceTrim: UInt64 = 0
         await withGracefulShutdownHandler {
             for await batch in stream {
                 let faults = core.ingest(batch)
@@ -40,10 +43,18 @@ final class KmsgService: Service, Sendable {
                 }
                 if batch.endOfBacklog && !announcedReady {
                     announcedReady = true
+                    StartupPages.release()
                     SystemdNotify.send("READY=1\nSTATUS=\(core.statusLine())")
                     logger.info("ring buffer backlog read: \(core.statusLine())")
                 }
                 checkpoints.recordsArrived()
+                // After a burst (the backlog, a storm) the batches' records are freed but glibc
+                // keeps the pages; give them back once the stream is quiet again.
+                sinceTrim += batch.records
+                if sinceTrim >= 50_000 && (batch.records < 256 || batch.endOfBacklog) {
+                    sinceTrim = 0
+                    _ = clinux_malloc_trim()
+                }
                 reader.batchDone()
             }
         } onGracefulShutdown: {
