@@ -17,74 +17,69 @@
 /// (`IO_PAGE_FAULT device=… ]` in a record of its own). Those start with the event's upper-case
 /// name, which `startsWithEventName` accepts; the classifier decides whether a header is pending.
 public enum IOMMUPrefilter {
-    @inlinable
+    /// Finds the words through rare two-byte anchors instead of testing every common letter:
+    /// each byte pair (case folded) is looked up in a 64 Ki-bit table of the anchors — `dm`
+    /// (dmar), `hd` (DRHD), `mm` (iommu, smmu), `r-` (INTR-), `-v` (AMD-V), `gg` (Event logged),
+    /// `pf` (iopf), `q_` (prq_) — and only a hit is checked against the whole word. Ordinary text
+    /// hits an anchor rarely (`comm=` in audit records, `admin`), so the common case is one load
+    /// and one test per byte (bench/: replay throughput).
     public static func mightBeIOMMU(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = t.count
         guard n >= 4 else { return false }
         if startsWithEventName(t) { return true }
-        var i = 0
-        while i <= n - 4 {
-            switch t[i] | 0x20 {
-            case UInt8(ascii: "d"):
-                let b1 = t[i + 1] | 0x20
-                let b2 = t[i + 2] | 0x20
-                let b3 = t[i + 3] | 0x20
-                if b1 == UInt8(ascii: "m") && b2 == UInt8(ascii: "a") && b3 == UInt8(ascii: "r") {
-                    return true
-                }
-                if b1 == UInt8(ascii: "r") && b2 == UInt8(ascii: "h") && b3 == UInt8(ascii: "d") {
-                    return true
-                }
-            case UInt8(ascii: "i"):
-                if i <= n - 5 && t[i + 1] | 0x20 == UInt8(ascii: "o")
-                    && t[i + 2] | 0x20 == UInt8(ascii: "m")
-                    && t[i + 3] | 0x20 == UInt8(ascii: "m") && t[i + 4] | 0x20 == UInt8(ascii: "u")
-                {
-                    return true
-                }
-                if t[i + 1] == UInt8(ascii: "o") && t[i + 2] == UInt8(ascii: "p")
-                    && t[i + 3] == UInt8(ascii: "f")
-                {
-                    return true
-                }
-                if i <= n - 10 && t[i + 1] == UInt8(ascii: "N") && t[i + 2] == UInt8(ascii: "T")
-                    && t[i + 3] == UInt8(ascii: "R") && t[i + 4] == UInt8(ascii: "-")
-                {
-                    return true
-                }
-            case UInt8(ascii: "s"):
-                if t[i + 1] | 0x20 == UInt8(ascii: "m") && t[i + 2] | 0x20 == UInt8(ascii: "m")
-                    && t[i + 3] | 0x20 == UInt8(ascii: "u")
-                {
-                    return true
-                }
-            case UInt8(ascii: "p"):
-                if t[i + 1] == UInt8(ascii: "r") && t[i + 2] == UInt8(ascii: "q")
-                    && t[i + 3] == UInt8(ascii: "_")
-                {
-                    return true
-                }
-            case UInt8(ascii: "a"):
-                if i <= n - 6 && t[i] == UInt8(ascii: "A") && t[i + 1] == UInt8(ascii: "M")
-                    && t[i + 2] == UInt8(ascii: "D") && t[i + 3] == UInt8(ascii: "-")
-                    && t[i + 4] == UInt8(ascii: "V")
-                {
-                    return true
-                }
-            case UInt8(ascii: "e"):
-                if i <= n - 12 && t[i] == UInt8(ascii: "E") && t[i + 1] == UInt8(ascii: "v")
-                    && t[i + 2] == UInt8(ascii: "e") && t[i + 3] == UInt8(ascii: "n")
-                    && t[i + 4] == UInt8(ascii: "t")
-                    && t[i + 5] == UInt8(ascii: " ") && t[i + 6] == UInt8(ascii: "l")
-                {
-                    return true
-                }
-            default:
-                break
+        let table = anchorTable
+        var previous = UInt16(t[0] | 0x20)
+        var i = 1
+        while i < n {
+            let current = UInt16(t[i] | 0x20)
+            let pair = previous << 8 | current
+            previous = current
+            if table[Int(pair >> 6)] & (1 << (pair & 63)) != 0, wordAround(anchorEnd: i, pair: pair, in: t) {
+                return true
             }
             i += 1
         }
         return false
+    }
+
+    /// The anchor's pairs, case-folded the way `mightBeIOMMU` folds bytes (`| 0x20`).
+    static let anchors: [(UInt8, UInt8)] = [
+        (0x64, 0x6d), (0x68, 0x64), (0x6d, 0x6d), (0x72, 0x2d), (0x2d, 0x76), (0x67, 0x67), (0x70, 0x66),
+        (0x71, 0x5f | 0x20),
+    ]
+
+    static let anchorTable: [UInt64] = {
+        var t = [UInt64](repeating: 0, count: 1024)
+        for (a, b) in anchors {
+            let pair = UInt16(a) << 8 | UInt16(b)
+            t[Int(pair >> 6)] |= 1 << (pair & 63)
+        }
+        return t
+    }()
+
+    /// Is the word an anchor belongs to really there? `i` is the index of the anchor's second byte.
+    static func wordAround(anchorEnd i: Int, pair: UInt16, in t: UnsafeBufferPointer<UInt8>) -> Bool {
+        /// `word` (case-insensitive when `fold`) starts at `start`.
+        func at(_ start: Int, _ word: StaticString, fold: Bool) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard start >= 0, start + count <= t.count else { return false }
+            let w = word.utf8Start
+            for k in 0..<count {
+                let b = fold ? t[start + k] | 0x20 : t[start + k]
+                if b != w[k] { return false }
+            }
+            return true
+        }
+        switch pair {
+        case 0x646d: return at(i - 1, "dmar", fold: true)
+        case 0x6864: return at(i - 3, "drhd", fold: true)
+        case 0x6d6d: return at(i - 3, "iommu", fold: true) || at(i - 2, "smmu", fold: true)
+        case 0x722d: return at(i - 4, "INTR-", fold: false)
+        case 0x2d76: return at(i - 4, "AMD-V", fold: false)
+        case 0x6767: return at(i - 9, "Event logged", fold: false)
+        case 0x7066: return at(i - 3, "iopf", fold: false)
+        default: return at(i - 3, "prq_", fold: false)
+        }
     }
 
     /// One of the AMD event names `iommu_print_event()` prints (or `UNKNOWN`), then a space:
