@@ -23,6 +23,18 @@ struct ReplayTests {
         #expect(ReplayFormat.detect(sample) == expected)
     }
 
+    /// Inputs the fuzzers found crashing: each must be read to the end without trapping.
+    @Test("fuzzer crashers replay without trapping", arguments: listFiles(Fixtures.root + "/replay/crashers").sorted())
+    func crashers(_ name: String) {
+        let bytes = Array(readFile(Fixtures.root + "/replay/crashers/" + name).utf8)
+        for format in ReplayFormat.allCases {
+            var e = ReplayEngine(format: format)
+            bytes.withUnsafeBufferPointer { _ = e.feed($0, isFinal: true) }
+        }
+        // A stamp bracket that closes after ` kernel: ` is not a dmesg stamp.
+        #expect(ReplayFormat.detect("[ 7100.00001 host kernel: iommu ivhd0: AMD-Vi: Event logged [X]") == .journal)
+    }
+
     @Test("the same fault through every input format")
     func formats() {
         let line = "DMAR: [DMA Write NO_PASID] Request device [03:00.0] fault addr 0xfffff000 [fault reason 0x05] PTE Write access is not set"

@@ -2,6 +2,8 @@
 // classify, flush between batches, finish at the end), with the invariants every output must
 // keep. Input: a kmsg byte stream; a byte of it decides where the reader "goes idle".
 
+@testable import IOMMUCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)

@@ -1,6 +1,8 @@
 // libFuzzer target: the /proc/interrupts parser, the IOMMU vector naming and the interrupt
 // ledger that folds samples (per-CPU maxima, totals) over arbitrary text.
 
+@testable import IOMMUCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzInterrupts(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)

@@ -1,6 +1,8 @@
 // libFuzzer target: /dev/kmsg framing and record parsing (KmsgFraming, KmsgRecordParser,
 // unescaping, dictionaries) and the sequence tracker, over arbitrary bytes. Built by run.sh
-// straight from Sources/IOMMUCore (swiftc -sanitize=fuzzer,address -parse-as-library).
+// against Sources/IOMMUCore compiled once, instrumented, into a static library.
+
+@testable import IOMMUCore
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzKmsg(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

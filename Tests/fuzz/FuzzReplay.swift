@@ -2,6 +2,8 @@
 // format detection, dmesg/journal/JSON line decoding, continuation joining, kmsg framing),
 // fed in two chunks cut where the input says, plus the ledger and status rendering it feeds.
 
+@testable import IOMMUCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzReplay(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)

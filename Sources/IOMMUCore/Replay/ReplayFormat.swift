@@ -24,7 +24,8 @@ public enum ReplayFormat: String, Sendable, CaseIterable {
             // Before `[`: journalctl -o short-monotonic lines start with a bracketed stamp too,
             // then exactly one word (the host) before ` kernel: `.
             if let m = TextLogDecoder.kernelMarker(line) {
-                guard l.hasPrefix("["), let close = l.firstIndex(of: "]") else { return .journal }
+                // (A `]` past ` kernel: ` is not the stamp's: the line is not bracket-stamped.)
+                guard l.hasPrefix("["), let close = l.firstIndex(of: "]"), close < m.lowerBound else { return .journal }
                 let host = l[l.index(after: close)..<m.lowerBound].drop { $0 == " " }
                 if !host.isEmpty && !host.contains(" ") { return .journal }
             }
