@@ -47,14 +47,16 @@ struct Log: ParsableCommand {
         if let s = since {
             guard let t = TimeSpec.parse(s, nowUsec: now) else {
                 throw ValidationError(
-                    "cannot read the time '\(s)': use e.g. 2026-11-26T05:53:14Z, \"2026-11-26 05:53:14\", -1h or \"7d ago\"")
+                    "cannot read the time '\(s)': use e.g. 2026-11-26T05:53:14Z, \"2026-11-26 05:53:14\", -1h or \"7d ago\""
+                )
             }
             o.sinceUsec = t
         }
         if let u = until {
             guard let t = TimeSpec.parse(u, nowUsec: now) else {
                 throw ValidationError(
-                    "cannot read the time '\(u)': use e.g. 2026-11-26T05:53:14Z, \"2026-11-26 05:53:14\", -1h or \"7d ago\"")
+                    "cannot read the time '\(u)': use e.g. 2026-11-26T05:53:14Z, \"2026-11-26 05:53:14\", -1h or \"7d ago\""
+                )
             }
             o.untilUsec = t
         }
@@ -70,7 +72,8 @@ struct Log: ParsableCommand {
         if json {
             for e in entries { if let line = JournalLog.jsonLine(e) { out.append(line) } }
         } else if entries.isEmpty {
-            writeStderr("no IOMMU faults in the journal" + (since != nil || until != nil ? " in that time range" : "") + ".\n")
+            writeStderr(
+                "no IOMMU faults in the journal" + (since != nil || until != nil ? " in that time range" : "") + ".\n")
         } else {
             out.append(String(JournalLog.table(entries).dropLast()))
         }

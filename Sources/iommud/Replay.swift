@@ -68,7 +68,8 @@ struct Replay: ParsableCommand {
                     failed = true
                     break
                 }
-                let bytes = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                let bytes = UnsafeBufferPointer(
+                    start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
                 if engine == nil {
                     var f = ReplayFormat(rawValue: format)!
                     if f == .auto { f = ReplayFormat.detect(String(decoding: bytes.prefix(64 * 1024), as: UTF8.self)) }
@@ -81,7 +82,9 @@ struct Replay: ParsableCommand {
                     for f in faults { out.append(f) }
                 }
                 done += Int64(n)
-                progress.update(name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults)
+                progress.update(
+                    name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults
+                )
                 if n == 0 { break }
             }
             if let e = engine {

@@ -9,7 +9,8 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "One JSON object, for tools.")
     var json = false
 
-    @Option(name: .long, help: "The control socket (default: [control] socket of the config, /run/iommud/control.sock).")
+    @Option(
+        name: .long, help: "The control socket (default: [control] socket of the config, /run/iommud/control.sock).")
     var socket: String?
 
     @Option(name: .long, help: "Configuration file to take the control socket from.")

@@ -135,7 +135,8 @@ struct FixtureRunner {
             let wanted = r.expectations.filter { $0.kind != "none" }
             if wanted.isEmpty {
                 if !got.isEmpty {
-                    problems.append("\(name):\(r.line): expected nothing, got \(got.map(Self.describe).joined(separator: "; "))")
+                    problems.append(
+                        "\(name):\(r.line): expected nothing, got \(got.map(Self.describe).joined(separator: "; "))")
                 }
                 continue
             }
@@ -178,7 +179,8 @@ struct FixtureRunner {
             switch m {
             case .suppressed(let source, let vendor, let count):
                 return [
-                    "_kind": "suppressed", "source": source, "vendor": vendor?.rawValue ?? "null", "count": String(count),
+                    "_kind": "suppressed", "source": source, "vendor": vendor?.rawValue ?? "null",
+                    "count": String(count),
                 ]
             case .overflow(let vendor, let unit, let log):
                 return ["_kind": "overflow", "vendor": vendor.rawValue, "unit": unit ?? "null", "log": log]
@@ -231,7 +233,9 @@ struct FixtureRunner {
     static func describe(_ o: ClassifierOutput) -> String {
         let f = fields(of: o)
         return (f["_kind"] ?? "?") + " "
-            + f.filter { $0.key != "_kind" && $0.value != "null" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            + f.filter { $0.key != "_kind" && $0.value != "null" }.sorted { $0.key < $1.key }.map {
+                "\($0.key)=\($0.value)"
+            }
             .joined(separator: " ")
     }
 }

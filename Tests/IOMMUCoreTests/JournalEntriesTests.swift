@@ -174,7 +174,8 @@ struct JournalReadBackTests {
         noUnit.unit = nil
         let fields2 = JournalEntries.fault(noUnit, device: .init(), realtimeOffsetUsec: 10)
         #expect(
-            JournalEntries.fault(fromFields: Dictionary(fields2.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))?
+            JournalEntries.fault(
+                fromFields: Dictionary(fields2.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))?
                 .unit == nil)
     }
 }

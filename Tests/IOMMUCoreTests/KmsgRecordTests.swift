@@ -5,7 +5,8 @@ import Testing
 struct KmsgRecordTests {
     @Test("header fields, unknown extra fields ignored")
     func header() throws {
-        let r = try #require(KmsgRecordParser.parse("6,3301,5123000,-,caller=T342;arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:"))
+        let r = try #require(
+            KmsgRecordParser.parse("6,3301,5123000,-,caller=T342;arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:"))
         #expect(r.priority == 6)
         #expect(r.level == 6)
         #expect(r.facility == 0)
@@ -25,7 +26,8 @@ struct KmsgRecordTests {
 
     @Test("dictionary lines give SUBSYSTEM and DEVICE")
     func dictionary() throws {
-        let raw = "3,2210,120034567,-;nvme 0000:01:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x0000 address=0xfc189000 flags=0x0000]\n SUBSYSTEM=pci\n DEVICE=+pci:0000:01:00.0\n"
+        let raw =
+            "3,2210,120034567,-;nvme 0000:01:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x0000 address=0xfc189000 flags=0x0000]\n SUBSYSTEM=pci\n DEVICE=+pci:0000:01:00.0\n"
         let r = try #require(KmsgRecordParser.parse(raw))
         #expect(r.subsystem == "pci")
         #expect(r.device == "+pci:0000:01:00.0")
@@ -37,14 +39,20 @@ struct KmsgRecordTests {
     func escapes() throws {
         let r = try #require(
             KmsgRecordParser.parse(
-                "3,501,2345678,c;DMAR: DMAR:[DMA Write] Request device [00:02.0] fault addr ffffe000 \\x0aDMAR:[fault reason 05] x\\x09y\\x5cz"))
-        #expect(r.text == "DMAR: DMAR:[DMA Write] Request device [00:02.0] fault addr ffffe000 \nDMAR:[fault reason 05] x\ty\\z")
+                "3,501,2345678,c;DMAR: DMAR:[DMA Write] Request device [00:02.0] fault addr ffffe000 \\x0aDMAR:[fault reason 05] x\\x09y\\x5cz"
+            ))
+        #expect(
+            r.text
+                == "DMAR: DMAR:[DMA Write] Request device [00:02.0] fault addr ffffe000 \nDMAR:[fault reason 05] x\ty\\z"
+        )
         #expect(r.flag == UInt8(ascii: "c"))
     }
 
-    @Test("malformed headers are rejected, never trap", arguments: [
-        "", "garbage", "6,abc,1,-;x", "6,1,2;x", "6,1,2,-", "99999999999999999999,1,2,-;x", ",,,;", "6,1,2,-\n;x",
-    ])
+    @Test(
+        "malformed headers are rejected, never trap",
+        arguments: [
+            "", "garbage", "6,abc,1,-;x", "6,1,2;x", "6,1,2,-", "99999999999999999999,1,2,-;x", ",,,;", "6,1,2,-\n;x",
+        ])
     func malformed(_ text: String) {
         #expect(KmsgRecordParser.parse(text) == nil)
     }

@@ -18,7 +18,9 @@ struct LedgerCheckpointTests {
         for o in out { l.record(o, realtimeOffsetUsec: 1_700_000_000_000_000) }
         l.recordKmsg(records: 5, lastSeq: 14)
         l.recordLoss(LossRange(afterSeq: nil, beforeSeq: 10, count: 10))
-        l.recordInterrupts([InterruptObservation(irq: 24, unit: "dmar0", vector: "fault", counts: ["CPU0": 4, "CPU1": 1])])
+        l.recordInterrupts([
+            InterruptObservation(irq: 24, unit: "dmar0", vector: "fault", counts: ["CPU0": 4, "CPU1": 1])
+        ])
         return l
     }
 
@@ -86,7 +88,11 @@ struct LedgerCheckpointTests {
         #expect(s.bootID == "0d6f4f57-7f6c-4f0e-9a55-0d1f5c0e5a11")
         #expect(s.resumeSeq == 4711)
         #expect(s.ledger.totalFaults == 7)
-        #expect(s.ledger.faults[FaultCounterKey(unit: "dmar0", device: "0000:00:01.0", vendor: .intel, kind: .dmaRead, reason: "0x06", recoverable: false)] == 5)
+        #expect(
+            s.ledger.faults[
+                FaultCounterKey(
+                    unit: "dmar0", device: "0000:00:01.0", vendor: .intel, kind: .dmaRead, reason: "0x06",
+                    recoverable: false)] == 5)
         #expect(s.ledger.lostRecords == 3)
         // Written back in the current format, it reads the same.
         let again = try CheckpointCodec.decode(CheckpointCodec.encode(s))

@@ -69,7 +69,10 @@ extension InterruptObservation {
                 guard let v = IOMMUVector(action: a) else { continue }
                 var c: [String: UInt64] = [:]
                 for x in row.counts { c[x.cpu] = x.count }
-                out.append(InterruptObservation(irq: row.irq, unit: topology.unit(forInterrupt: row.irq, vector: v), vector: v.vector, counts: c))
+                out.append(
+                    InterruptObservation(
+                        irq: row.irq, unit: topology.unit(forInterrupt: row.irq, vector: v), vector: v.vector, counts: c
+                    ))
             }
         }
         return out

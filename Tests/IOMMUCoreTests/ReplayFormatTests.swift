@@ -199,7 +199,7 @@ struct ReplayFormatTests {
             ("2026-11-26T05:53:01+0000 host systemd[1]: x\n2026-11-26T05:53:02+0000 host kernel: y", .journal),
             ("6,1,2,-,caller=T1;DMAR: x\n SUBSYSTEM=pci", .kmsg),
             ("[    0.5] x86/fpu: Supporting XSAVE feature 0x001: 'x87 floating point registers' kernel: no", .dmesg),
-        ("[    2.5] Loading compiled-in X.509 certificates for the kernel: ok", .dmesg),
+            ("[    2.5] Loading compiled-in X.509 certificates for the kernel: ok", .dmesg),
         ])
     func detect(_ sample: String, _ expected: ReplayFormat) {
         #expect(ReplayFormat.detect(sample) == expected)

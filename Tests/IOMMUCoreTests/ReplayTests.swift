@@ -11,14 +11,16 @@ struct ReplayTests {
         return (e, faults)
     }
 
-    @Test("format detection", arguments: [
-        ("3,1,2,-;DMAR: x", ReplayFormat.kmsg),
-        ("[    5.413744] DMAR: DRHD: handling fault status reg 2", .dmesg),
-        ("[Thu Nov 26 05:53:01 2026] DMAR: x", .dmesg),
-        ("Nov 26 05:53:01 host kernel: DMAR: x", .journal),
-        ("2026-11-26T05:53:01+0000 host kernel: DMAR: x", .journal),
-        ("{\"MESSAGE\":\"DMAR: x\",\"_TRANSPORT\":\"kernel\"}", .journalJSON),
-    ])
+    @Test(
+        "format detection",
+        arguments: [
+            ("3,1,2,-;DMAR: x", ReplayFormat.kmsg),
+            ("[    5.413744] DMAR: DRHD: handling fault status reg 2", .dmesg),
+            ("[Thu Nov 26 05:53:01 2026] DMAR: x", .dmesg),
+            ("Nov 26 05:53:01 host kernel: DMAR: x", .journal),
+            ("2026-11-26T05:53:01+0000 host kernel: DMAR: x", .journal),
+            ("{\"MESSAGE\":\"DMAR: x\",\"_TRANSPORT\":\"kernel\"}", .journalJSON),
+        ])
     func detect(_ sample: String, _ expected: ReplayFormat) {
         #expect(ReplayFormat.detect(sample) == expected)
     }
@@ -37,14 +39,16 @@ struct ReplayTests {
 
     @Test("the same fault through every input format")
     func formats() {
-        let line = "DMAR: [DMA Write NO_PASID] Request device [03:00.0] fault addr 0xfffff000 [fault reason 0x05] PTE Write access is not set"
+        let line =
+            "DMAR: [DMA Write NO_PASID] Request device [03:00.0] fault addr 0xfffff000 [fault reason 0x05] PTE Write access is not set"
         let inputs = [
             "3,77,5413744,-;" + line + "\n",
             "[    5.413744] " + line + "\n",
             "[Thu Nov 26 05:53:01 2026] " + line + "\n",
             "Nov 26 05:53:01 host kernel: " + line + "\n",
             "-- Boot 1234 --\n2026-11-26T05:53:01+0000 host kernel: " + line + "\n",
-            "{\"__MONOTONIC_TIMESTAMP\":\"5413744\",\"PRIORITY\":\"3\",\"SYSLOG_FACILITY\":\"0\",\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\"" + line + "\"}\n",
+            "{\"__MONOTONIC_TIMESTAMP\":\"5413744\",\"PRIORITY\":\"3\",\"SYSLOG_FACILITY\":\"0\",\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\""
+                + line + "\"}\n",
         ]
         for input in inputs {
             let (_, faults) = Self.replay(input)
@@ -58,10 +62,12 @@ struct ReplayTests {
 
     @Test("chunk boundaries anywhere give the same result")
     func chunks() {
-        let text = Fixtures.read("real/intel-bb-ratelimit.txt").isEmpty
+        let text =
+            Fixtures.read("real/intel-bb-ratelimit.txt").isEmpty
             ? "3,1,1,-;DMAR: [DMA Read NO_PASID] Request device [00:01.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n 4,2,2,-;dmar_fault: 2 callbacks suppressed\n"
             : Fixtures.read("real/intel-bb-ratelimit.txt")
-        let kmsg = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("=>") && !$0.isEmpty }
+        let kmsg =
+            text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("=>") && !$0.isEmpty }
             .joined(separator: "\n") + "\n"
         let (whole, _) = Self.replay(kmsg, format: .kmsg)
         let bytes = Array(kmsg.utf8)
@@ -78,13 +84,17 @@ struct ReplayTests {
     @Test("replay --json lines carry the contract's keys")
     func jsonKeys() throws {
         let (_, faults) = Self.replay(
-            "3,5,6,-;DMAR: [DMA Read PASID 0x1] Request device [6a:01.0] fault addr 0x7f8a2c000000 [fault reason 0x71] SM: Present bit in first-level paging entry is clear\n")
+            "3,5,6,-;DMAR: [DMA Read PASID 0x1] Request device [6a:01.0] fault addr 0x7f8a2c000000 [fault reason 0x71] SM: Present bit in first-level paging entry is clear\n"
+        )
         let f = try #require(faults.first)
         guard case .object(let o)? = MiniJSON.parse(f.jsonLine()) else {
             Issue.record("not JSON")
             return
         }
-        for k in ["vendor", "unit", "device", "kind", "reason", "reason_text", "address", "pasid", "access", "recoverable", "owner", "seq", "text"] {
+        for k in [
+            "vendor", "unit", "device", "kind", "reason", "reason_text", "address", "pasid", "access", "recoverable",
+            "owner", "seq", "text",
+        ] {
             #expect(o[k] != nil, "missing \(k)")
         }
         #expect(o["pasid"] == .string("0x1"))

@@ -174,4 +174,3 @@ struct VendorTests {
         #expect(out.count >= 200 - 64)
     }
 }
-

@@ -26,16 +26,19 @@ struct ConfigLoaderTests {
         #expect(c == Configuration())
     }
 
-    @Test("values are taken", arguments: [
-        ("[http]\nlisten = [\"127.0.0.1:9100\", \"[::1]:9101\"]", "listen"),
-        ("[state]\ncheckpoint_interval = \"1m30s\"", "interval"),
-        ("[log]\nlevel = \"debug\"", "level"),
-        ("http.listen = [\"0.0.0.0:1\"]", "dotted"),
-    ])
+    @Test(
+        "values are taken",
+        arguments: [
+            ("[http]\nlisten = [\"127.0.0.1:9100\", \"[::1]:9101\"]", "listen"),
+            ("[state]\ncheckpoint_interval = \"1m30s\"", "interval"),
+            ("[log]\nlevel = \"debug\"", "level"),
+            ("http.listen = [\"0.0.0.0:1\"]", "dotted"),
+        ])
     func values(_ text: String, _ what: String) throws {
         let c = try Self.load(text).get()
         switch what {
-        case "listen": #expect(c.listen == [ListenAddress(host: "127.0.0.1", port: 9100), ListenAddress(host: "::1", port: 9101)])
+        case "listen":
+            #expect(c.listen == [ListenAddress(host: "127.0.0.1", port: 9100), ListenAddress(host: "::1", port: 9101)])
         case "interval": #expect(c.checkpointInterval == .seconds(90))
         case "level": #expect(c.logLevel == .debug)
         default: #expect(c.listen == [ListenAddress(host: "0.0.0.0", port: 1)])
@@ -44,7 +47,10 @@ struct ConfigLoaderTests {
 
     @Test("every problem is reported with its line, not just the first")
     func allProblems() {
-        guard case .failure(let e) = Self.load("[sources]\nkmsg = 3\n\n[http]\nlisen = 1\n[state]\ncheckpoint_interval = \"0s\"\n") else {
+        guard
+            case .failure(let e) = Self.load(
+                "[sources]\nkmsg = 3\n\n[http]\nlisen = 1\n[state]\ncheckpoint_interval = \"0s\"\n")
+        else {
             Issue.record("accepted a bad config")
             return
         }

@@ -113,13 +113,23 @@ struct Platform: Sendable {
     static let intelQEMU = Platform(
         name: "intel-qemu",
         build: { s in
-            s.unit("dmar0", vendor: .intel, attributes: ["cap": "d2008c22260206", "ecap": "f00f4a", "version": "1:0", "address": "fed90000"])
+            s.unit(
+                "dmar0", vendor: .intel,
+                attributes: ["cap": "d2008c22260206", "ecap": "f00f4a", "version": "1:0", "address": "fed90000"])
             s.group(0, type: "DMA").group(1, type: "DMA").group(2, type: "DMA")
-            s.device("0000:00:00.0", vendorID: "0x8086", deviceID: "0x29c0", classID: "0x060000", unit: "dmar0", group: 0)
-            s.device("0000:00:01.0", vendorID: "0x1234", deviceID: "0x11e8", classID: "0x00ff00", unit: "dmar0", group: 1)
-            s.device("0000:00:1f.0", vendorID: "0x8086", deviceID: "0x2918", classID: "0x060100", driver: "lpc_ich", unit: "dmar0", group: 2)
-            s.device("0000:00:1f.2", vendorID: "0x8086", deviceID: "0x2922", classID: "0x010601", driver: "ahci", unit: "dmar0", group: 2)
-            s.device("0000:00:1f.3", vendorID: "0x8086", deviceID: "0x2930", classID: "0x0c0500", driver: "i801_smbus", unit: "dmar0", group: 2)
+            s.device(
+                "0000:00:00.0", vendorID: "0x8086", deviceID: "0x29c0", classID: "0x060000", unit: "dmar0", group: 0)
+            s.device(
+                "0000:00:01.0", vendorID: "0x1234", deviceID: "0x11e8", classID: "0x00ff00", unit: "dmar0", group: 1)
+            s.device(
+                "0000:00:1f.0", vendorID: "0x8086", deviceID: "0x2918", classID: "0x060100", driver: "lpc_ich",
+                unit: "dmar0", group: 2)
+            s.device(
+                "0000:00:1f.2", vendorID: "0x8086", deviceID: "0x2922", classID: "0x010601", driver: "ahci",
+                unit: "dmar0", group: 2)
+            s.device(
+                "0000:00:1f.3", vendorID: "0x8086", deviceID: "0x2930", classID: "0x0c0500", driver: "i801_smbus",
+                unit: "dmar0", group: 2)
         },
         interrupts: """
                        CPU0       CPU1
@@ -150,7 +160,12 @@ struct Platform: Sendable {
         name: "intel-server",
         build: { s in
             for u in 0..<8 {
-                s.unit("dmar\(u)", vendor: .intel, attributes: ["cap": "8d2078c106f0466", "ecap": "f020df", "version": "1:0", "address": String(0xd37f_c000 + u * 0x100000, radix: 16)])
+                s.unit(
+                    "dmar\(u)", vendor: .intel,
+                    attributes: [
+                        "cap": "8d2078c106f0466", "ecap": "f020df", "version": "1:0",
+                        "address": String(0xd37f_c000 + u * 0x100000, radix: 16),
+                    ])
             }
             var group = 0
             for seg in 0..<2 {
@@ -158,9 +173,12 @@ struct Platform: Sendable {
                     for dev in 0..<6 {
                         for fn in 0..<4 {
                             let unit = seg * 4 + (bus - 0x10) / 0x20
-                            let bdf = "000\(seg):\(String(bus, radix: 16)):\(String(dev, radix: 16).leftPadded(2)).\(fn)"
+                            let bdf =
+                                "000\(seg):\(String(bus, radix: 16)):\(String(dev, radix: 16).leftPadded(2)).\(fn)"
                             s.group(group, type: "DMA-FQ")
-                            s.device(bdf, vendorID: "0x8086", deviceID: "0x1592", classID: "0x020000", driver: "ice", unit: "dmar\(unit)", group: group)
+                            s.device(
+                                bdf, vendorID: "0x8086", deviceID: "0x1592", classID: "0x020000", driver: "ice",
+                                unit: "dmar\(unit)", group: group)
                             group += 1
                         }
                     }
@@ -168,8 +186,12 @@ struct Platform: Sendable {
             }
             // An NVMe drive, and a NIC passed through to a guest.
             s.group(500, type: "DMA-FQ").group(501, type: "DMA")
-            s.device("0000:03:00.0", vendorID: "0x144d", deviceID: "0xa808", classID: "0x010802", driver: "nvme", unit: "dmar0", group: 500)
-            s.device("0001:81:00.0", vendorID: "0x8086", deviceID: "0x10d3", classID: "0x020000", driver: "vfio-pci", unit: "dmar4", group: 501)
+            s.device(
+                "0000:03:00.0", vendorID: "0x144d", deviceID: "0xa808", classID: "0x010802", driver: "nvme",
+                unit: "dmar0", group: 500)
+            s.device(
+                "0001:81:00.0", vendorID: "0x8086", deviceID: "0x10d3", classID: "0x020000", driver: "vfio-pci",
+                unit: "dmar4", group: 501)
         },
         interrupts: """
                        CPU0       CPU1       CPU2       CPU3
@@ -198,14 +220,24 @@ struct Platform: Sendable {
     static let amdServer = Platform(
         name: "amd-server",
         build: { s in
-            s.unit("ivhd0", vendor: .amd, device: "0000:00:00.2", attributes: ["cap": "1f03000f", "features": "0:29d3"], msiIRQs: [25])
-            s.unit("ivhd1", vendor: .amd, device: "0000:40:00.2", attributes: ["cap": "1f03000f", "features": "0:29d3"], msiIRQs: [26])
+            s.unit(
+                "ivhd0", vendor: .amd, device: "0000:00:00.2", attributes: ["cap": "1f03000f", "features": "0:29d3"],
+                msiIRQs: [25])
+            s.unit(
+                "ivhd1", vendor: .amd, device: "0000:40:00.2", attributes: ["cap": "1f03000f", "features": "0:29d3"],
+                msiIRQs: [26])
             s.group(0, type: "DMA").group(1, type: "DMA").group(2, type: "DMA")
             s.device("0000:00:00.2", vendorID: "0x1022", deviceID: "0x1481", classID: "0x080600")
             s.device("0000:40:00.2", vendorID: "0x1022", deviceID: "0x1481", classID: "0x080600")
-            s.device("0000:06:00.0", vendorID: "0x10de", deviceID: "0x1eb8", classID: "0x030000", driver: "nvidia", unit: "ivhd0", unitVendor: .amd, unitDevice: "0000:00:00.2", group: 0)
-            s.device("0000:41:00.0", vendorID: "0x15b3", deviceID: "0x1017", classID: "0x020000", driver: "mlx5_core", unit: "ivhd1", unitVendor: .amd, unitDevice: "0000:40:00.2", group: 1)
-            s.device("0000:42:00.0", vendorID: "0x144d", deviceID: "0xa808", classID: "0x010802", driver: "nvme", unit: "ivhd1", unitVendor: .amd, unitDevice: "0000:40:00.2", group: 2)
+            s.device(
+                "0000:06:00.0", vendorID: "0x10de", deviceID: "0x1eb8", classID: "0x030000", driver: "nvidia",
+                unit: "ivhd0", unitVendor: .amd, unitDevice: "0000:00:00.2", group: 0)
+            s.device(
+                "0000:41:00.0", vendorID: "0x15b3", deviceID: "0x1017", classID: "0x020000", driver: "mlx5_core",
+                unit: "ivhd1", unitVendor: .amd, unitDevice: "0000:40:00.2", group: 1)
+            s.device(
+                "0000:42:00.0", vendorID: "0x144d", deviceID: "0xa808", classID: "0x010802", driver: "nvme",
+                unit: "ivhd1", unitVendor: .amd, unitDevice: "0000:40:00.2", group: 2)
         },
         interrupts: """
                        CPU0       CPU1
@@ -235,7 +267,9 @@ struct Platform: Sendable {
             s.unit("smmu3.0x0000000009050000", vendor: .armSMMUv3, device: "9050000.smmuv3")
             s.group(0, type: "DMA")
             s.device("0000:00:00.0", vendorID: "0x1b36", deviceID: "0x0008", classID: "0x060000")
-            s.device("0000:00:01.0", vendorID: "0x1234", deviceID: "0x11e8", classID: "0x00ff00", driver: "pci-stub", unit: "smmu3.0x0000000009050000", unitVendor: .armSMMUv3, unitDevice: "9050000.smmuv3", group: 0)
+            s.device(
+                "0000:00:01.0", vendorID: "0x1234", deviceID: "0x11e8", classID: "0x00ff00", driver: "pci-stub",
+                unit: "smmu3.0x0000000009050000", unitVendor: .armSMMUv3, unitDevice: "9050000.smmuv3", group: 0)
             s.irq(16, actions: "arm-smmu-v3-evtq").irq(18, actions: "arm-smmu-v3-gerror")
         },
         interrupts: """
@@ -283,8 +317,10 @@ struct Platform: Sendable {
         build: { s in
             s.unit("dmar0", vendor: .intel, attributes: ["cap": "d2008c22260206", "ecap": "f00f4a", "version": "1:0"])
             s.group(0, type: "identity").group(1, type: "identity")
-            s.device("0000:00:00.0", vendorID: "0x8086", deviceID: "0x29c0", classID: "0x060000", unit: "dmar0", group: 0)
-            s.device("0000:00:01.0", vendorID: "0x1234", deviceID: "0x11e8", classID: "0x00ff00", unit: "dmar0", group: 1)
+            s.device(
+                "0000:00:00.0", vendorID: "0x8086", deviceID: "0x29c0", classID: "0x060000", unit: "dmar0", group: 0)
+            s.device(
+                "0000:00:01.0", vendorID: "0x1234", deviceID: "0x11e8", classID: "0x00ff00", unit: "dmar0", group: 1)
         },
         interrupts: """
                        CPU0       CPU1

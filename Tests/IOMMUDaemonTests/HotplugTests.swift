@@ -32,15 +32,22 @@ struct HotplugTests {
             topology: TopologyScanner(sysfsRoot: config.sysfsRoot).scan(), bootID: "b", countedThrough: nil,
             journaledSeq: nil, logger: Logger(label: "test"))
         // A device appears after the daemon scanned sysfs …
-        tree.sys.device("0000:00:05.0", vendorID: "0x8086", deviceID: "0x10d3", driver: "e1000e", unit: "dmar0", group: 7)
+        tree.sys.device(
+            "0000:00:05.0", vendorID: "0x8086", deviceID: "0x10d3", driver: "e1000e", unit: "dmar0", group: 7)
         tree.sys.group(7, type: "DMA")
         // … and faults at once: the fault still lands on its unit.
-        let f = core.ingest(Self.batch(["3,10,100,-;DMAR: [DMA Read NO_PASID] Request device [00:05.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set"]))
+        let f = core.ingest(
+            Self.batch([
+                "3,10,100,-;DMAR: [DMA Read NO_PASID] Request device [00:05.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set"
+            ]))
         #expect(f.first?.unit == "dmar0")
         #expect(core.state.withLock { $0.rescans } == 1)
         // Random addresses right after: no further rescan within 10 s.
         for i in 0..<5 {
-            _ = core.ingest(Self.batch(["3,\(11 + i),200,-;DMAR: [DMA Read NO_PASID] Request device [\(String(0x90 + i, radix: 16)):00.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set"]))
+            _ = core.ingest(
+                Self.batch([
+                    "3,\(11 + i),200,-;DMAR: [DMA Read NO_PASID] Request device [\(String(0x90 + i, radix: 16)):00.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set"
+                ]))
         }
         #expect(core.state.withLock { $0.rescans } == 1)
         // The periodic rescan clears the negative cache.

@@ -16,7 +16,8 @@ struct JournalSinkPieceTests {
         d.deviceAssumed = true
         var names = Set<String>()
         for x in [f, d] {
-            for field in JournalEntries.fault(x, device: .init(driver: "d", group: 1, name: "n"), realtimeOffsetUsec: 1) {
+            for field in JournalEntries.fault(x, device: .init(driver: "d", group: 1, name: "n"), realtimeOffsetUsec: 1)
+            {
                 names.insert(field.name)
             }
         }
@@ -130,7 +131,9 @@ struct TimeSpecTests {
         #expect(today - yesterday >= 23 * 3_600_000_000 && today - yesterday <= 25 * 3_600_000_000)
     }
 
-    @Test("nonsense is refused", arguments: ["", "soon", "2026-13-01", "2026-11-26 25:00", "5 parsecs ago", "-", "1h ago ago"])
+    @Test(
+        "nonsense is refused",
+        arguments: ["", "soon", "2026-13-01", "2026-11-26 25:00", "5 parsecs ago", "-", "1h ago ago"])
     func bad(_ text: String) {
         #expect(TimeSpec.parse(text, nowUsec: Self.now) == nil)
     }

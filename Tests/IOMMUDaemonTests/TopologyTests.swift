@@ -23,7 +23,9 @@ final class PlatformTree {
     var sys: FakeSysfs { FakeSysfs(root: root + "/sys") }
 
     func scan() -> Topology {
-        TopologyScanner(sysfsRoot: root + "/sys", cmdlinePath: root + "/cmdline", pciIDsPaths: [fixturesRoot + "/pci.ids"]).scan()
+        TopologyScanner(
+            sysfsRoot: root + "/sys", cmdlinePath: root + "/cmdline", pciIDsPaths: [fixturesRoot + "/pci.ids"]
+        ).scan()
     }
 
     /// The platform's kmsg capture replayed against its topology, plus its interrupt counts.
@@ -56,7 +58,9 @@ struct TopologyTests {
         #expect(edu.vendorID == "0x1234")
         #expect(edu.name == nil)  // not in pci.ids: ids alone
         #expect(t.devices[PCIAddress(bus: 0, device: 0x1f, function: 2)]?.driver == "ahci")
-        #expect(t.devices[PCIAddress(bus: 0, device: 0x1f, function: 2)]?.name == "Intel Corporation 82801IR/IO/IH (ICH9R/DO/DH) 6 port SATA Controller [AHCI mode]")
+        #expect(
+            t.devices[PCIAddress(bus: 0, device: 0x1f, function: 2)]?.name
+                == "Intel Corporation 82801IR/IO/IH (ICH9R/DO/DH) 6 port SATA Controller [AHCI mode]")
         #expect(t.groups.count == 3)
         #expect(t.groups[2]?.devices.count == 3)
         #expect(PlatformSummary(topology: t, inventory: []).mode == "translated")
@@ -78,15 +82,22 @@ struct TopologyTests {
     func segments() throws {
         let tree = PlatformTree(.intelServer)
         let t = tree.scan()
-        var f = Fault(vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(bus: 0x30, device: 1, function: 2), text: "DMAR: [DMA Read NO_PASID] Request device [30:01.2] fault addr 0x1000")
+        var f = Fault(
+            vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(bus: 0x30, device: 1, function: 2),
+            text: "DMAR: [DMA Read NO_PASID] Request device [30:01.2] fault addr 0x1000")
         t.attribute(&f)
         #expect(f.unit == "ambiguous")
-        var g = Fault(vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(bus: 0x81, device: 0, function: 0), text: "DMAR: [DMA Read NO_PASID] Request device [81:00.0] fault addr 0x7f000000")
+        var g = Fault(
+            vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(bus: 0x81, device: 0, function: 0),
+            text: "DMAR: [DMA Read NO_PASID] Request device [81:00.0] fault addr 0x7f000000")
         t.attribute(&g)
         #expect(g.device?.description == "0001:81:00.0")
         #expect(g.unit == "dmar4")
         // With the segment printed (vendor kernels), no ambiguity.
-        var h = Fault(vendor: .intel, kind: .dmaRead, recoverable: false, device: PCIAddress(segment: 1, bus: 0x30, device: 1, function: 2), text: "DMAR: [DMA Read NO_PASID] Request device [0001:30:01.2] fault addr 0x1000")
+        var h = Fault(
+            vendor: .intel, kind: .dmaRead, recoverable: false,
+            device: PCIAddress(segment: 1, bus: 0x30, device: 1, function: 2),
+            text: "DMAR: [DMA Read NO_PASID] Request device [0001:30:01.2] fault addr 0x1000")
         t.attribute(&h)
         #expect(h.unit == "dmar5")
     }
@@ -102,7 +113,9 @@ struct TopologyTests {
         #expect(d.lastFault?.deviceAssumed == true)
         #expect(l.interrupts.totals[InterruptKey(unit: "smmu3.0x0000000009050000", vector: "evtq")] == 5)
         // A StreamID with no device behind that unit keeps its sid and no device.
-        var f = Fault(vendor: .armSMMUv3, kind: "f-translation", recoverable: false, unit: "9050000.smmuv3", sourceID: 0x300, text: "x")
+        var f = Fault(
+            vendor: .armSMMUv3, kind: "f-translation", recoverable: false, unit: "9050000.smmuv3", sourceID: 0x300,
+            text: "x")
         t.attribute(&f)
         #expect(f.device == nil)
         #expect(f.sourceID == 0x300)
@@ -142,9 +155,15 @@ struct TopologyTests {
         #expect(t.devices.count == 194)
         let exporter = MetricsExporter()
         var idle = FaultLedger()
-        if case .success(let obs) = InterruptSampler(path: tree.root + "/interrupts").sample(topology: t) { idle.recordInterrupts(obs) }
-        exporter.sync(ledger: idle, topology: t, platform: PlatformSummary(topology: t, inventory: []), extras: .init(configReloadOK: true, lastCheckpointUsec: nil))
-        let series = String(decoding: exporter.render(), as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        if case .success(let obs) = InterruptSampler(path: tree.root + "/interrupts").sample(topology: t) {
+            idle.recordInterrupts(obs)
+        }
+        exporter.sync(
+            ledger: idle, topology: t, platform: PlatformSummary(topology: t, inventory: []),
+            extras: .init(configReloadOK: true, lastCheckpointUsec: nil))
+        let series = String(decoding: exporter.render(), as: UTF8.self).split(separator: "\n").filter {
+            !$0.hasPrefix("#")
+        }
         #expect(series.count < 100, "\(series.count) series")
     }
 }
@@ -161,17 +180,22 @@ struct GoldenTests {
         let report = StatusReport(ledger: ledger, topology: t, daemon: nil)
         let exporter = MetricsExporter()
         exporter.sync(
-            ledger: ledger, topology: t, platform: report.platform, extras: .init(configReloadOK: true, lastCheckpointUsec: nil))
+            ledger: ledger, topology: t, platform: report.platform,
+            extras: .init(configReloadOK: true, lastCheckpointUsec: nil))
         // Family and series order are not stable across processes: compare sorted lines, without
         // the process_* values of the test process itself.
         let metrics =
             String(decoding: exporter.render(), as: UTF8.self).split(separator: "\n")
-            .filter { !$0.contains("process_") && !$0.hasPrefix("iommud_checkpoint_last_success") }.sorted().joined(separator: "\n")
+            .filter { !$0.contains("process_") && !$0.hasPrefix("iommud_checkpoint_last_success") }.sorted().joined(
+                separator: "\n")
             + "\n"
-        for (ext, actual) in [("status.txt", report.text()), ("status.json", report.json() + "\n"), ("metrics", metrics)] {
+        for (ext, actual) in [
+            ("status.txt", report.text()), ("status.json", report.json() + "\n"), ("metrics", metrics),
+        ] {
             let path = fixturesRoot + "/golden/\(name).\(ext)"
             if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-                try? FileManager.default.createDirectory(atPath: fixturesRoot + "/golden", withIntermediateDirectories: true)
+                try? FileManager.default.createDirectory(
+                    atPath: fixturesRoot + "/golden", withIntermediateDirectories: true)
                 try actual.write(toFile: path, atomically: true, encoding: .utf8)
                 continue
             }

@@ -96,7 +96,10 @@ struct WebConfigParserTests {
         "problems name the file, the line and the key",
         arguments: [
             ("tls_server_confg:\n  cert_file: a\n", 1, "unknown key 'tls_server_confg'"),
-            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  certfile: c\n", 4, "unknown key 'tls_server_config.certfile'"),
+            (
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  certfile: c\n", 4,
+                "unknown key 'tls_server_config.certfile'"
+            ),
             ("http_server_config:\n  http3: true\n", 2, "unknown key 'http_server_config.http3'"),
             ("rate_limit:\n  interval: 1s\n  burst: 2\n  bucket: 3\n", 4, "unknown key 'rate_limit.bucket'"),
             (
@@ -115,10 +118,14 @@ struct WebConfigParserTests {
             ("tls_server_config:\n  cert_file: a\n  key_file: b\n  curve_preferences: [P999]\n", 4, "unknown curve"),
             ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_ca_file: ca\n", 4, "NoClientCert"),
             (
-                "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n", 4,
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
+                4,
                 "needs 'client_ca_file'"
             ),
-            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_allowed_sans: [x]\n", 4, "client_allowed_sans' needs"),
+            (
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_allowed_sans: [x]\n", 4,
+                "client_allowed_sans' needs"
+            ),
             ("tls_server_config:\n  key_file: b\n", 1, "needs 'cert_file'"),
             ("tls_server_config:\n  cert_file: a\n", 1, "needs 'key_file'"),
             ("tls_server_config:\n  cert_file: a\n  cert: b\n  key_file: c\n", 3, "not both"),
@@ -126,7 +133,10 @@ struct WebConfigParserTests {
             ("basic_auth_users:\n  alice: hunter2\n", 2, "'basic_auth_users.alice' is not a bcrypt hash"),
             ("basic_auth_users:\n  alice:\n", 2, "has no password hash"),
             ("basic_auth_users:\n  \"a:b\": \(hash)\n", 2, "must not be empty nor contain ':'"),
-            ("http_server_config:\n  headers:\n    X-Powered-By: swift\n", 3, "HTTP header 'X-Powered-By' can not be configured"),
+            (
+                "http_server_config:\n  headers:\n    X-Powered-By: swift\n", 3,
+                "HTTP header 'X-Powered-By' can not be configured"
+            ),
             ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", 3, "is not one of deny, sameorigin"),
             ("http_server_config:\n  http2: maybe\n", 2, "must be true or false"),
             ("rate_limit:\n  interval: soon\n", 2, "is not a duration"),
@@ -226,7 +236,9 @@ struct BasicAuthTests {
     func header() {
         // "alice:se:cret" — the password may hold colons, the user may not.
         #expect(
-            BasicAuthVerifier.parseBasic("Basic YWxpY2U6c2U6Y3JldA==").map { [$0.0, String(decoding: $0.1, as: UTF8.self)] } == [
+            BasicAuthVerifier.parseBasic("Basic YWxpY2U6c2U6Y3JldA==").map {
+                [$0.0, String(decoding: $0.1, as: UTF8.self)]
+            } == [
                 "alice", "se:cret",
             ])
         #expect(BasicAuthVerifier.parseBasic("basic   YWxpY2U6").map { $0.0 } == "alice")
@@ -283,12 +295,14 @@ struct WebConfigFileTests {
         #expect(p[0].description == "\(yml):2: cannot read cert_file \(dir)/nothere.crt: No such file or directory")
         try "not a certificate\n".write(toFile: dir + "/nothere.crt", atomically: true, encoding: .utf8)
         try "not a key\n".write(toFile: dir + "/nothere.key", atomically: true, encoding: .utf8)
-        #expect(WebSecurity.validate(path: yml)?.problems.first?.description.contains("holds no PEM certificate") == true)
+        #expect(
+            WebSecurity.validate(path: yml)?.problems.first?.description.contains("holds no PEM certificate") == true)
         #expect(
             WebSecurity.validate(path: dir + "/absent.yml")?.problems.first?.description.contains(
                 "cannot read the web config file") == true)
         #expect(WebSecurity.validate(path: "") == nil)
-        try "basic_auth_users:\n  alice: \(WebConfigParserTests.hash)\n".write(toFile: yml, atomically: true, encoding: .utf8)
+        try "basic_auth_users:\n  alice: \(WebConfigParserTests.hash)\n".write(
+            toFile: yml, atomically: true, encoding: .utf8)
         #expect(WebSecurity.validate(path: yml) == nil)
     }
 }

@@ -20,17 +20,19 @@ struct CLITests {
         #expect(out.split(separator: "\n").count == 1)
     }
 
-    @Test("config errors name file, line and key, and exit 78", arguments: [
-        ("[http]\nlisten = [\"127.0.0.1:10111\"]\nlisen = 3\n", 3, "unknown key 'http.lisen'"),
-        ("[sources]\naccept_user_facility = \"yes\"\n", 2, "'sources.accept_user_facility' must be true or false"),
-        ("[http]\nlisten = [\"127.0.0.1:99999\"]\n", 2, "port must be a number from 1 to 65535"),
-        ("[http]\nlisten = [\"::1:10111\"]\n", 2, "write IPv6 addresses in brackets"),
-        ("[state]\ncheckpoint_interval = \"soon\"\n", 2, "is not a duration"),
-        ("[nonsense]\nx = 1\n", 1, "unknown section [nonsense]"),
-        ("[log]\nlevel = \"loud\"\n", 2, "bad value for 'log.level'"),
-        ("[control]\nsocket = \"relative.sock\"\n", 2, "must be an absolute path"),
-        ("[http\nlisten = 3\n", 1, "TOML syntax error"),
-    ])
+    @Test(
+        "config errors name file, line and key, and exit 78",
+        arguments: [
+            ("[http]\nlisten = [\"127.0.0.1:10111\"]\nlisen = 3\n", 3, "unknown key 'http.lisen'"),
+            ("[sources]\naccept_user_facility = \"yes\"\n", 2, "'sources.accept_user_facility' must be true or false"),
+            ("[http]\nlisten = [\"127.0.0.1:99999\"]\n", 2, "port must be a number from 1 to 65535"),
+            ("[http]\nlisten = [\"::1:10111\"]\n", 2, "write IPv6 addresses in brackets"),
+            ("[state]\ncheckpoint_interval = \"soon\"\n", 2, "is not a duration"),
+            ("[nonsense]\nx = 1\n", 1, "unknown section [nonsense]"),
+            ("[log]\nlevel = \"loud\"\n", 2, "bad value for 'log.level'"),
+            ("[control]\nsocket = \"relative.sock\"\n", 2, "must be an absolute path"),
+            ("[http\nlisten = 3\n", 1, "TOML syntax error"),
+        ])
     func badConfig(_ text: String, _ line: Int, _ message: String) throws {
         let dir = TempDir()
         let file = dir.write("bad.toml", text)

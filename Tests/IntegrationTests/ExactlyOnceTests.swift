@@ -55,7 +55,8 @@ struct ExactlyOnceTests {
     static func config(_ d: Daemon, kmsg: String, bootID: String) throws {
         let bootFile = d.dir.write("boot_id", bootID + "\n")
         var cfg = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(of: "kmsg = \"/dev/kmsg\"", with: "kmsg = \"\(kmsg)\"\nboot_id = \"\(bootFile)\"")
+        cfg = cfg.replacingOccurrences(
+            of: "kmsg = \"/dev/kmsg\"", with: "kmsg = \"\(kmsg)\"\nboot_id = \"\(bootFile)\"")
         try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
     }
 
@@ -64,7 +65,9 @@ struct ExactlyOnceTests {
         for s in scrape.series("iommu_faults_total") {
             got[s.labels["device"]!, default: [:]][s.labels["kind"]!, default: 0] += Int(s.value)
         }
-        #expect(got == truth.counts, "per device and kind: expected \(truth.total) faults, got \(got.values.flatMap(\.values).reduce(0, +))")
+        #expect(
+            got == truth.counts,
+            "per device and kind: expected \(truth.total) faults, got \(got.values.flatMap(\.values).reduce(0, +))")
     }
 
     /// Thousands of faults — single records, AMD split events (a header record, then its body
@@ -89,7 +92,9 @@ struct ExactlyOnceTests {
                 case 0..<6:
                     let write = Bool.random(using: &rng)
                     ring.append(intelFault(bus: bus, device: dev, function: 0, write: write, address: 0x1000))
-                    truth.add("0000:\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).0", write ? "dma-write" : "dma-read")
+                    truth.add(
+                        "0000:\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).0",
+                        write ? "dma-write" : "dma-read")
                 case 6..<8:
                     // AMD 4.9–4.17: the header and the body are two records, with noise between.
                     ring.append("AMD-Vi: Event logged [")
@@ -101,8 +106,13 @@ struct ExactlyOnceTests {
                         try d.waitReady()
                     }
                     ring.append(level: 6, "usb 1-1: new high-speed USB device number \(i) using xhci_hcd")
-                    ring.append(level: 4, "IO_PAGE_FAULT device=\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).1 domain=0x0012 address=0x00000000ff6101b0 flags=0x0070]")
-                    truth.add("0000:\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).1", "io-page-fault")
+                    ring.append(
+                        level: 4,
+                        "IO_PAGE_FAULT device=\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).1 domain=0x0012 address=0x00000000ff6101b0 flags=0x0070]"
+                    )
+                    truth.add(
+                        "0000:\(String(bus, radix: 16).leftPad(2)):\(String(dev, radix: 16).leftPad(2)).1",
+                        "io-page-fault")
                 default:
                     ring.append(level: 6, "e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex")
                 }
@@ -238,7 +248,9 @@ struct ExactlyOnceTests {
         try d.start()
         _ = try d.waitFor("the fault") { $0.sum("iommu_faults_total") == 1 }
         #expect(d.log.contains("is unusable"))
-        let moved = try FileManager.default.contentsOfDirectory(atPath: d.dir.path + "/state").filter { $0.hasPrefix("checkpoint.corrupt-") }
+        let moved = try FileManager.default.contentsOfDirectory(atPath: d.dir.path + "/state").filter {
+            $0.hasPrefix("checkpoint.corrupt-")
+        }
         #expect(moved.count == 1)
         #expect(d.stop() == 0)
     }
@@ -280,7 +292,9 @@ struct ExactlyOnceTests {
             if let m = sock.receive(timeoutMs: 200) { messages.append(m) }
         }
         d.signal(SIGHUP)
-        while Date() < deadline.addingTimeInterval(5), !messages.contains("RELOADING=1") || messages.last?.hasPrefix("READY=1") != true {
+        while Date() < deadline.addingTimeInterval(5),
+            !messages.contains("RELOADING=1") || messages.last?.hasPrefix("READY=1") != true
+        {
             if let m = sock.receive(timeoutMs: 200) { messages.append(m) }
         }
         d.signal(SIGTERM)
@@ -314,7 +328,9 @@ final class NotifySocket {
             for (i, b) in path.utf8.enumerated() { raw[i] = b }
         }
         _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
     }
 
@@ -380,7 +396,9 @@ struct ReloadTests {
         d.signal(SIGHUP)
         var after: Scrape?
         for _ in 0..<100 {
-            if let (_, b) = httpGet(port: newPort, path: "/metrics"), Scrape(b).sum("iommud_config_last_reload_successful") == 0 {
+            if let (_, b) = httpGet(port: newPort, path: "/metrics"),
+                Scrape(b).sum("iommud_config_last_reload_successful") == 0
+            {
                 after = Scrape(b)
                 break
             }
@@ -402,11 +420,13 @@ struct ReloadTests {
         let ring = RecordFile(path: d.dir.path + "/kmsg")
         try ExactlyOnceTests.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000007")
         let sys = d.dir.path + "/sys"
-        try FileManager.default.createDirectory(atPath: sys + "/class/iommu/dmar0/intel-iommu", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: sys + "/class/iommu/dmar0/intel-iommu", withIntermediateDirectories: true)
         _ = d.dir.write("sys/class/iommu/dmar0/intel-iommu/cap", "d2008c22260206")
         _ = d.dir.write("interrupts", "           CPU0\n  0:  5  IO-APIC  2-edge  timer\n")
         var cfg = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(of: "[sources]\n", with: "[sources]\nsysfs = \"\(sys)\"\ninterrupts = \"\(d.dir.path)/interrupts\"\n")
+        cfg = cfg.replacingOccurrences(
+            of: "[sources]\n", with: "[sources]\nsysfs = \"\(sys)\"\ninterrupts = \"\(d.dir.path)/interrupts\"\n")
         try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
         try d.start()
         try d.waitReady()

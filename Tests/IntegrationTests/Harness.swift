@@ -64,7 +64,9 @@ func freePort() -> Int {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if ok == 0 { return port }
     }
@@ -81,7 +83,9 @@ func httpGet(port: Int, path: String) -> (Int, String)? {
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard rc == 0 else { return nil }
     let req = "GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n"
@@ -200,7 +204,9 @@ struct Scrape {
     }
 
     func sum(_ name: String, where match: [String: String] = [:]) -> Double {
-        samples.filter { s in s.name == name && match.allSatisfy { s.labels[$0.key] == $0.value } }.reduce(0) { $0 + $1.value }
+        samples.filter { s in s.name == name && match.allSatisfy { s.labels[$0.key] == $0.value } }.reduce(0) {
+            $0 + $1.value
+        }
     }
 
     func series(_ name: String) -> [Sample] { samples.filter { $0.name == name } }
@@ -216,7 +222,10 @@ final class Daemon {
     let logPath: String
 
     /// `httpConfig`: more keys for the `[http]` section (e.g. `web_config = "…"`).
-    init(kmsg: String = "/dev/kmsg", extraConfig: String = "", checkpointInterval: String = "200ms", httpConfig: String = "") {
+    init(
+        kmsg: String = "/dev/kmsg", extraConfig: String = "", checkpointInterval: String = "200ms",
+        httpConfig: String = ""
+    ) {
         dir = TempDir()
         port = freePort()
         controlSocket = dir.path + "/control.sock"
@@ -251,7 +260,9 @@ final class Daemon {
         env.removeValue(forKey: "LISTEN_FDS")
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
         p.standardOutput = log
@@ -265,7 +276,9 @@ final class Daemon {
     func waitReady(timeout: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let s = try? status(), case .object(let o) = s, case .object(let d)? = o["daemon"], d["ready"] == .bool(true) {
+            if let s = try? status(), case .object(let o) = s, case .object(let d)? = o["daemon"],
+                d["ready"] == .bool(true)
+            {
                 return
             }
             if let p = process, !p.isRunning {
@@ -307,7 +320,9 @@ final class Daemon {
             }
             usleep(20_000)
         }
-        throw HarnessError("timed out waiting for \(what); last scrape:\n\(last?.text.split(separator: "\n").filter { $0.hasPrefix("iommu") }.joined(separator: "\n") ?? "none")\nlog:\n\(log)")
+        throw HarnessError(
+            "timed out waiting for \(what); last scrape:\n\(last?.text.split(separator: "\n").filter { $0.hasPrefix("iommu") }.joined(separator: "\n") ?? "none")\nlog:\n\(log)"
+        )
     }
 
     func signal(_ sig: Int32) {
@@ -341,7 +356,9 @@ struct HarnessError: Error, CustomStringConvertible {
 }
 
 /// Runs a command to completion; (exit status, stdout+stderr).
-func runCommand(_ path: String, _ args: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> (Int32, String) {
+func runCommand(_ path: String, _ args: [String], stdin: String? = nil, environment: [String: String]? = nil) throws
+    -> (Int32, String)
+{
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -363,7 +380,8 @@ func runCommand(_ path: String, _ args: [String], stdin: String? = nil, environm
 func intelFault(bus: UInt8, device: Int, function: Int, write: Bool, address: UInt64) -> String {
     let b = String(bus, radix: 16).leftPad(2)
     let d = String(device, radix: 16).leftPad(2)
-    return "DMAR: [DMA \(write ? "Write" : "Read") NO_PASID] Request device [\(b):\(d).\(function)] fault addr 0x\(String(address, radix: 16)) [fault reason \(write ? "0x05" : "0x06")] PTE \(write ? "Write" : "Read") access is not set"
+    return
+        "DMAR: [DMA \(write ? "Write" : "Read") NO_PASID] Request device [\(b):\(d).\(function)] fault addr 0x\(String(address, radix: 16)) [fault reason \(write ? "0x05" : "0x06")] PTE \(write ? "Write" : "Read") access is not set"
 }
 
 extension String {
@@ -404,7 +422,9 @@ final class Journald {
             for (i, b) in socketPath.utf8.enumerated() { p[i] = b }
         }
         return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         } == 0
     }
 

@@ -27,7 +27,9 @@ extension KmsgSuite {
 
         // MARK: - Fault entries on the real /dev/kmsg
 
-        @Test("one entry per fault with every field; the backlog keeps its own time; started/stopped", .timeLimit(.minutes(2)))
+        @Test(
+            "one entry per fault with every field; the backlog keeps its own time; started/stopped",
+            .timeLimit(.minutes(2)))
         func faultEntries() throws {
             let bus = Kmsg.uniqueBus()
             let dev = "0000:\(Self.hex2(bus)):01.0"
@@ -47,7 +49,9 @@ extension KmsgSuite {
             #expect(entries.count == 2, "each fault once")
             let (w, r) = (entries[0], entries[1])
             #expect(w["MESSAGE"]?.hasPrefix("DMA write by \(dev)") == true, "\(w["MESSAGE"] ?? "")")
-            #expect(w["MESSAGE"]?.contains("to 0xfffff000 blocked: PTE Write access is not set — likely driver bug") == true)
+            #expect(
+                w["MESSAGE"]?.contains("to 0xfffff000 blocked: PTE Write access is not set — likely driver bug") == true
+            )
             #expect(w["PRIORITY"] == "3")
             #expect(w["SYSLOG_IDENTIFIER"] == "iommud")
             #expect(w["IOMMU_VENDOR"] == "intel")
@@ -99,7 +103,8 @@ extension KmsgSuite {
             #expect(recent.split(separator: "\n").count == 1, "--since filters on the fault's time: \(recent)")
             let (_, hour) = try runCommand(Binary.path, ["log", "--device", dev, "--since=-1h"])
             #expect(hour.contains(dev) && hour.contains("dma-write") && hour.contains("TIME"))
-            let (_, none) = try runCommand(Binary.path, ["log", "--device", dev, "--until", "2001-01-01 00:00:00", "--json"])
+            let (_, none) = try runCommand(
+                Binary.path, ["log", "--device", dev, "--until", "2001-01-01 00:00:00", "--json"])
             #expect(none.isEmpty)
         }
 
@@ -152,13 +157,16 @@ extension KmsgSuite {
             for chunk in 0..<6 {
                 ring.ts = monotonicMicros()
                 for i in 0..<500 {
-                    ring.append(level: 6, Self.faultLine(bus: bus, write: i % 7 != 0, address: UInt64(0x1000 * (i + 1))))
+                    ring.append(
+                        level: 6, Self.faultLine(bus: bus, write: i % 7 != 0, address: UInt64(0x1000 * (i + 1))))
                     ring.ts += 200
                     written += 1
                 }
                 if chunk == 2 {
                     // Mid-storm: the gauge and status say so.
-                    let s = try d.waitFor("the storm gauge") { $0.sum("iommu_device_storm", where: ["device": dev]) == 1 }
+                    let s = try d.waitFor("the storm gauge") {
+                        $0.sum("iommu_device_storm", where: ["device": dev]) == 1
+                    }
                     #expect(s.sum("iommu_device_storm", where: ["device": dev]) == 1)
                     let st = try d.status()
                     if case .array(let storms)? = st["storms"] {
@@ -236,7 +244,8 @@ extension KmsgSuite {
             ring.ts = monotonicMicros()
             ring.append(level: 6, Self.faultLine(bus: 0x3d, address: 0x9000))
             let live = try JournalQuery.waitFor(
-                "the live fault's entry", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=0000:3d:00.0", "_PID=\(d.pid)"],
+                "the live fault's entry",
+                ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=0000:3d:00.0", "_PID=\(d.pid)"],
                 timeout: 3, log: d.log
             ) { $0.count == 1 }
             #expect(live[0]["IOMMU_ADDRESS"] == "0x9000")
@@ -298,8 +307,10 @@ extension KmsgSuite {
             // Wait for the actions too, then crash before any checkpoint was written.
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline {
-                let n = ((try? String(contentsOfFile: d.dir.path + "/actions", encoding: .utf8)) ?? "").split(separator: "\n")
-                    .count
+                let n = ((try? String(contentsOfFile: d.dir.path + "/actions", encoding: .utf8)) ?? "").split(
+                    separator: "\n"
+                )
+                .count
                 if n == 6 { break }
                 usleep(50_000)
             }
@@ -311,7 +322,8 @@ extension KmsgSuite {
             let second = d.pid
             write(1)
             _ = try JournalQuery.waitFor(
-                "the 3 new entries", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(second)"], log: d.log
+                "the 3 new entries", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(second)"],
+                log: d.log
             ) { $0.count == 3 }
             _ = try d.waitFor("9 faults counted") { $0.sum("iommu_faults_total", where: ["device": dev]) == 9 }
             usleep(500_000)
@@ -436,7 +448,8 @@ extension KmsgSuite {
         static func liveProcesses(inGroup pgid: Int32) -> [Int32] {
             var out: [Int32] = []
             for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-                guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                guard let pid = Int32(name),
+                    let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
                     let close = stat.lastIndex(of: ")")
                 else { continue }
                 let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -459,7 +472,9 @@ extension KmsgSuite {
             _ = try d.waitFor("the fault") { $0.sum("iommu_faults_total", where: ["device": "0000:7e:00.0"]) == 1 }
             usleep(300_000)
             #expect(
-                try JournalQuery.entries(["_PID=\(d.pid)", "SYSLOG_IDENTIFIER=iommud"]).filter { $0["MESSAGE_ID"] != nil }.isEmpty
+                try JournalQuery.entries(["_PID=\(d.pid)", "SYSLOG_IDENTIFIER=iommud"]).filter {
+                    $0["MESSAGE_ID"] != nil
+                }.isEmpty
             )
             #expect(try d.metrics().sum("iommud_journal_errors_total") == 0)
             #expect(d.stop() == 0)
@@ -487,7 +502,8 @@ extension KmsgSuite {
                 ring.append(level: 6, Self.faultLine(bus: 0x7f, address: UInt64(0x1000 * (i + 1))))
             }
             let s = try d.waitFor("3 faults and the errors") {
-                $0.sum("iommu_faults_total", where: ["device": "0000:7f:00.0"]) == 3 && $0.sum("iommud_journal_errors_total") >= 3
+                $0.sum("iommu_faults_total", where: ["device": "0000:7f:00.0"]) == 3
+                    && $0.sum("iommud_journal_errors_total") >= 3
             }
             #expect(s.sum("iommud_journal_errors_total") >= 3)
             #expect(d.log.components(separatedBy: "the journal is not reachable").count == 2, "said once:\n\(d.log)")
@@ -504,7 +520,9 @@ extension KmsgSuite {
                 for (i, b) in path.utf8.enumerated() { p[i] = b }
             }
             let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
             close(fd)
             guard rc == 0 else { throw HarnessError("cannot bind \(path)") }
@@ -512,7 +530,8 @@ extension KmsgSuite {
 
         // MARK: - The catalog
 
-        @Test("journalctl --update-catalog accepts the catalog and journalctl -x shows its text", .timeLimit(.minutes(1)))
+        @Test(
+            "journalctl --update-catalog accepts the catalog and journalctl -x shows its text", .timeLimit(.minutes(1)))
         func catalog() throws {
             let root = TempDir("iommud-catalog")
             let catalogDir = root.path + "/usr/lib/systemd/catalog"
@@ -535,7 +554,9 @@ extension KmsgSuite {
             ring.ts = monotonicMicros()
             ring.append(level: 6, Self.faultLine(bus: 0x7b, address: 0x4000))
             let pid = d.pid
-            _ = try JournalQuery.waitFor("the fault entry", ["MESSAGE_ID=\(MessageID.fault)", "_PID=\(pid)"]) { $0.count == 1 }
+            _ = try JournalQuery.waitFor("the fault entry", ["MESSAGE_ID=\(MessageID.fault)", "_PID=\(pid)"]) {
+                $0.count == 1
+            }
             #expect(d.stop() == 0)
             // journalctl -x reads /var/lib/systemd/catalog/database whatever --root says: show it
             // the test's database in a private mount namespace instead of touching the system's.
@@ -574,7 +595,9 @@ extension Daemon {
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env.removeValue(forKey: "LISTEN_FDS")
         p.environment = env
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
         p.standardOutput = log

@@ -8,11 +8,14 @@ import Testing
 /// buffer is shared by everything on the machine. Tests inject at level 6, one open per line,
 /// with a device bus unique to the run, never assume an empty ring buffer, and never write
 /// anywhere near its size.
-@Suite("Real /dev/kmsg", .serialized, .enabled(if: Env.canInject, "needs root to write /dev/kmsg (make test runs as root in CI)"))
+@Suite(
+    "Real /dev/kmsg", .serialized,
+    .enabled(if: Env.canInject, "needs root to write /dev/kmsg (make test runs as root in CI)"))
 struct KmsgSuite {
     init() throws {
         guard Binary.exists else {
-            throw HarnessError("no iommud binary at \(Binary.path): build it first (make test builds the release binary)")
+            throw HarnessError(
+                "no iommud binary at \(Binary.path): build it first (make test builds the release binary)")
         }
     }
 
@@ -54,7 +57,9 @@ struct KmsgSuite {
         for (device, kind, n) in expected {
             let entry = status.devices.first { $0["device"] == .string(device) }
             #expect(entry?["faults"] == .number(n), "status for \(device)")
-            if case .object(let byKind)? = entry?["by_kind"] { #expect(byKind[kind] == .number(n)) } else {
+            if case .object(let byKind)? = entry?["by_kind"] {
+                #expect(byKind[kind] == .number(n))
+            } else {
                 Issue.record("no by_kind for \(device)")
             }
         }
@@ -80,7 +85,10 @@ struct KmsgSuite {
 
     /// `promtool check metrics` prints nothing for a real scrape (HELP and TYPE on every family,
     /// counter names end in _total).
-    @Test("promtool accepts the /metrics output", .enabled(if: Env.which("promtool") != nil, "promtool not installed (make test installs the prometheus package)"))
+    @Test(
+        "promtool accepts the /metrics output",
+        .enabled(if: Env.which("promtool") != nil, "promtool not installed (make test installs the prometheus package)")
+    )
     func promtool() throws {
         let bus = Kmsg.uniqueBus()
         let d = Daemon()
@@ -88,13 +96,16 @@ struct KmsgSuite {
         try d.waitReady()
         Kmsg.inject(intelFault(bus: bus, device: 4, function: 0, write: true, address: 0x7000))
         Kmsg.inject("dmar_fault: 3 callbacks suppressed")
-        let s = try d.waitFor("a fault in the scrape") { $0.sum("iommu_faults_total", where: ["device": "0000:\(String(bus, radix: 16).leftPad(2)):04.0"]) == 1 }
+        let s = try d.waitFor("a fault in the scrape") {
+            $0.sum("iommu_faults_total", where: ["device": "0000:\(String(bus, radix: 16).leftPad(2)):04.0"]) == 1
+        }
         let file = d.dir.write("metrics.prom", s.text)
         let (rc, out) = try runCommand("/bin/sh", ["-c", "promtool check metrics < \(file)"])
         #expect(rc == 0, "promtool: \(out)")
         #expect(out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "promtool printed: \(out)")
         for family in [
-            "iommu_faults_total", "iommu_unit_faults_total", "iommu_faults_suppressed_total", "iommud_kmsg_records_total",
+            "iommu_faults_total", "iommu_unit_faults_total", "iommu_faults_suppressed_total",
+            "iommud_kmsg_records_total",
             "iommud_kmsg_lost_records_total", "iommud_build_info", "process_resident_memory_bytes", "iommu_enabled",
             "iommu_mode_info", "iommud_kmsg_last_seq",
         ] {
@@ -121,7 +132,9 @@ extension KmsgSuite {
         for cycle in 0..<10 {
             for i in 0..<12 {
                 let device = (cycle + i) % 3
-                Kmsg.inject(intelFault(bus: bus, device: device, function: 5, write: i % 2 == 0, address: 0x1000 + UInt64(i) << 12))
+                Kmsg.inject(
+                    intelFault(
+                        bus: bus, device: device, function: 5, write: i % 2 == 0, address: 0x1000 + UInt64(i) << 12))
                 truth["\(dev):\(String(device, radix: 16).leftPad(2)).5", default: 0] += 1
                 if i == 6 {
                     usleep(UInt32.random(in: 0...120_000))
@@ -140,7 +153,9 @@ extension KmsgSuite {
     }
 
     /// dmesg_restrict=1 without CAP_SYSLOG: one sentence naming the cause and the fix, exit 77.
-    @Test("no permission on /dev/kmsg: exit 77 with the cause and the fix", .enabled(if: Env.which("setpriv") != nil, "setpriv (util-linux) missing"))
+    @Test(
+        "no permission on /dev/kmsg: exit 77 with the cause and the fix",
+        .enabled(if: Env.which("setpriv") != nil, "setpriv (util-linux) missing"))
     func noPermission() throws {
         let restrict = readFile("/proc/sys/kernel/dmesg_restrict").trimmingCharacters(in: .whitespacesAndNewlines)
         let d = Daemon()
@@ -150,7 +165,10 @@ extension KmsgSuite {
         defer { if restrict != "1" { writeProc("/proc/sys/kernel/dmesg_restrict", restrict) } }
         let (rc, out) = try runCommand(
             Env.which("setpriv")!,
-            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", Binary.path, "run", "--config", d.configPath, "--foreground"])
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", Binary.path, "run", "--config",
+                d.configPath, "--foreground",
+            ])
         #expect(rc == 77, "\(out)")
         #expect(out.contains("dmesg_restrict=1"), "\(out)")
         #expect(out.contains("CAP_SYSLOG"), "\(out)")

@@ -57,7 +57,8 @@ struct WebConfigTests {
         let (rc, out) = try runCommand(
             Env.which("curl")!, ["-sS", "-f", "--max-time", "5", "http://127.0.0.1:\(d.port)/metrics"])
         #expect(rc != 0 && rc != 28, "plain HTTP to the TLS port should fail quickly: rc \(rc) \(out)")
-        let (_, plainBody) = try runCommand(Env.which("curl")!, ["-s", "--max-time", "5", "http://127.0.0.1:\(d.port)/metrics"])
+        let (_, plainBody) = try runCommand(
+            Env.which("curl")!, ["-s", "--max-time", "5", "http://127.0.0.1:\(d.port)/metrics"])
         #expect(plainBody.contains("HTTPS"), "\(plainBody)")
         #expect(d.process?.isRunning == true)
         #expect(try pki.curl(d, ["-u", "alice:\(pki.password)"]).code == 200)
@@ -80,7 +81,8 @@ struct WebConfigTests {
         #expect(without.code == 0 && without.rc != 0, "a client without a certificate must be refused: \(without)")
         let with = try pki.curl(d, ["--cert", pki.dir.path + "/client.crt", "--key", pki.dir.path + "/client.key"])
         #expect(with.code == 200, "\(with)\n\(d.log)")
-        let stranger = try pki.curl(d, ["--cert", pki.dir.path + "/stranger.crt", "--key", pki.dir.path + "/stranger.key"])
+        let stranger = try pki.curl(
+            d, ["--cert", pki.dir.path + "/stranger.crt", "--key", pki.dir.path + "/stranger.key"])
         #expect(stranger.code == 0 && stranger.rc != 0, "a certificate of another CA must be refused: \(stranger)")
         #expect(d.process?.isRunning == true)
     }
@@ -156,10 +158,14 @@ struct WebConfigTests {
         arguments: [
             ("syntax", "tls_server_config:\n  cert_file: [server.crt\n", ":3: YAML syntax error"),
             (
-                "unknown key", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth: x\n",
+                "unknown key",
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth: x\n",
                 ":4: unknown key 'tls_server_config.client_auth'"
             ),
-            ("missing cert", "tls_server_config:\n  cert_file: gone.crt\n  key_file: server.key\n", ":2: cannot read cert_file"),
+            (
+                "missing cert", "tls_server_config:\n  cert_file: gone.crt\n  key_file: server.key\n",
+                ":2: cannot read cert_file"
+            ),
             ("bad hash", "basic_auth_users:\n  alice: secret\n", ":2: 'basic_auth_users.alice' is not a bcrypt hash"),
             (
                 "key of another cert", "tls_server_config:\n  cert_file: server.crt\n  key_file: client.key\n",
@@ -216,7 +222,9 @@ struct WebConfigTests {
         // SIGHUP with a certificate file that does not exist: the old one still serves.
         pki.writeWebConfig(good.replacingOccurrences(of: "server.crt", with: "missing.crt"))
         d.signal(SIGHUP)
-        try pki.eventually("the SIGHUP failure is logged") { d.log.contains("cannot read cert_file \(pki.dir.path)/missing.crt") }
+        try pki.eventually("the SIGHUP failure is logged") {
+            d.log.contains("cannot read cert_file \(pki.dir.path)/missing.crt")
+        }
         #expect(try reloadMetric() == 0)
         #expect(try pki.servedSerial(d) == "03E9")
         #expect(d.process?.isRunning == true)
@@ -242,7 +250,8 @@ struct WebConfigTests {
         guard let activate = Env.which("systemd-socket-activate") else { return }
         let pki = try TestPKI()
         pki.writeWebConfig(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: \(pki.hash)\n")
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: \(pki.hash)\n"
+        )
         let d = Daemon(kmsg: pki.kmsg, httpConfig: "web_config = \"\(pki.webConfig)\"")
         // Started through a shell that exits at once: systemd-socket-activate closes the fds it
         // inherited, which Foundation's Process takes for an exit and then blocks in waitpid().
@@ -283,11 +292,13 @@ final class TestPKI {
         _ = dir.write("server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
         _ = dir.write("client.ext", "subjectAltName=DNS:prometheus.test\nextendedKeyUsage=clientAuth\n")
         try openssl([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out",
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key",
+            "-out",
             "ca.crt", "-days", "2", "-subj", "/CN=iommud test CA",
         ])
         try openssl([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "stranger.key",
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+            "stranger.key",
             "-out", "stranger.crt", "-days", "2", "-subj", "/CN=stranger",
         ])
         try issueServer(serial: 1001, name: "server")
@@ -301,11 +312,13 @@ final class TestPKI {
 
     func issue(name: String, cn: String, serial: Int, ext: String) throws {
         try openssl([
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "\(name).key", "-out",
+            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "\(name).key",
+            "-out",
             "\(name).csr", "-subj", "/CN=\(cn)",
         ])
         try openssl([
-            "x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "\(serial)", "-days", "2",
+            "x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "\(serial)",
+            "-days", "2",
             "-out", "\(name).crt", "-extfile", ext,
         ])
     }
@@ -325,7 +338,8 @@ final class TestPKI {
             Env.which("python3") ?? "/usr/bin/python3",
             [
                 "-W", "ignore", "-c",
-                "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))", password,
+                "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))",
+                password,
             ])
         guard rc == 0, out.hasPrefix("$2") else {
             throw HarnessError("no htpasswd nor python3 crypt to make a bcrypt hash: \(out)")

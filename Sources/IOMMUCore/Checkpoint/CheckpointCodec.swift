@@ -62,7 +62,8 @@ public enum CheckpointCodec {
         for x in l.losses { add("loss", opt(x.afterSeq), String(x.beforeSeq), String(x.count)) }
         for (k, v) in l.faults.sorted(by: { $0.key < $1.key }) {
             add(
-                "fault", esc(k.unit), esc(k.device), k.vendor.rawValue, esc(k.kind.rawValue), k.reason.isEmpty ? "-" : esc(k.reason),
+                "fault", esc(k.unit), esc(k.device), k.vendor.rawValue, esc(k.kind.rawValue),
+                k.reason.isEmpty ? "-" : esc(k.reason),
                 k.recoverable ? "1" : "0", String(v))
         }
         for (k, v) in l.suppressed.sorted(by: { $0.key < $1.key }) {
@@ -105,7 +106,8 @@ public enum CheckpointCodec {
         case 1: return try decodeV1(text)
         case 2: return try decodeV2(text)
         default:
-            throw CheckpointDecodeError(line: 1, message: "format version \(version) is newer than this iommud understands")
+            throw CheckpointDecodeError(
+                line: 1, message: "format version \(version) is newer than this iommud understands")
         }
     }
 
@@ -149,7 +151,9 @@ public enum CheckpointCodec {
                 }
             }
             func vendor(_ s: String) throws(CheckpointDecodeError) -> Vendor {
-                guard let v = Vendor(rawValue: s) else { throw CheckpointDecodeError(line: n, message: "unknown vendor '\(s)'") }
+                guard let v = Vendor(rawValue: s) else {
+                    throw CheckpointDecodeError(line: n, message: "unknown vendor '\(s)'")
+                }
                 return v
             }
             switch f[0] {
@@ -168,7 +172,8 @@ public enum CheckpointCodec {
             case "fault":
                 try need(8)
                 let key = FaultCounterKey(
-                    unit: unesc(f[1]), device: unesc(f[2]), vendor: try vendor(f[3]), kind: FaultKind(rawValue: unesc(f[4])),
+                    unit: unesc(f[1]), device: unesc(f[2]), vendor: try vendor(f[3]),
+                    kind: FaultKind(rawValue: unesc(f[4])),
                     reason: f[5] == "-" ? "" : unesc(f[5]), recoverable: f[6] == "1")
                 l.faults[key] = try u(f[7])
             case "suppressed":
@@ -193,7 +198,9 @@ public enum CheckpointCodec {
                 var cpus: [String: UInt64] = [:]
                 for pair in f[4].split(separator: ",") {
                     let kv = pair.split(separator: "=")
-                    guard kv.count == 2 else { throw CheckpointDecodeError(line: n, message: "bad cpu count '\(pair)'") }
+                    guard kv.count == 2 else {
+                        throw CheckpointDecodeError(line: n, message: "bad cpu count '\(pair)'")
+                    }
                     cpus[unesc(String(kv[0]))] = try u(String(kv[1]))
                 }
                 l.interrupts.perCPUMax[InterruptLedger.Source(irq: irq, unit: unesc(f[2]), vector: unesc(f[3]))] = cpus

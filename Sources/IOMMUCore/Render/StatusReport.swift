@@ -296,7 +296,9 @@ public struct StatusReport: Sendable {
         }
         if !units.isEmpty {
             out += "\nUnits\n"
-            var t = TextTable(["UNIT", "VENDOR", "CAP/ECAP", "FAULTS", "NON-REC", "REC", "IRQS", "SUPPRESSED", "FAULTS THAT HAPPENED"])
+            var t = TextTable([
+                "UNIT", "VENDOR", "CAP/ECAP", "FAULTS", "NON-REC", "REC", "IRQS", "SUPPRESSED", "FAULTS THAT HAPPENED",
+            ])
             for u in units {
                 let cap = [u.unit?.cap, u.unit?.ecap].compactMap { $0 }.joined(separator: "/")
                 t.add([
@@ -313,7 +315,9 @@ public struct StatusReport: Sendable {
             out += ": none\n"
         } else {
             out += "\n"
-            var t = TextTable(["DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON"])
+            var t = TextTable([
+                "DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON",
+            ])
             for d in devices {
                 let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
                 var name = [topo?.name, topo?.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
@@ -328,7 +332,8 @@ public struct StatusReport: Sendable {
                 var top = "-"
                 if let r = d.topReason {
                     let text =
-                        d.vendor == .intel ? IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0) : ""
+                        d.vendor == .intel
+                        ? IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0) : ""
                     top = "\(r.reason) \(text) (\(r.count))"
                 } else if let f = d.lastFault, let rt = f.reasonText {
                     top = rt
@@ -368,14 +373,19 @@ public struct StatusReport: Sendable {
             out += "  suppressed by the kernel ratelimit: none\n"
         } else {
             let parts = ledger.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            out += "  suppressed by the kernel ratelimit (messages, not faults): " + parts.joined(separator: ", ") + "\n"
+            out +=
+                "  suppressed by the kernel ratelimit (messages, not faults): " + parts.joined(separator: ", ") + "\n"
         }
         if !ledger.overflows.isEmpty {
-            let parts = ledger.overflows.sorted { $0.key < $1.key }.map { "\($0.key.unit) \($0.key.log) log ×\($0.value)" }
+            let parts = ledger.overflows.sorted { $0.key < $1.key }.map {
+                "\($0.key.unit) \($0.key.log) log ×\($0.value)"
+            }
             out += "  hardware queue overflows (faults lost, count unknown): " + parts.joined(separator: ", ") + "\n"
         }
         if !ledger.unitErrors.isEmpty {
-            let parts = ledger.unitErrors.sorted { $0.key < $1.key }.map { "\($0.key.unit) \($0.key.what) ×\($0.value)" }
+            let parts = ledger.unitErrors.sorted { $0.key < $1.key }.map {
+                "\($0.key.unit) \($0.key.what) ×\($0.value)"
+            }
             out += "  unit errors: " + parts.joined(separator: ", ") + "\n"
         }
         if let t = lifetime {
@@ -387,7 +397,8 @@ public struct StatusReport: Sendable {
         let unparsedTotal = ledger.unparsed.values.reduce(0, +)
         out += "\nUnparsed IOMMU lines: \(unparsedTotal)\n"
         for u in ledger.recentUnparsed.suffix(5) {
-            out += "  " + (u.seq.map { "[\($0)] " } ?? "") + u.text.split(separator: "\n").joined(separator: " ⏎ ") + "\n"
+            out +=
+                "  " + (u.seq.map { "[\($0)] " } ?? "") + u.text.split(separator: "\n").joined(separator: " ⏎ ") + "\n"
         }
         return out
     }

@@ -26,7 +26,8 @@ public enum PCIIDs {
                     guard line.count > 6 else { continue }
                     let id = String(decoding: UnsafeBufferPointer(rebasing: line[0..<4]), as: UTF8.self).lowercased()
                     vendor = vendors.contains(id) ? id : nil
-                    vendorName = vendor == nil ? "" : String(decoding: UnsafeBufferPointer(rebasing: line[6...]), as: UTF8.self)
+                    vendorName =
+                        vendor == nil ? "" : String(decoding: UnsafeBufferPointer(rebasing: line[6...]), as: UTF8.self)
                     if let v = vendor { vendorNames[v] = vendorName }
                     continue
                 }
@@ -36,7 +37,8 @@ public enum PCIIDs {
                 let dev = String(decoding: UnsafeBufferPointer(rebasing: line[1..<5]), as: UTF8.self).lowercased()
                 let key = PCIID(vendor: v, device: dev)
                 if ids.contains(key) {
-                    out[key] = vendorName + " " + String(decoding: UnsafeBufferPointer(rebasing: line[7...]), as: UTF8.self)
+                    out[key] =
+                        vendorName + " " + String(decoding: UnsafeBufferPointer(rebasing: line[7...]), as: UTF8.self)
                 }
             }
         }

@@ -84,7 +84,8 @@ public enum ConfigLoader {
                     ConfigProblem(file: path, line: e.source.begin.line, key: nil, reason: .syntax(e.description))
                 ]))
         } catch {
-            return .failure(ConfigProblems([ConfigProblem(file: path, line: nil, key: nil, reason: .syntax("\(error)"))]))
+            return .failure(
+                ConfigProblems([ConfigProblem(file: path, line: nil, key: nil, reason: .syntax("\(error)"))]))
         }
         let lines = SourceLines(text)
         var config = Configuration()
@@ -107,7 +108,8 @@ public enum ConfigLoader {
             for key in sub.keys.sorted() {
                 let line = lines.keyLine(section: section, key: key)
                 guard let kind = keys[key] else {
-                    problems.append(ConfigProblem(file: path, line: line, key: "\(section).\(key)", reason: .unknownKey))
+                    problems.append(
+                        ConfigProblem(file: path, line: line, key: "\(section).\(key)", reason: .unknownKey))
                     continue
                 }
                 switch convert(sub[key]!, kind: kind) {
@@ -129,7 +131,9 @@ public enum ConfigLoader {
             return .success(.string(s))
         case .optionalPath:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
-            guard s.isEmpty || s.hasPrefix("/") else { return .failure(.badValue("\"\(s)\" must be an absolute path, or \"\"")) }
+            guard s.isEmpty || s.hasPrefix("/") else {
+                return .failure(.badValue("\"\(s)\" must be an absolute path, or \"\""))
+            }
             return .success(.string(s))
         case .string:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
@@ -168,7 +172,8 @@ public enum ConfigLoader {
             }
             if let first = out.first, !first.hasPrefix("/") {
                 return .failure(
-                    .badValue("\"\(first)\" must be an absolute path (actions run without a shell and without PATH lookup)"))
+                    .badValue(
+                        "\"\(first)\" must be an absolute path (actions run without a shell and without PATH lookup)"))
             }
             return .success(.strings(out))
         case .listenArray:
@@ -195,7 +200,9 @@ struct SourceLines {
     func sectionLine(_ name: String) -> Int? {
         for (i, l) in lines.enumerated() {
             let t = l.drop { $0 == " " || $0 == "\t" }
-            if t.hasPrefix("["), !t.hasPrefix("[["), t.dropFirst().prefix(while: { $0 != "]" }).trimmingCharacters() == name {
+            if t.hasPrefix("["), !t.hasPrefix("[["),
+                t.dropFirst().prefix(while: { $0 != "]" }).trimmingCharacters() == name
+            {
                 return i + 1
             }
         }

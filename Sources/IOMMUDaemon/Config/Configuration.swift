@@ -126,7 +126,8 @@ public struct Configuration: Sendable, Equatable {
         s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(q(checkpointInterval.configText))\n"
         s += "\n[journal]\nenabled = \(journalEnabled)\n"
         s += "\n[storm]\nthreshold = \(stormThreshold)\nwindow = \(q(stormWindow.configText))\n"
-        s += "summary_interval = \(q(stormSummaryInterval.configText))\njournal_max_per_second = \(journalMaxPerSecond)\n"
+        s +=
+            "summary_interval = \(q(stormSummaryInterval.configText))\njournal_max_per_second = \(journalMaxPerSecond)\n"
         func argv(_ a: [String]) -> String { "[" + a.map(q).joined(separator: ", ") + "]" }
         s += "\n[actions]\non_fault = \(argv(onFault))\non_storm = \(argv(onStorm))\n"
         s += "timeout = \(q(actionTimeout.configText))\nmax_per_minute = \(actionsMaxPerMinute)\n"

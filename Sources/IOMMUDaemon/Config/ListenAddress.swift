@@ -13,7 +13,9 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         var host: Substring
         var portText: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return .failure(.badValue("missing ']' after an IPv6 address")) }
+            guard let close = text.firstIndex(of: "]") else {
+                return .failure(.badValue("missing ']' after an IPv6 address"))
+            }
             host = text[text.index(after: text.startIndex)..<close]
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":") else { return .failure(.badValue("expected ':PORT' after ']'")) }

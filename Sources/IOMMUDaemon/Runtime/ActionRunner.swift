@@ -88,7 +88,9 @@ final class ActionRunner: Sendable {
         let verdict: String? = state.withLock { s in
             if let seq, let done = s.doneSeq, seq <= done { return "done" }
             var starts = s.starts[hook] ?? RateLimit(limit: limits.maxPerMinute, periodUsec: 60_000_000)
-            if starts.limit != limits.maxPerMinute { starts = RateLimit(limit: limits.maxPerMinute, periodUsec: 60_000_000) }
+            if starts.limit != limits.maxPerMinute {
+                starts = RateLimit(limit: limits.maxPerMinute, periodUsec: 60_000_000)
+            }
             defer { s.starts[hook] = starts }
             if s.running[hook, default: 0] >= limits.maxConcurrent {
                 return "max_concurrent = \(limits.maxConcurrent) \(hook) commands are running"

@@ -16,7 +16,8 @@ public func loadConfiguration(path: String?) -> Result<Configuration, ConfigProb
     } catch {
         return .failure(
             ConfigProblems([
-                ConfigProblem(file: file, line: nil, key: nil, reason: .unreadable(String(cString: strerror(error.errno))))
+                ConfigProblem(
+                    file: file, line: nil, key: nil, reason: .unreadable(String(cString: strerror(error.errno))))
             ]))
     }
     return ConfigLoader.load(path: file, text: text)
@@ -50,7 +51,8 @@ final class DaemonRuntime: Sendable {
             // Sources, state and the control socket need a restart; say so rather than
             // pretend, and keep the running values.
             var needsRestart: [String] = []
-            if new.kmsgPath != old.kmsgPath || new.interruptsPath != old.interruptsPath || new.sysfsRoot != old.sysfsRoot
+            if new.kmsgPath != old.kmsgPath || new.interruptsPath != old.interruptsPath
+                || new.sysfsRoot != old.sysfsRoot
                 || new.acceptUserFacility != old.acceptUserFacility || new.bootIDPath != old.bootIDPath
             {
                 needsRestart.append("[sources]")
@@ -58,7 +60,8 @@ final class DaemonRuntime: Sendable {
             if new.stateDirectory != old.stateDirectory { needsRestart.append("[state] directory") }
             if new.controlSocket != old.controlSocket { needsRestart.append("[control] socket") }
             if !needsRestart.isEmpty {
-                logger.warning("reload: \(needsRestart.joined(separator: ", ")) changed; that takes effect after a restart")
+                logger.warning(
+                    "reload: \(needsRestart.joined(separator: ", ")) changed; that takes effect after a restart")
                 new.kmsgPath = old.kmsgPath
                 new.interruptsPath = old.interruptsPath
                 new.sysfsRoot = old.sysfsRoot
@@ -209,7 +212,8 @@ public enum Daemon {
             try? await group.shutdownGracefully()
             throw error
         }
-        let checkpoints = CheckpointService(core: core, store: store, interval: config.checkpointInterval, logger: logger)
+        let checkpoints = CheckpointService(
+            core: core, store: store, interval: config.checkpointInterval, logger: logger)
         let actions = ActionRunner(
             core: core, stateDirectory: config.stateDirectory, bootID: bootID, logger: logger)
         let journal = JournalSink(core: core, actions: actions, config: config, logger: logger)
@@ -217,7 +221,8 @@ public enum Daemon {
         let runtime = DaemonRuntime(
             configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox)
         var services: [any Service] = [
-            KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger, journal: journal), checkpoints,
+            KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger, journal: journal),
+            checkpoints,
             metricsServer, control, ReloadService(daemon: runtime), journal, TopologyService(core: core),
         ]
         if let wd = SystemdNotify.watchdogInterval() {

@@ -184,7 +184,8 @@ public final class DaemonCore: Sendable {
                 extras: MetricsExporter.Extras(
                     configReloadOK: s.configReloadOK && s.webConfigOK, lastCheckpointUsec: s.lastCheckpointUsec,
                     storming: Set(s.storms.storming.map(\.device)), journalErrors: s.journalErrors,
-                    actionFailures: s.actionFailures, zeroInitDevices: s.config.zeroInitDevices, generation: s.generation))
+                    actionFailures: s.actionFailures, zeroInitDevices: s.config.zeroInitDevices,
+                    generation: s.generation))
             return s.exporter.render()
         }
     }
@@ -223,7 +224,8 @@ public final class DaemonCore: Sendable {
                 resume = pending == 0 ? nil : pending - 1
             }
             return CheckpointState(
-                bootID: s.bootID, resumeSeq: resume, countedSeq: hasSeq ? last : nil, writtenUsec: Clocks.realtimeUsec(),
+                bootID: s.bootID, resumeSeq: resume, countedSeq: hasSeq ? last : nil,
+                writtenUsec: Clocks.realtimeUsec(),
                 ledger: s.ledger, lifetime: s.lifetime, journaledSeq: s.journaledSeq)
         }
     }

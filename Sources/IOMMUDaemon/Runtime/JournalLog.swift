@@ -40,7 +40,8 @@ public enum JournalLog {
         do {
             r = try JournalReader()
         } catch {
-            throw .unreadable("\(error.message). Reading the journal needs root or membership in group systemd-journal or adm.")
+            throw .unreadable(
+                "\(error.message). Reading the journal needs root or membership in group systemd-journal or adm.")
         }
         if r.usageBytes == 0 {
             throw .unreadable(
@@ -49,7 +50,9 @@ public enum JournalLog {
         }
         r.addMatch("MESSAGE_ID", MessageID.fault)
         if includeStorms {
-            for id in [MessageID.stormBegins, MessageID.stormSummary, MessageID.stormEnds] { r.addMatch("MESSAGE_ID", id) }
+            for id in [MessageID.stormBegins, MessageID.stormSummary, MessageID.stormEnds] {
+                r.addMatch("MESSAGE_ID", id)
+            }
         }
         if let d = o.device { r.addMatch("IOMMU_DEVICE", d) }
         if let u = o.unit { r.addMatch("IOMMU_UNIT", u) }
@@ -127,7 +130,8 @@ public enum JournalLog {
                 switch e.messageID {
                 case MessageID.stormBegins: what = "storm began"
                 case MessageID.stormSummary:
-                    what = "storm goes on: \(f["IOMMU_STORM_FAULTS"] ?? "?") faults (\(f["IOMMU_STORM_TOTAL"] ?? "?") in all)"
+                    what =
+                        "storm goes on: \(f["IOMMU_STORM_FAULTS"] ?? "?") faults (\(f["IOMMU_STORM_TOTAL"] ?? "?") in all)"
                 default: what = "storm ended: \(f["IOMMU_STORM_TOTAL"] ?? "?") faults"
                 }
                 let began = e.messageID == MessageID.stormBegins

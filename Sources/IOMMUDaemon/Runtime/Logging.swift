@@ -73,7 +73,8 @@ enum CivilTimeNow {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
-        return "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1))-\(p(tm.tm_mday))T\(p(tm.tm_hour)):\(p(tm.tm_min)):\(p(tm.tm_sec)).\(p(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+        return
+            "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1))-\(p(tm.tm_mday))T\(p(tm.tm_hour)):\(p(tm.tm_min)):\(p(tm.tm_sec)).\(p(Int32(ts.tv_nsec / 1_000_000), 3))Z"
     }
 }
 

@@ -16,7 +16,10 @@ final class KmsgService: Service, Sendable {
     /// Journal entries and actions for what each batch brought (nil: neither).
     let journal: JournalSink?
 
-    init(reader: KmsgReader, core: DaemonCore, checkpoints: CheckpointService, logger: Logger, journal: JournalSink? = nil) {
+    init(
+        reader: KmsgReader, core: DaemonCore, checkpoints: CheckpointService, logger: Logger,
+        journal: JournalSink? = nil
+    ) {
         self.reader = reader
         self.core = core
         self.checkpoints = checkpoints
@@ -101,7 +104,9 @@ final class CheckpointService: Service, Sendable {
             try store.save(state)
             core.checkpointWritten(at: state.writtenUsec)
         } catch {
-            logger.error("cannot write the checkpoint \(store.path): \(error). Counts are kept in memory; a crash now would re-read from the previous checkpoint.")
+            logger.error(
+                "cannot write the checkpoint \(store.path): \(error). Counts are kept in memory; a crash now would re-read from the previous checkpoint."
+            )
         }
     }
 }

@@ -52,7 +52,8 @@ final class ControlServer: Service, Sendable {
         if fileExists(path) {
             if ControlClient.isAlive(path: path) {
                 throw DaemonFailure(
-                    .config, "another iommud already answers on \(path). Stop it first or set another [control] socket.")
+                    .config, "another iommud already answers on \(path). Stop it first or set another [control] socket."
+                )
             }
             unlink(path)
         }

@@ -57,7 +57,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 case .failure:
                     self.respond(
                         context: context, head: head,
-                        gate: HTTPGate.Decision(denial: .text("internal error\n", status: .internalServerError), headers: []))
+                        gate: HTTPGate.Decision(
+                            denial: .text("internal error\n", status: .internalServerError), headers: []))
                 }
             }
         }

@@ -118,7 +118,8 @@ final class JournalSink: Service, Sendable {
                 emit(fields, important: false, live: live, config: config)
                 if !config.onFault.isEmpty {
                     actions.run(
-                        config.onFault, hook: "on_fault", environment: JournalEntries.environment(fields, event: "fault"),
+                        config.onFault, hook: "on_fault",
+                        environment: JournalEntries.environment(fields, event: "fault"),
                         seq: f.seq, what: "the fault at kmsg seq \(f.seq.map(String.init) ?? "-")")
                 }
             case .storm(let e):
@@ -137,7 +138,8 @@ final class JournalSink: Service, Sendable {
         emit(fields, important: true, config: config)
         if case .began = e, !config.onStorm.isEmpty {
             actions.run(
-                config.onStorm, hook: "on_storm", environment: JournalEntries.environment(fields, event: "storm"), seq: e.seq,
+                config.onStorm, hook: "on_storm", environment: JournalEntries.environment(fields, event: "storm"),
+                seq: e.seq,
                 what: "the fault storm on \(e.storm.device)")
         }
         // The daemon's own log says it only at debug: under systemd that log is the journal too,

@@ -51,7 +51,8 @@ final class MetricsExporter {
         "iommud_kmsg_lost_records_total":
             "Kernel log records iommud never saw (ring buffer overruns, gaps across restarts and boots).",
         "iommud_kmsg_last_seq": "Sequence number of the last kernel log record read.",
-        "iommud_unparsed_iommu_lines_total": "Kernel lines that looked like IOMMU messages but matched no known format.",
+        "iommud_unparsed_iommu_lines_total":
+            "Kernel lines that looked like IOMMU messages but matched no known format.",
         "iommud_build_info": "iommud version and the Swift compiler it was built with.",
         "iommud_config_last_reload_successful": "1 when the last configuration (re)load succeeded.",
         "iommud_checkpoint_last_success_timestamp_seconds": "Wall-clock time of the last successful checkpoint write.",
@@ -166,7 +167,8 @@ final class MetricsExporter {
         for d in l.devices.values {
             w.raw("iommu_device_info{")
             w.deviceInfoLabels(
-                device: d.device, unit: d.unit, topology: PCIAddress(parsing: d.device).flatMap { topology.devices[$0] })
+                device: d.device, unit: d.unit, topology: PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+            )
             w.raw("} 1.0\n")
         }
         for (name, labels) in zeroInitInfo where l.devices[name] == nil {
@@ -215,7 +217,9 @@ final class MetricsExporter {
         w.family("iommud_config_last_reload_successful", "gauge")
         w.sample("iommud_config_last_reload_successful", [:], gaugeFlag: extras.configReloadOK)
         w.family("iommud_checkpoint_last_success_timestamp_seconds", "gauge")
-        w.sample("iommud_checkpoint_last_success_timestamp_seconds", [:], gauge: Double(extras.lastCheckpointUsec ?? 0) / 1e6)
+        w.sample(
+            "iommud_checkpoint_last_success_timestamp_seconds", [:], gauge: Double(extras.lastCheckpointUsec ?? 0) / 1e6
+        )
         w.family("iommud_build_info", "gauge")
         w.sample("iommud_build_info", ["version": BuildInfo.version, "swift": BuildInfo.swift], gaugeFlag: true)
 
@@ -275,7 +279,9 @@ struct TextWriter {
 
     mutating func value(_ v: String) {
         let plain = v.withBytes { b -> Bool in
-            guard !b.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 0x0a }) else { return false }
+            guard !b.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 0x0a }) else {
+                return false
+            }
             out.append(contentsOf: b)
             return true
         }

@@ -19,7 +19,8 @@ final class MetricsServer: Service, Sendable {
     let security: WebSecurity?
 
     init(
-        group: MultiThreadedEventLoopGroup, core: DaemonCore, listen: [ListenAddress], passedFDs: [Int32], logger: Logger,
+        group: MultiThreadedEventLoopGroup, core: DaemonCore, listen: [ListenAddress], passedFDs: [Int32],
+        logger: Logger,
         security: WebSecurity? = nil
     ) {
         self.security = security
@@ -54,7 +55,9 @@ final class MetricsServer: Service, Sendable {
         }
     }
 
-    static func bootstrap(group: EventLoopGroup, routes: @escaping HTTPRoutes, security: WebSecurity? = nil) -> ServerBootstrap {
+    static func bootstrap(group: EventLoopGroup, routes: @escaping HTTPRoutes, security: WebSecurity? = nil)
+        -> ServerBootstrap
+    {
         ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -75,15 +78,20 @@ final class MetricsServer: Service, Sendable {
         var bound: [Channel] = []
         if !passedFDs.isEmpty {
             for fd in passedFDs {
-                let ch = try await Self.bootstrap(group: group, routes: routes, security: security).withBoundSocket(fd).get()
-                logger.info("serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
+                let ch = try await Self.bootstrap(group: group, routes: routes, security: security).withBoundSocket(fd)
+                    .get()
+                logger.info(
+                    "serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
                 bound.append(ch)
             }
         } else {
             for a in listen {
                 do {
-                    let ch = try await Self.bootstrap(group: group, routes: routes, security: security).bind(host: a.host, port: a.port).get()
-                    logger.info("serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
+                    let ch = try await Self.bootstrap(group: group, routes: routes, security: security).bind(
+                        host: a.host, port: a.port
+                    ).get()
+                    logger.info(
+                        "serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
                     bound.append(ch)
                 } catch {
                     for c in bound { try? await c.close() }
@@ -111,7 +119,10 @@ final class MetricsServer: Service, Sendable {
         var fresh: [Channel] = []
         for a in addresses {
             do {
-                fresh.append(try await Self.bootstrap(group: group, routes: routes, security: security).bind(host: a.host, port: a.port).get())
+                fresh.append(
+                    try await Self.bootstrap(group: group, routes: routes, security: security).bind(
+                        host: a.host, port: a.port
+                    ).get())
             } catch {
                 for c in fresh { try? await c.close() }
                 throw DaemonFailure(.config, "cannot listen on \(a): \(error)")

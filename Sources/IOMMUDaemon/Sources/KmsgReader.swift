@@ -175,7 +175,9 @@ public final class KmsgReader: @unchecked Sendable {
         var stream = [UInt8]()  // unframed bytes of a FIFO/file source
         var backlogDone = false
         var atEOF = false
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+        ]
         var inotifyBuffer = [UInt8](repeating: 0, count: 4096)
         while true {
             fds[0].revents = 0
@@ -207,7 +209,8 @@ public final class KmsgReader: @unchecked Sendable {
                 let n = read(fd, buffer.baseAddress, buffer.count)
                 if n > 0 {
                     reads += 1
-                    let bytes = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                    let bytes = UnsafeBufferPointer(
+                        start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
                     if isCharacterDevice {
                         // /dev/kmsg: exactly one record per read().
                         ingest(bytes, into: &batch)
