@@ -252,9 +252,16 @@ final class Daemon {
 
     @discardableResult
     func start(environment: [String: String] = [:]) throws -> Process {
+        try start(wrappedIn: [], environment: environment)
+    }
+
+    /// Starts it under a wrapper command (`setpriv …`, `systemd-socket-activate …`) when given.
+    @discardableResult
+    func start(wrappedIn wrapper: [String], environment: [String: String] = [:]) throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Binary.path)
-        p.arguments = ["run", "--config", configPath, "--foreground"]
+        let command = wrapper + [Binary.path, "run", "--config", configPath, "--foreground"]
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env.removeValue(forKey: "LISTEN_FDS")

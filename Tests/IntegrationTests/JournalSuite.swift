@@ -587,22 +587,4 @@ extension Daemon {
     }
 
     /// Starts the daemon through a wrapper command (`wrapper + [binary, args…]`).
-    func start(wrappedIn wrapper: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: wrapper[0])
-        p.arguments = Array(wrapper.dropFirst()) + [Binary.path, "run", "--config", configPath, "--foreground"]
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "NOTIFY_SOCKET")
-        env.removeValue(forKey: "LISTEN_FDS")
-        p.environment = env
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = FileHandle(forWritingAtPath: logPath)!
-        log.seekToEndOfFile()
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
-        process = p
-    }
 }

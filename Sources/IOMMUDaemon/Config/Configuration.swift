@@ -1,3 +1,4 @@
+import IOMMUCore
 import Logging
 
 /// The effective configuration (ARCHITECTURE.md "Configuration", contract). Every key is
@@ -113,7 +114,8 @@ public struct Configuration: Sendable, Equatable {
     public func rendered() -> String {
         func q(_ s: String) -> String {
             var out = ""
-            JSONWriterEscape.escape(s, into: &out)
+            // A JSON string is a TOML basic string: the same escapes.
+            JSONWriter.appendEscaped(s, to: &out)
             return out
         }
         var s = "# effective configuration" + (file.map { " (from \($0))" } ?? " (built-in defaults)") + "\n"
@@ -135,21 +137,5 @@ public struct Configuration: Sendable, Equatable {
         s += "\n[log]\nlevel = \(q(logLevel.rawValue))\n"
         s += "\n[topology]\nrescan_interval = \(q(rescanInterval.configText))\nzero_init_devices = \(zeroInitDevices)\n"
         return s
-    }
-}
-
-enum JSONWriterEscape {
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 }
