@@ -46,7 +46,7 @@ final class KmsgService: Service, Sendable {
                 }
                 if batch.endOfBacklog && !announcedReady {
                     announcedReady = true
-                    StartupPages.release()
+                    StartupPages.warmUpAndRelease(controlSocket: core.configuration.controlSocket)
                     SystemdNotify.send("READY=1\nSTATUS=\(core.statusLine())")
                     logger.info("ring buffer backlog read: \(core.statusLine())")
                 }
@@ -54,7 +54,8 @@ final class KmsgService: Service, Sendable {
                 // After a burst (the backlog, a storm) the batches' records are freed but glibc
                 // keeps the pages; give them back once the stream is quiet again.
                 sinceTrim += batch.records
-                if sinceTrim >= 50_000 && (batch.records < 256 || batch.endOfBacklog) {
+                // A batch short of the reader's limit means it drained everything: a quiet point.
+                if sinceTrim >= 50_000 && (batch.records < UInt64(KmsgReader.batchLimit) || batch.endOfBacklog) {
                     sinceTrim = 0
                     _ = clinux_malloc_trim()
                 }
