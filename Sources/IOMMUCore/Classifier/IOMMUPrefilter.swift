@@ -18,47 +18,53 @@
 /// name, which `startsWithEventName` accepts; the classifier decides whether a header is pending.
 public enum IOMMUPrefilter {
     /// Finds the words through rare two-byte anchors instead of testing every common letter:
-    /// each byte pair (case folded) is looked up in a 64 Ki-bit table of the anchors — `dm`
-    /// (dmar), `hd` (DRHD), `mm` (iommu, smmu), `r-` (INTR-), `-v` (AMD-V), `gg` (Event logged),
-    /// `pf` (iopf), `q_` (prq_) — and only a hit is checked against the whole word. Ordinary text
-    /// hits an anchor rarely (`comm=` in audit records, `admin`), so the common case is one load
-    /// and one test per byte (bench/: replay throughput).
+    /// two 256-entry tables say which anchors a byte may start and which it may end — `dm` (dmar),
+    /// `hd` (DRHD), `mm` (iommu, smmu), `r-` (INTR-), `-v` (AMD-V), `gg` (Event logged), `pf`
+    /// (iopf), `q_` (prq_), both cases — so each byte costs two table loads and one test, and only
+    /// a hit is checked against the whole word. Ordinary text hits an anchor rarely (`comm=` in
+    /// audit records, `admin`) (bench/: replay throughput).
     public static func mightBeIOMMU(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = t.count
         guard n >= 4 else { return false }
         if startsWithEventName(t) { return true }
-        let table = anchorTable
-        var previous = UInt16(t[0] | 0x20)
-        var i = 1
-        while i < n {
-            let current = UInt16(t[i] | 0x20)
-            let pair = previous << 8 | current
-            previous = current
-            if table[Int(pair >> 6)] & (1 << (pair & 63)) != 0, wordAround(anchorEnd: i, pair: pair, in: t) {
-                return true
+        return anchorTables.withUnsafeBufferPointer { tables in
+            // tables[0..<256]: the anchors a byte can start; tables[256...]: those it can end.
+            let starts = tables.baseAddress!
+            let ends = starts + 256
+            var previous = starts[Int(t[0])]
+            var i = 1
+            while i < n {
+                let b = Int(t[i])
+                if previous & ends[b] != 0, wordAround(anchorEnd: i, in: t) { return true }
+                previous = starts[b]
+                i += 1
             }
-            i += 1
+            return false
         }
-        return false
     }
 
-    /// The anchor's pairs, case-folded the way `mightBeIOMMU` folds bytes (`| 0x20`).
+    /// The anchors (first byte, second byte), each bit of the tables one anchor.
     static let anchors: [(UInt8, UInt8)] = [
-        (0x64, 0x6d), (0x68, 0x64), (0x6d, 0x6d), (0x72, 0x2d), (0x2d, 0x76), (0x67, 0x67), (0x70, 0x66),
-        (0x71, 0x5f | 0x20),
+        (UInt8(ascii: "d"), UInt8(ascii: "m")), (UInt8(ascii: "h"), UInt8(ascii: "d")),
+        (UInt8(ascii: "m"), UInt8(ascii: "m")), (UInt8(ascii: "r"), UInt8(ascii: "-")),
+        (UInt8(ascii: "-"), UInt8(ascii: "v")), (UInt8(ascii: "g"), UInt8(ascii: "g")),
+        (UInt8(ascii: "p"), UInt8(ascii: "f")), (UInt8(ascii: "q"), UInt8(ascii: "_")),
     ]
 
-    static let anchorTable: [UInt64] = {
-        var t = [UInt64](repeating: 0, count: 1024)
-        for (a, b) in anchors {
-            let pair = UInt16(a) << 8 | UInt16(b)
-            t[Int(pair >> 6)] |= 1 << (pair & 63)
+    /// 256 bytes of "anchors this byte may start", then 256 of "anchors it may end", both
+    /// cases of each letter set.
+    static let anchorTables: [UInt8] = {
+        var t = [UInt8](repeating: 0, count: 512)
+        for (bit, (first, second)) in anchors.enumerated() {
+            for c in Set([first, first.lowercasedASCII, first.uppercasedASCII]) { t[Int(c)] |= 1 << bit }
+            for c in Set([second, second.lowercasedASCII, second.uppercasedASCII]) { t[256 + Int(c)] |= 1 << bit }
         }
         return t
     }()
 
     /// Is the word an anchor belongs to really there? `i` is the index of the anchor's second byte.
-    static func wordAround(anchorEnd i: Int, pair: UInt16, in t: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func wordAround(anchorEnd i: Int, in t: UnsafeBufferPointer<UInt8>) -> Bool {
+        let pair = UInt16(t[i - 1] | 0x20) << 8 | UInt16(t[i] | 0x20)
         /// `word` (case-insensitive when `fold`) starts at `start`.
         func at(_ start: Int, _ word: StaticString, fold: Bool) -> Bool {
             let count = word.utf8CodeUnitCount
@@ -78,7 +84,8 @@ public enum IOMMUPrefilter {
         case 0x2d76: return at(i - 4, "AMD-V", fold: false)
         case 0x6767: return at(i - 9, "Event logged", fold: false)
         case 0x7066: return at(i - 3, "iopf", fold: false)
-        default: return at(i - 3, "prq_", fold: false)
+        case 0x717f: return at(i - 3, "prq_", fold: false)
+        default: return false
         }
     }
 
@@ -110,4 +117,9 @@ public enum IOMMUPrefilter {
         "ILLEGAL_COMMAND_ERROR", "COMMAND_HARDWARE_ERROR", "IOTLB_INV_TIMEOUT", "INVALID_DEVICE_REQUEST",
         "INVALID_PPR_REQUEST", "RMP_PAGE_FAULT", "RMP_HW_ERROR", "UNKNOWN",
     ]
+}
+
+extension UInt8 {
+    var lowercasedASCII: UInt8 { self >= 0x41 && self <= 0x5a ? self | 0x20 : self }
+    var uppercasedASCII: UInt8 { self >= 0x61 && self <= 0x7a ? self & ~0x20 : self }
 }

@@ -5,7 +5,6 @@ public enum KmsgFraming {
     /// Calls `body` with each complete record in `buffer` and returns how many bytes were
     /// consumed. A record is complete once the line after it is known not to be a dictionary
     /// line — or, when `isFinal`, at the end of the buffer.
-    @inlinable
     public static func forEachRecord(
         in buffer: UnsafeBufferPointer<UInt8>, isFinal: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Void
     ) -> Int {
@@ -14,8 +13,7 @@ public enum KmsgFraming {
         let n = buffer.count
         while i < n {
             // Find the end of the current line.
-            var eol = i
-            while eol < n && buffer[eol] != 0x0a { eol += 1 }
+            let eol = ByteSearch.index(of: 0x0a, in: buffer, from: i)
             if eol == n {
                 // Unterminated last line.
                 if isFinal && n > recordStart {

@@ -37,11 +37,18 @@ public struct KmsgRecord: Sendable, Hashable {
 
     /// The device part of a ` DEVICE=+bus:name` dictionary entry for `bus`.
     public func dictionaryDevice(bus: StaticString) -> Substring? {
-        guard let device, device.utf8.first == UInt8(ascii: "+") else { return nil }
-        let body = device.dropFirst()
-        guard let colon = body.firstIndex(of: ":") else { return nil }
-        let b = String(describing: bus)
-        guard body[body.startIndex..<colon] == b else { return nil }
-        return body[body.index(after: colon)...]
+        guard let device else { return nil }
+        // `+bus:name`: compared as bytes (no String made for `bus`: this runs per candidate).
+        let u = device.utf8
+        let n = bus.utf8CodeUnitCount
+        guard u.count > n + 2, u.first == UInt8(ascii: "+") else { return nil }
+        var i = u.index(after: u.startIndex)
+        let b = bus.utf8Start
+        for k in 0..<n {
+            guard u[i] == b[k] else { return nil }
+            i = u.index(after: i)
+        }
+        guard u[i] == UInt8(ascii: ":") else { return nil }
+        return device[u.index(after: i)...]
     }
 }

@@ -31,8 +31,7 @@ public enum KmsgRecordParser {
         }
         guard s.skip(byte: UInt8(ascii: ";")) else { return nil }
         let textStart = s.position
-        var end = textStart
-        while end < b.count && b[end] != 0x0a { end += 1 }
+        let end = ByteSearch.index(of: 0x0a, in: b, from: textStart)
         let text = textStart..<end
         var dictStart = end < b.count ? end + 1 : end
         // Dictionary lines begin with one space; anything else ends the record.

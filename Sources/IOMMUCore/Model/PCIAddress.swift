@@ -67,9 +67,26 @@ public struct PCIAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         return PCIAddress(segment: 0, bus: UInt8(a), device: UInt8(b), function: UInt8(f))
     }
 
+    /// `SSSS:BB:DD.F` — 12 bytes, so a small (inline, unallocated) String; built byte by byte
+    /// because it is made for every fault counted.
     public var description: String {
-        hex(UInt64(segment), width: 4) + ":" + hex(UInt64(bus), width: 2) + ":" + hex(UInt64(device), width: 2)
-            + "." + String(function)
+        let digits: StaticString = "0123456789abcdef"
+        let d = digits.utf8Start
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 12) { b in
+            b[0] = d[Int(segment >> 12 & 0xf)]
+            b[1] = d[Int(segment >> 8 & 0xf)]
+            b[2] = d[Int(segment >> 4 & 0xf)]
+            b[3] = d[Int(segment & 0xf)]
+            b[4] = UInt8(ascii: ":")
+            b[5] = d[Int(bus >> 4)]
+            b[6] = d[Int(bus & 0xf)]
+            b[7] = UInt8(ascii: ":")
+            b[8] = d[Int(device >> 4)]
+            b[9] = d[Int(device & 0xf)]
+            b[10] = UInt8(ascii: ".")
+            b[11] = UInt8(ascii: "0") + function
+            return String(decoding: UnsafeBufferPointer(b), as: UTF8.self)
+        }
     }
 
     /// Whether `text` names this address with its segment (`ssss:bb:dd.f`, as `description`

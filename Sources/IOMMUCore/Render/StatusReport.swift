@@ -95,8 +95,14 @@ public struct StatusReport: Sendable {
         self.units = units
     }
 
+    /// Devices by fault count, then address. Sorts the small (count, key) pairs and looks the
+    /// summaries up after, instead of moving whole summaries around (replay of a large log ends
+    /// with thousands of devices).
     var sortedDevices: [DeviceSummary] {
-        ledger.devices.values.sorted { a, b in a.total != b.total ? a.total > b.total : a.device < b.device }
+        let order = ledger.devices.map { ($0.value.total, $0.key) }.sorted { a, b in
+            a.0 != b.0 ? a.0 > b.0 : a.1 < b.1
+        }
+        return order.map { ledger.devices[$0.1]! }
     }
 
     // MARK: - JSON
@@ -428,17 +434,24 @@ public struct TextTable {
     public mutating func add(_ row: [String]) { rows.append(row) }
 
     public func render() -> String {
+        // Widths in characters (cells hold ≥, ≤, —), each cell counted once; the text is built
+        // as bytes (a replay of a large log ends with a table of thousands of devices).
+        let cellWidths = rows.map { $0.map(\.count) }
         var widths = [Int](repeating: 0, count: rows[0].count)
-        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-        var out = ""
-        for r in rows {
-            var line = "  "
-            for (i, c) in r.enumerated() {
-                line += c
-                if i < r.count - 1 { line += String(repeating: " ", count: widths[i] - c.count + 2) }
+        for r in cellWidths { for (i, w) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], w) } }
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * (widths.reduce(0, +) + 2 * widths.count + 3))
+        for (r, row) in rows.enumerated() {
+            out.append(0x20)
+            out.append(0x20)
+            for (i, c) in row.enumerated() {
+                out.append(contentsOf: c.utf8)
+                if i < row.count - 1 && i < widths.count {
+                    out.append(contentsOf: repeatElement(0x20, count: widths[i] - cellWidths[r][i] + 2))
+                }
             }
-            out += line + "\n"
+            out.append(0x0a)
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -65,13 +65,21 @@ public struct ByteScanner {
     }
 
     public mutating func decimal() -> UInt64? {
+        // Every kmsg header has three of these: up to 19 digits cannot overflow, so only the
+        // 20th needs the checked arithmetic.
         var value: UInt64 = 0
         var digits = 0
-        while let b = peek, b >= 0x30, b <= 0x39 {
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(b - 0x30))
-            guard !o1, !o2 else { return nil }
-            value = a
+        while position < bytes.count {
+            let d = bytes[position] &- 0x30
+            guard d < 10 else { break }
+            if digits < 19 {
+                value = value &* 10 &+ UInt64(d)
+            } else {
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(d))
+                guard !o1, !o2 else { return nil }
+                value = a
+            }
             digits += 1
             position += 1
         }
