@@ -6,10 +6,11 @@ set -euo pipefail
 want=(libsystemd-dev libcrypt-dev pkg-config)
 if [ "${1:-run}" = test ]; then
   # promtool and prometheus; QEMU, busybox and cpio for the real-kernel tests; systemd-container,
-  # debootstrap, lintian and help2man for the service and packaging tests; pci.ids for names;
-  # libclang-rt for the fuzzers' sanitizers; curl for HTTP checks; openssl and apache2-utils
-  # (htpasswd) for the web config tests' certificates and bcrypt hashes.
-  want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian help2man
+  # debootstrap, lintian, dpkg-dev (dpkg-shlibdeps) for the service and packaging tests; pci.ids
+  # for names; curl for HTTP checks; python3-yaml for the dashboard check; openssl and
+  # apache2-utils (htpasswd) for the web config tests' certificates and bcrypt hashes. (The
+  # fuzzers' sanitizer runtimes come with the Swift toolchain.)
+  want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian
          pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils)
 fi
 SUDO=""
