@@ -1,10 +1,11 @@
 import IOMMUCore
 
-/// Renders the ledger as Prometheus text (exposition format 0.0.4) at each scrape, straight
-/// from the ledger into one byte buffer. The ledger is the source of truth; there is no second
-/// copy of the counters to keep in step. (It used to be mirrored into a swift-prometheus
-/// registry: every new series copied its family's table — quadratic in devices — and every
-/// scrape rebuilt each device's label arrays; with 4 096 devices a scrape took ~40 ms.)
+/// Renders the ledger as Prometheus text (exposition format 0.0.4) at each scrape. The ledger is
+/// the source of truth. The families of a few series each go through a swift-prometheus
+/// registry (`RegistryFamilies`); the ones that grow with the devices that faulted
+/// (`iommu_faults_total`, `iommu_device_*`, `iommu_unit_faults_total`) are written straight from
+/// the ledger into the same buffer: mirrored into the registry, every new series copied its
+/// family's table — quadratic in devices — and with 4 096 devices a scrape took ~40 ms.
 ///
 /// Family names and help texts are the contract's (ARCHITECTURE.md "Metrics"); values are
 /// printed as swift-prometheus printed them (counters as integers, gauges as Swift Doubles, so
@@ -19,9 +20,10 @@ final class MetricsExporter {
     var extras = Extras(configReloadOK: true, lastCheckpointUsec: nil)
     /// Units exported so far (zero-initialised series never vanish).
     var units: Set<String> = []
-    /// `iommu_unit_info` label text per unit, and `iommu_device_info` per zero-initialised device.
-    var unitInfo: [String: [UInt8]] = [:]
+    /// `iommu_device_info` label text per zero-initialised device.
     var zeroInitInfo: [String: [UInt8]] = [:]
+    /// The families of a few series each, through swift-prometheus.
+    let fixed = RegistryFamilies()
     /// The process start time does not change: read once.
     let startTimeSeconds = ProcessStats.startTimeSeconds()
     var lastSize = 16 * 1024
@@ -97,12 +99,12 @@ final class MetricsExporter {
         units.formUnion(topology.units.keys)
         for k in ledger.faults.keys { units.insert(k.unit) }
         for u in topology.units.values {
-            var w = TextWriter()
-            w.labels([
-                "unit": u.name, "vendor": u.vendor.rawValue, "version": u.version ?? "", "cap": u.cap ?? "",
-                "ecap": u.ecap ?? "",
-            ])
-            unitInfo[u.name] = w.out
+            fixed.info(
+                "iommu_unit_info", key: u.name,
+                [
+                    ("unit", u.name), ("vendor", u.vendor.rawValue), ("version", u.version ?? ""), ("cap", u.cap ?? ""),
+                    ("ecap", u.ecap ?? ""),
+                ])
         }
         if extras.zeroInitDevices {
             for d in topology.devices.values where d.unit != nil && !d.gone {
@@ -178,64 +180,34 @@ final class MetricsExporter {
         }
     }
 
+    /// The fixed families: brought up to the ledger in the registry, then emitted by it.
     func renderRest(into w: inout TextWriter) {
         let l = ledger
-        w.family("iommu_fault_interrupts_total", "counter", present: !l.interrupts.totals.isEmpty)
+        let f = fixed
         for (k, v) in l.interrupts.totals {
-            w.sample("iommu_fault_interrupts_total", ["unit": k.unit, "vector": k.vector], v)
+            f.counter("iommu_fault_interrupts_total", [("unit", k.unit), ("vector", k.vector)], v)
         }
-        w.family("iommu_faults_suppressed_total", "counter", present: !l.suppressed.isEmpty)
-        for (k, v) in l.suppressed { w.sample("iommu_faults_suppressed_total", ["source": k], v) }
-        w.family("iommu_fault_overflows_total", "counter", present: !l.overflows.isEmpty)
-        for (k, v) in l.overflows { w.sample("iommu_fault_overflows_total", ["unit": k.unit, "log": k.log], v) }
-        w.family("iommud_unparsed_iommu_lines_total", "counter", present: !l.unparsed.isEmpty)
-        for (k, v) in l.unparsed { w.sample("iommud_unparsed_iommu_lines_total", ["vendor": k], v) }
-
-        w.family("iommu_unit_info", "gauge", present: !unitInfo.isEmpty)
-        for labels in unitInfo.values {
-            w.raw("iommu_unit_info{")
-            w.out.append(contentsOf: labels)
-            w.raw("} 1.0\n")
-        }
-        w.family("iommu_enabled", "gauge")
-        w.sample("iommu_enabled", [:], gaugeFlag: platform?.enabled ?? false)
-        if let mode = platform?.mode {
-            w.family("iommu_mode_info", "gauge")
-            w.sample("iommu_mode_info", ["mode": mode], gaugeFlag: true)
-        }
-
-        w.family("iommud_kmsg_records_total", "counter")
-        w.sample("iommud_kmsg_records_total", [:], l.records)
-        w.family("iommud_kmsg_lost_records_total", "counter")
-        w.sample("iommud_kmsg_lost_records_total", [:], l.lostRecords)
-        w.family("iommud_journal_errors_total", "counter")
-        w.sample("iommud_journal_errors_total", [:], extras.journalErrors)
-        w.family("iommud_action_failures_total", "counter")
-        w.sample("iommud_action_failures_total", [:], extras.actionFailures)
-        w.family("iommud_kmsg_last_seq", "gauge")
-        w.sample("iommud_kmsg_last_seq", [:], gauge: Double(l.lastSeq ?? 0))
-        w.family("iommud_config_last_reload_successful", "gauge")
-        w.sample("iommud_config_last_reload_successful", [:], gaugeFlag: extras.configReloadOK)
-        w.family("iommud_checkpoint_last_success_timestamp_seconds", "gauge")
-        w.sample(
-            "iommud_checkpoint_last_success_timestamp_seconds", [:], gauge: Double(extras.lastCheckpointUsec ?? 0) / 1e6
-        )
-        w.family("iommud_build_info", "gauge")
-        w.sample("iommud_build_info", ["version": BuildInfo.version, "swift": BuildInfo.swift], gaugeFlag: true)
-
+        for (k, v) in l.suppressed { f.counter("iommu_faults_suppressed_total", [("source", k)], v) }
+        for (k, v) in l.overflows { f.counter("iommu_fault_overflows_total", [("unit", k.unit), ("log", k.log)], v) }
+        for (k, v) in l.unparsed { f.counter("iommud_unparsed_iommu_lines_total", [("vendor", k)], v) }
+        f.gauge("iommu_enabled", (platform?.enabled ?? false) ? 1 : 0)
+        if let mode = platform?.mode { f.info("iommu_mode_info", key: "mode", [("mode", mode)]) }
+        f.counter("iommud_kmsg_records_total", l.records)
+        f.counter("iommud_kmsg_lost_records_total", l.lostRecords)
+        f.counter("iommud_journal_errors_total", extras.journalErrors)
+        f.counter("iommud_action_failures_total", extras.actionFailures)
+        f.gauge("iommud_kmsg_last_seq", Double(l.lastSeq ?? 0))
+        f.gauge("iommud_config_last_reload_successful", extras.configReloadOK ? 1 : 0)
+        f.gauge("iommud_checkpoint_last_success_timestamp_seconds", Double(extras.lastCheckpointUsec ?? 0) / 1e6)
+        f.info("iommud_build_info", key: "", [("version", BuildInfo.version), ("swift", BuildInfo.swift)])
         let p = ProcessStats.read()
-        for (name, value) in [
-            "process_resident_memory_bytes": p.residentBytes, "process_virtual_memory_bytes": p.virtualBytes,
-            "process_open_fds": p.openFDs, "process_max_fds": p.maxFDs, "process_start_time_seconds": startTimeSeconds,
-        ] {
-            w.family(name, "gauge")
-            w.sample(name, [:], gauge: value)
-        }
-        w.family("process_cpu_seconds_total", "counter")
-        w.raw("process_cpu_seconds_total ")
-        // A counter that was only ever incremented by whole numbers prints as an integer.
-        if p.cpuSeconds == 0 { w.raw("0") } else { w.out.append(contentsOf: "\(p.cpuSeconds)".utf8) }
-        w.raw("\n")
+        f.gauge("process_resident_memory_bytes", p.residentBytes)
+        f.gauge("process_virtual_memory_bytes", p.virtualBytes)
+        f.gauge("process_open_fds", p.openFDs)
+        f.gauge("process_max_fds", p.maxFDs)
+        f.gauge("process_start_time_seconds", startTimeSeconds)
+        f.cpuSeconds(p.cpuSeconds)
+        f.emit(into: &w.out)
     }
 }
 
