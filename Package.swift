@@ -27,7 +27,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
-        // A few lines of C for what Swift's Glibc module does not export (eventfd, epoll, klogctl).
+        // A few lines of C for what Swift's Glibc module does not export (eventfd, epoll, klogctl), and the
+        // global task executor that replaces libdispatch's (quiet_executor.c: no 1 s monitor wake-up).
         .target(name: "CLinux"),
         // libsystemd (journal, sd_notify, sd_listen_fds) through pkg-config.
         .systemLibrary(
@@ -53,6 +54,7 @@ let package = Package(
                 "IOMMUCore", "CLinux", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -69,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "iommud",
             dependencies: [
-                "IOMMUDaemon", "IOMMUCore",
+                "IOMMUDaemon", "IOMMUCore", "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -1,7 +1,6 @@
 import ArgumentParser
 import IOMMUDaemon
 
-@main
 struct Iommud: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iommud",

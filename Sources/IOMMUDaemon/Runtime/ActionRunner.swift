@@ -217,7 +217,7 @@ final class ActionRunner: Sendable {
                 kill(-pid, SIGKILL)
                 killed = true
             }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await quietSleep(for: .milliseconds(20))
         }
     }
 }

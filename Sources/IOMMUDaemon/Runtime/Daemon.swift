@@ -200,18 +200,13 @@ public enum Daemon {
             config: config, ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID,
             countedThrough: countedThrough, journaledSeq: journaled, logger: logger)
         webSecurity.reportStatus { ok in core.setWebConfigOK(ok) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = DaemonEventLoop.group
         let metricsServer = MetricsServer(
             group: group, core: core, listen: config.listen, passedFDs: SystemdNotify.listenFDs(), logger: logger,
             security: webSecurity)
         let control = ControlServer(group: group, core: core, path: config.controlSocket, logger: logger)
-        do {
-            try await metricsServer.bind()
-            try await control.bind()
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        try await metricsServer.bind()
+        try await control.bind()
         let checkpoints = CheckpointService(
             core: core, store: store, interval: config.checkpointInterval, logger: logger)
         let actions = ActionRunner(
@@ -244,7 +239,6 @@ public enum Daemon {
             code = 1
         }
         SystemdNotify.send("STOPPING=1")
-        try? await group.shutdownGracefully()
         logger.info("iommud stopped: \(core.statusLine())")
         return code
     }

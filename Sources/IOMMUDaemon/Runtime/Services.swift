@@ -93,7 +93,7 @@ final class CheckpointService: Service, Sendable {
             guard core.isDirty else { continue }
             // Let records that arrive meanwhile ride along in the same write; a stop cuts the
             // wait short (the final write below covers it).
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            try? await cancelWhenGracefulShutdown { try await quietSleep(for: self.interval) }
             write()
         }
         write()
@@ -136,7 +136,7 @@ final class WatchdogService: Service, Sendable {
                 logger.error("event loop unhealthy: not sending WATCHDOG=1, systemd will restart iommud")
             }
             do {
-                try await Task.sleep(for: interval / 2)
+                try await quietSleep(for: interval / 2)
             } catch {
                 break
             }
@@ -187,7 +187,7 @@ final class TopologyService: Service, Sendable {
         while !Task.isShuttingDownGracefully {
             let interval = core.configuration.rescanInterval
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                try await cancelWhenGracefulShutdown { try await quietSleep(for: interval) }
             } catch {
                 return
             }

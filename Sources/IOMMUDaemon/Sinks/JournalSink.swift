@@ -255,7 +255,7 @@ final class JournalSink: Service, Sendable {
                     // Nothing pending: sleep until a batch brings a storm or a queued entry.
                     guard await it.next() != nil else { break }
                 }
-                try? await Task.sleep(for: .milliseconds(200))
+                try? await quietSleep(for: .milliseconds(200))
                 tick()
                 idle = core.nextStormDueUsec == nil && state.withLock { $0.queue.isEmpty }
             }
@@ -269,7 +269,7 @@ final class JournalSink: Service, Sendable {
         // The last entries may wait for budget: at most a second or two.
         for _ in 0..<25 where state.withLock({ !$0.queue.isEmpty }) {
             flushQueue(stopping: true)
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await quietSleep(for: .milliseconds(100))
         }
     }
 
