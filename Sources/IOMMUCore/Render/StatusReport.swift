@@ -95,14 +95,16 @@ public struct StatusReport: Sendable {
         self.units = units
     }
 
-    /// Devices by fault count, then address. Sorts the small (count, key) pairs and looks the
-    /// summaries up after, instead of moving whole summaries around (replay of a large log ends
-    /// with thousands of devices).
-    var sortedDevices: [DeviceSummary] {
-        let order = ledger.devices.map { ($0.value.total, $0.key) }.sorted { a, b in
-            a.0 != b.0 ? a.0 > b.0 : a.1 < b.1
-        }
-        return order.map { ledger.devices[$0.1]! }
+    /// One value per device — a table row, a JSON object — in report order: by fault count,
+    /// then address. Each summary is read once where it lies in the ledger; only the small made
+    /// values are sorted (replay of a large log ends with tens of thousands of devices, and a
+    /// summary is costly to copy: it holds two dictionaries and the last fault).
+    func sortedDevices<T>(_ make: (DeviceSummary) -> T) -> [T] {
+        var made: [(total: UInt64, device: String, value: T)] = []
+        made.reserveCapacity(ledger.devices.count)
+        for (device, d) in ledger.devices { made.append((d.total, device, make(d))) }
+        made.sort { a, b in a.total != b.total ? a.total > b.total : a.device < b.device }
+        return made.map(\.value)
     }
 
     // MARK: - JSON
@@ -171,7 +173,8 @@ public struct StatusReport: Sendable {
         }
         w.endArray()
         w.beginArray("devices")
-        for d in sortedDevices {
+        for device in sortedDevices(\.device) {
+            guard let d = ledger.devices[device] else { continue }
             let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
             w.beginObject()
             w.string("device", d.device)
@@ -315,40 +318,40 @@ public struct StatusReport: Sendable {
             }
             out += t.render()
         }
-        let devices = sortedDevices
+        let rows = sortedDevices { d -> [String] in
+            let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+            var name = [topo?.name, topo?.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
+            if topo?.gone == true { name += " (gone)" }
+            var last = "-"
+            if let f = d.lastFault {
+                last = f.kind.rawValue + (f.address.map { " " + hex0x($0) } ?? "")
+                if let usec = d.lastFaultRealtimeUsec {
+                    last = CivilTime.iso8601(unixSeconds: usec / 1_000_000) + " " + last
+                }
+            }
+            var top = "-"
+            if let r = d.topReason {
+                let text =
+                    d.vendor == .intel
+                    ? IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0) : ""
+                top = text.isEmpty ? "\(r.reason) (\(r.count))" : "\(r.reason) \(text) (\(r.count))"
+            } else if let f = d.lastFault, let rt = f.reasonText {
+                top = rt
+            }
+            return [
+                d.device, name.isEmpty ? "-" : name, topo?.group.map(String.init) ?? "-", d.unit, String(d.total),
+                String(d.nonRecoverable), String(d.recoverable), last, top,
+            ]
+        }
         out += "\nDevices with faults"
-        if devices.isEmpty {
+        if rows.isEmpty {
             out += ": none\n"
         } else {
             out += "\n"
             var t = TextTable([
                 "DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON",
             ])
-            for d in devices {
-                let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
-                var name = [topo?.name, topo?.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
-                if topo?.gone == true { name += " (gone)" }
-                var last = "-"
-                if let f = d.lastFault {
-                    last = f.kind.rawValue + (f.address.map { " " + hex0x($0) } ?? "")
-                    if let usec = d.lastFaultRealtimeUsec {
-                        last = CivilTime.iso8601(unixSeconds: usec / 1_000_000) + " " + last
-                    }
-                }
-                var top = "-"
-                if let r = d.topReason {
-                    let text =
-                        d.vendor == .intel
-                        ? IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0) : ""
-                    top = "\(r.reason) \(text) (\(r.count))"
-                } else if let f = d.lastFault, let rt = f.reasonText {
-                    top = rt
-                }
-                t.add([
-                    d.device, name.isEmpty ? "-" : name, topo?.group.map(String.init) ?? "-", d.unit, String(d.total),
-                    String(d.nonRecoverable), String(d.recoverable), last, top,
-                ])
-            }
+            for row in rows { t.add(row) }
             out += t.render()
         }
         if daemon != nil {
@@ -434,9 +437,10 @@ public struct TextTable {
     public mutating func add(_ row: [String]) { rows.append(row) }
 
     public func render() -> String {
-        // Widths in characters (cells hold ≥, ≤, —), each cell counted once; the text is built
-        // as bytes (a replay of a large log ends with a table of thousands of devices).
-        let cellWidths = rows.map { $0.map(\.count) }
+        // Widths in Unicode scalars (cells hold ≥, ≤, —: one column each), each cell counted once;
+        // the text is built as bytes (a replay of a large log ends with a table of thousands of
+        // devices).
+        let cellWidths = rows.map { $0.map(\.unicodeScalars.count) }
         var widths = [Int](repeating: 0, count: rows[0].count)
         for r in cellWidths { for (i, w) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], w) } }
         var out: [UInt8] = []
