@@ -206,7 +206,20 @@ class Bench:
 
     # ------------------------------------------------------------ daemons
 
-    def daemon(self, name, kmsg, sysfs="/sys", interrupts="/proc/interrupts", user_facility=False, cmdline="/proc/cmdline"):
+    def own_copy(self, path, name):
+        """A private copy of an executable for one instance of the idle set. On a node one iommud
+        runs; here several run side by side, and identical binaries share page-cache pages, which
+        a process cannot give back while another maps them (MADV_PAGEOUT skips shared pages) —
+        RSS would then measure the bench's crowd, not the daemon. Every process of the idle set,
+        baselines included, gets its own copy, so each is measured as if alone on its machine."""
+        d = os.path.join(self.work, "bin")
+        os.makedirs(d, exist_ok=True)
+        dst = os.path.join(d, name)
+        shutil.copy2(path, dst)
+        return dst
+
+    def daemon(self, name, kmsg, sysfs="/sys", interrupts="/proc/interrupts", user_facility=False, cmdline="/proc/cmdline",
+               binary=None):
         d = os.path.join(self.work, "run", name)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d + "/state")
@@ -228,24 +241,25 @@ enabled = false
 """
         with open(d + "/iommud.toml", "w") as f:
             f.write(cfg)
-        s = Server(name, [self.a.bin, "run", "--config", d + "/iommud.toml", "--foreground"], port, d + "/daemon.log")
+        s = Server(name, [binary or self.a.bin, "run", "--config", d + "/iommud.toml", "--foreground"], port,
+                   d + "/daemon.log")
         s.wait_http()
         return s
 
-    def node_exporter(self, name):
+    def node_exporter(self, name, binary="prometheus-node-exporter"):
         port = free_port()
         d = os.path.join(self.work, "run")
         os.makedirs(d, exist_ok=True)
-        s = Server(name, ["prometheus-node-exporter", "--collector.disable-defaults", "--collector.interrupts",
+        s = Server(name, [binary, "--collector.disable-defaults", "--collector.interrupts",
                           f"--web.listen-address=127.0.0.1:{port}"], port, f"{d}/{name}.log")
         s.wait_http()
         return s
 
-    def nio_bare(self, name):
+    def nio_bare(self, name, binary=None):
         port = free_port()
         d = os.path.join(self.work, "run")
         os.makedirs(d, exist_ok=True)
-        s = Server(name, [self.a.nio_bare, str(port)], port, f"{d}/{name}.log")
+        s = Server(name, [binary or self.a.nio_bare, str(port)], port, f"{d}/{name}.log")
         s.wait_http()
         return s
 
@@ -300,10 +314,12 @@ enabled = false
         for i in range(3):
             path = os.path.join(self.work, f"idle{i}.kmsg")
             open(path, "w").close()
-            idle.append(self.daemon(f"idle-file-{i}", path))
-        devkmsg = self.daemon("idle-devkmsg", "/dev/kmsg")
-        nes = [self.node_exporter(f"node-exporter-{i}") for i in range(3)]
-        bares = [self.nio_bare(f"nio-bare-{i}") for i in range(3)]
+            idle.append(self.daemon(f"idle-file-{i}", path, binary=self.own_copy(self.a.bin, f"idle-file-{i}")))
+        devkmsg = self.daemon("idle-devkmsg", "/dev/kmsg", binary=self.own_copy(self.a.bin, "idle-devkmsg"))
+        node_exporter = shutil.which("prometheus-node-exporter")
+        nes = [self.node_exporter(f"node-exporter-{i}", self.own_copy(node_exporter, f"node-exporter-{i}"))
+               for i in range(3)]
+        bares = [self.nio_bare(f"nio-bare-{i}", self.own_copy(self.a.nio_bare, f"nio-bare-{i}")) for i in range(3)]
         everyone = idle + [devkmsg] + nes + bares
         for s in everyone:
             s.get()  # one scrape each, as a Prometheus server would do right away
@@ -508,7 +524,7 @@ enabled = false
         for i in range(self.a.memory_rounds):
             path = os.path.join(self.work, f"loaded{i}.kmsg")
             open(path, "w").close()
-            s = self.daemon(f"loaded-{i}", path)
+            s = self.daemon(f"loaded-{i}", path, binary=self.own_copy(self.a.bin, f"loaded-{i}"))
             try:
                 s.get()
                 time.sleep(1)
@@ -778,7 +794,9 @@ def report(res, meta):
     w(f"Three daemons on silent kmsg files, one on the real /dev/kmsg, three node_exporters (`--collector.disable-defaults")
     w(f"--collector.interrupts`) and three nio-bare servers, all started together and scraped once, then left alone for")
     w(f"{win:.0f} s (while the replay figures ran in other processes). CPU from /proc/PID/task/*/schedstat (ns), wake-ups")
-    w("= voluntary + involuntary context switches of every thread; RSS at the end of the window.")
+    w("= voluntary + involuntary context switches of every thread; RSS at the end of the window. Each process runs")
+    w("from its own copy of its executable: copies of one binary share page-cache pages, which a process cannot give")
+    w("back while another maps them, so side by side they would measure the crowd, not one process on its node.")
     w("")
     w("| process | CPU in window | wake-ups | threads | RSS |")
     w("|---|---|---|---|---|")
