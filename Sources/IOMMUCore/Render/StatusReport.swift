@@ -436,11 +436,18 @@ public struct TextTable {
 
     public mutating func add(_ row: [String]) { rows.append(row) }
 
+    /// Unicode scalars in `s` — the UTF-8 bytes that do not continue a sequence.
+    static func columns(_ s: String) -> Int {
+        var n = 0
+        for b in s.utf8 where b & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+
     public func render() -> String {
         // Widths in Unicode scalars (cells hold ≥, ≤, —: one column each), each cell counted once;
         // the text is built as bytes (a replay of a large log ends with a table of thousands of
         // devices).
-        let cellWidths = rows.map { $0.map(\.unicodeScalars.count) }
+        let cellWidths = rows.map { $0.map(Self.columns) }
         var widths = [Int](repeating: 0, count: rows[0].count)
         for r in cellWidths { for (i, w) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], w) } }
         var out: [UInt8] = []
