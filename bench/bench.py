@@ -216,6 +216,9 @@ class Bench:
         os.makedirs(d, exist_ok=True)
         dst = os.path.join(d, name)
         shutil.copy2(path, dst)
+        # Written back now: dirty page-cache pages cannot be given back (MADV_PAGEOUT) until they are.
+        with open(dst, "rb") as f:
+            os.fsync(f.fileno())
         return dst
 
     def daemon(self, name, kmsg, sysfs="/sys", interrupts="/proc/interrupts", user_facility=False, cmdline="/proc/cmdline",

@@ -1,6 +1,11 @@
 import CLinux
 import IOMMUDaemon
 
+// Before any other thread exists: one malloc arena for all of them. A handful of threads allocate
+// (the task executor's two, the kmsg reader, the event loop); with one arena what one frees is
+// reusable by the others, instead of each growing an arena of its own.
+_ = clinux_malloc_arena_max(1)
+
 // Before the first task is enqueued: Swift concurrency runs on iommud's own two threads instead
 // of libdispatch's pool, whose monitor would wake an idle daemon every second for as long as it
 // runs (Sources/CLinux/quiet_executor.c says why and how).

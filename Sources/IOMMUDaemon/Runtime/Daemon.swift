@@ -94,9 +94,7 @@ public enum Daemon {
     /// `iommud run`. Returns the process exit code.
     public static func run(configPath: String?, foreground: Bool) async -> Int32 {
         rememberEarlyStopSignals()
-        // A handful of threads allocate here (the kmsg reader, the event loop, NIO): one malloc
-        // arena keeps what one frees reusable by the others instead of growing an arena each.
-        _ = clinux_malloc_arena_max(1)
+        // (One malloc arena for every thread: set in main.swift before any thread starts.)
         let config: Configuration
         switch loadConfiguration(path: configPath) {
         case .success(let c): config = c
