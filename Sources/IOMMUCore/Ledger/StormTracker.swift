@@ -107,6 +107,36 @@ public struct StormTracker: Sendable, Equatable {
         /// kmsg times of the device's latest faults, at most threshold + 1, oldest first.
         var recent: [UInt64] = []
         var storm: Storm?
+
+        mutating func observe(
+            _ f: Fault, device dev: String, at t: UInt64, policy: Policy, events: inout [Event],
+            nextSweepUsec: inout UInt64
+        ) -> Disposition {
+            recent.append(t)
+            if recent.count > policy.threshold + 1 {
+                recent.removeFirst(recent.count - policy.threshold - 1)
+            }
+            if storm != nil {
+                storm!.total.add(f)
+                storm!.sinceSummary.add(f)
+                storm!.lastFaultUsec = t
+                if storm!.unit == nil { storm!.unit = f.unit }
+                return .inStorm
+            }
+            if recent.count == policy.threshold + 1, t - recent[0] < policy.windowUsec {
+                var s = Storm(
+                    device: dev, unit: f.unit, vendor: f.vendor, beganUsec: t, beganSeq: f.seq,
+                    lastFaultUsec: t,
+                    lastSummaryUsec: t)
+                s.total.add(f)
+                events.append(.began(s))
+                s.sinceSummary.add(f)
+                storm = s
+                nextSweepUsec = min(nextSweepUsec, t + min(policy.windowUsec, policy.summaryIntervalUsec))
+                return .inStorm
+            }
+            return .single
+        }
     }
 
     public var policy: Policy
@@ -130,35 +160,14 @@ public struct StormTracker: Sendable, Equatable {
         guard let dev = f.device?.description, let ts = f.timestampUsec else { return .single }
         let t = max(ts, nowUsec)
         advance(toUsec: t, events: &events)
-        var d = devices[dev] ?? DeviceState()
-        d.recent.append(t)
-        if d.recent.count > policy.threshold + 1 {
-            d.recent.removeFirst(d.recent.count - policy.threshold - 1)
-        }
-        if var s = d.storm {
-            s.total.add(f)
-            s.sinceSummary.add(f)
-            s.lastFaultUsec = t
-            if s.unit == nil { s.unit = f.unit }
-            d.storm = s
-            devices[dev] = d
-            return .inStorm
-        }
-        if d.recent.count == policy.threshold + 1, t - d.recent[0] < policy.windowUsec {
-            var s = Storm(
-                device: dev, unit: f.unit, vendor: f.vendor, beganUsec: t, beganSeq: f.seq,
-                lastFaultUsec: t,
-                lastSummaryUsec: t)
-            s.total.add(f)
-            events.append(.began(s))
-            s.sinceSummary.add(f)
-            d.storm = s
-            nextSweepUsec = min(nextSweepUsec, t + min(policy.windowUsec, policy.summaryIntervalUsec))
-            devices[dev] = d
-            return .inStorm
-        }
-        devices[dev] = d
-        return .single
+        // In place (the `default:` subscript's modify accessor): a copy of the state taken out
+        // and written back would copy its array and the storm's four dictionaries on every
+        // fault of a storm — an allocation per fault, at the rate a storm comes in.
+        var sweep = nextSweepUsec
+        let disposition = devices[dev, default: DeviceState()].observe(
+            f, device: dev, at: t, policy: policy, events: &events, nextSweepUsec: &sweep)
+        nextSweepUsec = sweep
+        return disposition
     }
 
     /// Moves the kmsg clock to `usec`: due summaries, and storms whose device calmed down.
