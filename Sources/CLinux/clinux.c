@@ -12,5 +12,3 @@ int clinux_inotify_watch(int fd, const char *path, unsigned int mask) { return i
 int clinux_malloc_trim(void) { return malloc_trim(0); }
 
 int clinux_malloc_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }
-
-int clinux_malloc_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }

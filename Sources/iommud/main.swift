@@ -5,12 +5,6 @@ import IOMMUDaemon
 // (the task executor's two, the kmsg reader, the event loop); with one arena what one frees is
 // reusable by the others, instead of each growing an arena of its own.
 _ = clinux_malloc_arena_max(1)
-// Blocks of 1 MiB and more — a large scrape's body, a big checkpoint being encoded — are mapped
-// on their own and unmapped when freed, instead of leaving holes in the heap that outlive the
-// burst (glibc would otherwise raise this threshold to the largest block freed, up to 32 MiB).
-// Measured after 1 M faults over 1 000 devices: 0.6 MB less growth. Lower (256 KiB) caught the
-// record batches too and cost a third more CPU in mmap/munmap.
-_ = clinux_malloc_mmap_threshold(1024 * 1024)
 
 // Before the first task is enqueued: Swift concurrency runs on iommud's own two threads instead
 // of libdispatch's pool, whose monitor would wake an idle daemon every second for as long as it

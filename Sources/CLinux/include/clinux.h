@@ -16,9 +16,6 @@ int clinux_inotify_watch(int fd, const char *path, unsigned int mask);
 int clinux_malloc_trim(void);
 /// mallopt(M_ARENA_MAX, n): few threads allocate here; one arena keeps freed memory reusable.
 int clinux_malloc_arena_max(int n);
-/// mallopt(M_MMAP_THRESHOLD, bytes): blocks this large or larger get their own mapping, given
-/// back to the kernel when freed; a fixed value also stops glibc raising it on its own.
-int clinux_malloc_mmap_threshold(int bytes);
 /// klogctl(10, NULL, 0): the size of the kernel ring buffer in bytes.
 int clinux_klog_buffer_size(void);
 /// Makes a pool of `threads` threads Swift concurrency's global executor, in place of
