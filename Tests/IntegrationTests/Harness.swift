@@ -514,6 +514,13 @@ func realtimeMicros() -> Int64 {
 }
 
 extension Daemon {
+    /// A file of kmsg records in the daemon's directory, made its [sources] kmsg.
+    func useRecordFile() throws -> RecordFile {
+        let file = RecordFile(path: dir.path + "/kmsg")
+        try useKmsgFile(file.path)
+        return file
+    }
+
     /// Points [sources] kmsg at a file of kmsg records the test appends to.
     func useKmsgFile(_ path: String) throws {
         var cfg = try String(contentsOfFile: configPath, encoding: .utf8)

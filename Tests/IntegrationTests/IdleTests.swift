@@ -26,8 +26,7 @@ func wakeups(of pid: Int32) -> [String: Int] {
     @Test("an idle daemon's threads do not wake at all", .timeLimit(.minutes(1)))
     func idleDaemonDoesNotWake() throws {
         let d = Daemon(checkpointInterval: "200ms")
-        let file = RecordFile(path: d.dir.path + "/kmsg")
-        try d.useKmsgFile(file.path)
+        let file = try d.useRecordFile()
         try d.start()
         defer { _ = d.stop() }
         try d.waitReady()

@@ -115,8 +115,7 @@ extension KmsgSuite {
         @Test("daemon started and stopped entries", .timeLimit(.minutes(1)))
         func startedStopped() throws {
             let d = Daemon()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            _ = try d.useRecordFile()
             try d.start()
             try d.waitReady()
             let pid = d.pid
@@ -150,8 +149,7 @@ extension KmsgSuite {
                     max_concurrent = 1
                     """)
             try d.fillPlaceholder()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             try d.start()
             try d.waitReady()
             let pid = d.pid
@@ -229,8 +227,7 @@ extension KmsgSuite {
         @Test("a live fault is journaled at once even while a backlog of storm entries drains", .timeLimit(.minutes(1)))
         func liveAfterBacklog() throws {
             let d = Daemon()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             // The ring buffer a daemon finds at start: 12 devices that each stormed (24 storm
             // entries, about 6 s of journal budget at 5 per second).
             ring.ts = monotonicMicros() - 60_000_000
@@ -291,8 +288,7 @@ extension KmsgSuite {
                     max_per_minute = 100
                     """, checkpointInterval: "1h")
             try d.fillPlaceholder()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             let dev = "0000:6b:00.0"
             func write(_ n: Int) {
                 for _ in 0..<n {
@@ -351,8 +347,7 @@ extension KmsgSuite {
         @Test("kmsg records never seen: one 'records lost' entry", .timeLimit(.minutes(1)))
         func recordsLost() throws {
             let d = Daemon()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             ring.ts = monotonicMicros()
             ring.append(level: 6, "usb 1-1: new high-speed USB device number 2 using xhci_hcd")
             try d.start()
@@ -380,8 +375,7 @@ extension KmsgSuite {
                     on_fault = ["/bin/sh", "-c", "env > '\(TempDirPath.placeholder)/env-'$KMSG_SEQ"]
                     """)
             try d.fillPlaceholder()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             try d.start()
             try d.waitReady()
             ring.ts = monotonicMicros()
@@ -424,8 +418,7 @@ extension KmsgSuite {
                     timeout = "1s"
                     """)
             try d.fillPlaceholder()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             try d.start()
             try d.waitReady()
             let started = Date()
@@ -467,8 +460,7 @@ extension KmsgSuite {
         @Test("[journal] enabled = false sends nothing; the daemon still counts", .timeLimit(.minutes(1)))
         func journalDisabled() throws {
             let d = Daemon(extraConfig: "[journal]\nenabled = false\n")
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             try d.start()
             try d.waitReady()
             ring.ts = monotonicMicros()
@@ -490,8 +482,7 @@ extension KmsgSuite {
             arguments: ["no socket", "a socket nobody listens on"])
         func journalUnreachable(_ how: String) throws {
             let d = Daemon()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             let empty = d.dir.path + "/no-journal"
             try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
             if how != "no socket" { try Self.staleSocket(empty + "/socket") }
@@ -551,8 +542,7 @@ extension KmsgSuite {
             }
             // An entry to explain.
             let d = Daemon()
-            let ring = RecordFile(path: d.dir.path + "/kmsg")
-            try d.useKmsgFile(ring.path)
+            let ring = try d.useRecordFile()
             try d.start()
             try d.waitReady()
             ring.ts = monotonicMicros()
