@@ -173,7 +173,7 @@ public struct StatusReport: Sendable {
         }
         w.endArray()
         w.beginArray("devices")
-        for device in sortedDevices(\.device) {
+        for device in sortedDevices({ $0.device }) {
             guard let d = ledger.devices[device] else { continue }
             let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
             w.beginObject()

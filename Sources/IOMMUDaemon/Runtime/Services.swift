@@ -30,8 +30,6 @@ final class KmsgService: Service, Sendable {
     func run() async throws {
         let stream = reader.start()
         var announcedReady = false
-        // Records folded in since the heap was last trimmed (see below).
-        var sinceTrim: UInt64 = 0
         await withGracefulShutdownHandler {
             for await batch in stream {
                 let faults = core.ingest(batch)
@@ -51,14 +49,6 @@ final class KmsgService: Service, Sendable {
                     logger.info("ring buffer backlog read: \(core.statusLine())")
                 }
                 checkpoints.recordsArrived()
-                // After a burst (the backlog, a storm) the batches' records are freed but glibc
-                // keeps the pages; give them back once the stream is quiet again.
-                sinceTrim += batch.records
-                // A batch short of the reader's limit means it drained everything: a quiet point.
-                if sinceTrim >= 50_000 && (batch.records < UInt64(KmsgReader.batchLimit) || batch.endOfBacklog) {
-                    sinceTrim = 0
-                    _ = clinux_malloc_trim()
-                }
                 reader.batchDone()
             }
         } onGracefulShutdown: {
@@ -104,15 +94,16 @@ final class CheckpointService: Service, Sendable {
         do {
             try store.save(state)
             core.checkpointWritten(at: state.writtenUsec)
-            // Encoding the whole ledger is the largest short-lived allocation the daemon makes,
-            // and it comes last after a burst: give back the pages it leaves free (at most one
-            // trim per checkpoint_interval; ~1 ms on a 10 MB heap).
-            _ = clinux_malloc_trim()
         } catch {
             logger.error(
                 "cannot write the checkpoint \(store.path): \(error). Counts are kept in memory; a crash now would re-read from the previous checkpoint."
             )
         }
+        // The one place the heap is trimmed. Every burst of records (the backlog, a storm) ends
+        // with this write, checkpoint_interval after its first record, and encoding the whole
+        // ledger is the daemon's largest short-lived allocation: glibc keeps the pages the burst
+        // and the encoding freed until told (~1 ms on a 10 MB heap, at most once an interval).
+        _ = clinux_malloc_trim()
     }
 }
 
