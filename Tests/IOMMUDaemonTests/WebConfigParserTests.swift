@@ -194,9 +194,7 @@ struct WebConfigParserTests {
 
     @Test("the shipped example web config is valid YAML for us")
     func shippedExample() throws {
-        var root = #filePath
-        for _ in 0..<3 { root = String(root[..<root.lastIndex(of: "/")!]) }
-        let path = root + "/config/web-config.example.yml"
+        let path = packageRoot + "/config/web-config.example.yml"
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let c = try WebConfigParser.parse(path: path, text: text).get()
         #expect(c.tls != nil && c.requiresAuth)

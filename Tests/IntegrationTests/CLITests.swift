@@ -91,9 +91,9 @@ struct CLITests {
         let dir = TempDir()
         let file = dir.write("notadir", "x")
         let d = Daemon(extraConfig: "")
-        let cfg = try String(contentsOfFile: d.configPath, encoding: .utf8).replacingOccurrences(
-            of: "directory = \"\(d.dir.path)/state\"", with: "directory = \"\(file)/state\"")
-        try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.editConfig {
+            $0.replacingOccurrences(of: "directory = \"\(d.dir.path)/state\"", with: "directory = \"\(file)/state\"")
+        }
         try d.start()
         d.process!.waitUntilExit()
         #expect(d.process!.terminationStatus == 74)

@@ -52,14 +52,6 @@ struct ExactlyOnceTests {
         guard Binary.exists else { throw HarnessError("no iommud binary at \(Binary.path)") }
     }
 
-    static func config(_ d: Daemon, kmsg: String, bootID: String) throws {
-        let bootFile = d.dir.write("boot_id", bootID + "\n")
-        var cfg = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(
-            of: "kmsg = \"/dev/kmsg\"", with: "kmsg = \"\(kmsg)\"\nboot_id = \"\(bootFile)\"")
-        try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
-    }
-
     static func assertMatches(_ scrape: Scrape, _ truth: Truth, file: String = #fileID) {
         var got: [String: [String: Int]] = [:]
         for s in scrape.series("iommu_faults_total") {
@@ -76,8 +68,7 @@ struct ExactlyOnceTests {
     @Test("20 SIGKILLs at random moments: exact counts, groups neither lost nor doubled", .timeLimit(.minutes(3)))
     func sigkillStorm() throws {
         let d = Daemon(checkpointInterval: "50ms")
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000001")
+        let ring = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-000000000001")
         var truth = Truth()
         var rng = SystemRandomNumberGenerator()
         try d.start()
@@ -145,8 +136,7 @@ struct ExactlyOnceTests {
     @Test("SIGTERM and SIGHUP mid-stream: exact counts", .timeLimit(.minutes(2)))
     func sigtermAndSighup() throws {
         let d = Daemon(checkpointInterval: "1s")
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000002")
+        let ring = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-000000000002")
         var truth = Truth()
         try d.start()
         try d.waitReady()
@@ -179,8 +169,7 @@ struct ExactlyOnceTests {
     @Test("seq gaps are counted exactly as lost records")
     func gaps() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg", firstSeq: 500)
-        try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000003")
+        let ring = try d.useRecordFile(firstSeq: 500, bootID: "6b3c0f4e-0000-4000-8000-000000000003")
         ring.append(level: 6, "first")  // 500: a new boot's first read — 500 records wrapped before
         try d.start()
         try d.waitReady()
@@ -216,8 +205,7 @@ struct ExactlyOnceTests {
     @Test("a new boot id: per-boot counters restart, lifetime keeps the total")
     func newBoot() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-00000000000a")
+        let ring = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-00000000000a")
         ring.append(intelFault(bus: 0x42, device: 1, function: 0, write: true, address: 0x1000))
         try d.start()
         _ = try d.waitFor("boot 1's fault") { $0.sum("iommu_faults_total") == 1 }
@@ -240,8 +228,7 @@ struct ExactlyOnceTests {
     @Test("a corrupt checkpoint is moved aside and the daemon starts clean")
     func corruptCheckpoint() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000004")
+        let ring = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-000000000004")
         ring.append(intelFault(bus: 0x43, device: 1, function: 0, write: true, address: 0x1000))
         try FileManager.default.createDirectory(atPath: d.dir.path + "/state", withIntermediateDirectories: true)
         _ = d.dir.write("state/checkpoint", "iommud-checkpoint 2\nboot_id\tx\nfault\tgarbage")
@@ -258,9 +245,8 @@ struct ExactlyOnceTests {
     @Test("an old-format (v1) checkpoint is migrated with its counters")
     func migrateV1() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg", firstSeq: 4700)
         let boot = "0d6f4f57-7f6c-4f0e-9a55-0d1f5c0e5a11"
-        try Self.config(d, kmsg: ring.path, bootID: boot)
+        let ring = try d.useRecordFile(firstSeq: 4700, bootID: boot)
         for _ in 0..<12 { ring.append(level: 6, "old noise") }  // 4700…4711, counted before
         ring.append(intelFault(bus: 0x44, device: 1, function: 0, write: false, address: 0x1000))  // 4712, new
         try FileManager.default.createDirectory(atPath: d.dir.path + "/state", withIntermediateDirectories: true)
@@ -281,8 +267,7 @@ struct ExactlyOnceTests {
     @Test("sd_notify: READY, STATUS, WATCHDOG, RELOADING, STOPPING in order", .timeLimit(.minutes(1)))
     func notify() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try Self.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000005")
+        let ring = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-000000000005")
         ring.append(intelFault(bus: 0x45, device: 1, function: 0, write: true, address: 0x1000))
         let sock = NotifySocket(path: d.dir.path + "/notify.sock")
         try d.start(environment: ["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "400000"])
@@ -359,50 +344,37 @@ struct ReloadTests {
     @Test("SIGHUP: new listen address, counters kept; a broken config keeps the old one")
     func reload() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try ExactlyOnceTests.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000006")
+        let ring = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-000000000006")
         ring.append(intelFault(bus: 0x46, device: 1, function: 0, write: true, address: 0x1000))
         try d.start()
         try d.waitReady()
         _ = try d.waitFor("the first fault") { $0.sum("iommu_faults_total") == 1 }
         let oldPort = d.port
         let newPort = freePort()
-        var cfg = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(of: "127.0.0.1:\(oldPort)", with: "127.0.0.1:\(newPort)")
-        try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.editConfig { $0.replacingOccurrences(of: "127.0.0.1:\(oldPort)", with: "127.0.0.1:\(newPort)") }
         d.signal(SIGHUP)
         var served: (Int, String)?
-        for _ in 0..<100 {
+        retry {
             served = httpGet(port: newPort, path: "/metrics")
-            if served != nil { break }
-            usleep(20_000)
+            return served != nil
         }
         let body = try #require(served?.1, "nothing on the new port after SIGHUP:\n\(d.log)")
         let s = Scrape(body)
         #expect(s.sum("iommu_faults_total") == 1, "no counter reset, nothing re-read")
         #expect(s.sum("iommud_config_last_reload_successful") == 1)
         // The new listeners are bound first, then the old ones closed.
-        var oldClosed = false
-        for _ in 0..<100 {
-            if httpGet(port: oldPort, path: "/metrics") == nil {
-                oldClosed = true
-                break
-            }
-            usleep(20_000)
-        }
+        let oldClosed = retry { httpGet(port: oldPort, path: "/metrics") == nil }
         #expect(oldClosed, "the old listener is closed")
         // A broken config: the old one keeps running, the metric says so, the log says why.
-        try (cfg + "\n[http]\nlisen = 1\n").write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.editConfig { $0 + "\n[http]\nlisen = 1\n" }
         d.signal(SIGHUP)
         var after: Scrape?
-        for _ in 0..<100 {
-            if let (_, b) = httpGet(port: newPort, path: "/metrics"),
-                Scrape(b).sum("iommud_config_last_reload_successful") == 0
-            {
-                after = Scrape(b)
-                break
-            }
-            usleep(20_000)
+        retry {
+            guard let (_, b) = httpGet(port: newPort, path: "/metrics") else { return false }
+            let s = Scrape(b)
+            guard s.sum("iommud_config_last_reload_successful") == 0 else { return false }
+            after = s
+            return true
         }
         #expect(after != nil, "reload failure not reported:\n\(d.log)")
         #expect(d.log.contains("reload failed, keeping the running configuration"))
@@ -417,25 +389,23 @@ struct ReloadTests {
     @Test("a missing /proc/interrupts row and an unreadable sysfs are named, not fatal")
     func clearWarnings() throws {
         let d = Daemon()
-        let ring = RecordFile(path: d.dir.path + "/kmsg")
-        try ExactlyOnceTests.config(d, kmsg: ring.path, bootID: "6b3c0f4e-0000-4000-8000-000000000007")
+        _ = try d.useRecordFile(bootID: "6b3c0f4e-0000-4000-8000-000000000007")
         let sys = d.dir.path + "/sys"
         try FileManager.default.createDirectory(
             atPath: sys + "/class/iommu/dmar0/intel-iommu", withIntermediateDirectories: true)
         _ = d.dir.write("sys/class/iommu/dmar0/intel-iommu/cap", "d2008c22260206")
         _ = d.dir.write("interrupts", "           CPU0\n  0:  5  IO-APIC  2-edge  timer\n")
-        var cfg = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(
-            of: "[sources]\n", with: "[sources]\nsysfs = \"\(sys)\"\ninterrupts = \"\(d.dir.path)/interrupts\"\n")
-        try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.editConfig {
+            $0.replacingOccurrences(
+                of: "[sources]\n", with: "[sources]\nsysfs = \"\(sys)\"\ninterrupts = \"\(d.dir.path)/interrupts\"\n")
+        }
         try d.start()
         try d.waitReady()
         _ = try d.metrics()
         #expect(d.log.contains("no /proc/interrupts row for dmar0's fault vector"), "\(d.log)")
         #expect(d.stop() == 0)
         // sysfs that cannot be read.
-        cfg = cfg.replacingOccurrences(of: "sysfs = \"\(sys)\"", with: "sysfs = \"/nonexistent/sys\"")
-        try cfg.write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.editConfig { $0.replacingOccurrences(of: "sysfs = \"\(sys)\"", with: "sysfs = \"/nonexistent/sys\"") }
         try d.start()
         try d.waitReady()
         #expect(d.log.contains("cannot read /nonexistent/sys/class"), "\(d.log)")

@@ -395,6 +395,26 @@ extension String {
     func leftPad(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }
 
+/// Polls `ok` up to `times` times, `everyUs` apart; whether it came true.
+@discardableResult
+func retry(_ times: Int = 100, everyUs: UInt32 = 20_000, _ ok: () -> Bool) -> Bool {
+    for _ in 0..<times {
+        if ok() { return true }
+        usleep(everyUs)
+    }
+    return false
+}
+
+/// Polls `condition` until it holds (errors count as not yet), or throws after `timeout` s.
+func eventually(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if (try? condition()) == true { return }
+        usleep(200_000)
+    }
+    throw HarnessError("timed out waiting until \(what)")
+}
+
 func readFile(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
 /// Writes a sysctl through /proc (one write(2) of the value and a newline, as `echo` does).
@@ -514,18 +534,25 @@ func realtimeMicros() -> Int64 {
 }
 
 extension Daemon {
-    /// A file of kmsg records in the daemon's directory, made its [sources] kmsg.
-    func useRecordFile() throws -> RecordFile {
-        let file = RecordFile(path: dir.path + "/kmsg")
-        try useKmsgFile(file.path)
+    /// Rewrites the config file: `edit` gets its text and returns the new text.
+    func editConfig(_ edit: (String) -> String) throws {
+        let cfg = try String(contentsOfFile: configPath, encoding: .utf8)
+        try edit(cfg).write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// A file of kmsg records in the daemon's directory, made its [sources] kmsg (and, given a
+    /// boot id, a file holding it made its `boot_id`).
+    func useRecordFile(firstSeq: UInt64 = 0, bootID: String? = nil) throws -> RecordFile {
+        let file = RecordFile(path: dir.path + "/kmsg", firstSeq: firstSeq)
+        try useKmsgFile(file.path, bootID: bootID)
         return file
     }
 
     /// Points [sources] kmsg at a file of kmsg records the test appends to.
-    func useKmsgFile(_ path: String) throws {
-        var cfg = try String(contentsOfFile: configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(of: "kmsg = \"/dev/kmsg\"", with: "kmsg = \"\(path)\"")
-        try cfg.write(toFile: configPath, atomically: true, encoding: .utf8)
+    func useKmsgFile(_ path: String, bootID: String? = nil) throws {
+        var line = "kmsg = \"\(path)\""
+        if let bootID { line += "\nboot_id = \"\(dir.write("boot_id", bootID + "\n"))\"" }
+        try editConfig { $0.replacingOccurrences(of: "kmsg = \"/dev/kmsg\"", with: line) }
     }
 
     var pid: Int32 { process?.processIdentifier ?? -1 }

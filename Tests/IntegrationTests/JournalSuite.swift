@@ -575,10 +575,6 @@ enum TempDirPath {
 
 extension Daemon {
     func fillPlaceholder() throws {
-        var cfg = try String(contentsOfFile: configPath, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(of: TempDirPath.placeholder, with: dir.path)
-        try cfg.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try editConfig { $0.replacingOccurrences(of: TempDirPath.placeholder, with: dir.path) }
     }
-
-    /// Starts the daemon through a wrapper command (`wrapper + [binary, args…]`).
 }

@@ -112,7 +112,7 @@ struct WebConfigTests {
               client_allowed_sans: ["prometheus.test"]
             """)
         d.signal(SIGHUP)
-        try pki.eventually("the SAN prometheus.test is accepted") { try pki.curl(d, client).code == 200 }
+        try eventually("the SAN prometheus.test is accepted") { try pki.curl(d, client).code == 200 }
     }
 
     @Test("min_version TLS13 refuses a TLS 1.2 client")
@@ -147,7 +147,7 @@ struct WebConfigTests {
         // Rotate the way cert managers do: the new files renamed over the old ones.
         #expect(rename(pki.dir.path + "/next.key", pki.dir.path + "/server.key") == 0)
         #expect(rename(pki.dir.path + "/next.crt", pki.dir.path + "/server.crt") == 0)
-        try pki.eventually("the new certificate (serial 07D2) is served") { try pki.servedSerial(d) == "07D2" }
+        try eventually("the new certificate (serial 07D2) is served") { try pki.servedSerial(d) == "07D2" }
         #expect(d.process?.processIdentifier == pid && d.process?.isRunning == true)
         #expect(d.log.contains("serial 07d2"))
         #expect(try pki.curl(d, []).code == 200)
@@ -205,7 +205,7 @@ struct WebConfigTests {
 
         // Changed on disk to something broken: noticed within a second, the old config serves.
         pki.writeWebConfig(good + "\nbogus_key: 1\n")
-        try pki.eventually("the failed reload is logged") {
+        try eventually("the failed reload is logged") {
             _ = try? pki.curl(d, auth)
             return d.log.contains("unknown key 'bogus_key'")
         }
@@ -217,12 +217,12 @@ struct WebConfigTests {
 
         // Fixed: loaded again, the metric back to 1.
         pki.writeWebConfig(good)
-        try pki.eventually("the fixed file is loaded") { try reloadMetric() == 1 }
+        try eventually("the fixed file is loaded") { try reloadMetric() == 1 }
 
         // SIGHUP with a certificate file that does not exist: the old one still serves.
         pki.writeWebConfig(good.replacingOccurrences(of: "server.crt", with: "missing.crt"))
         d.signal(SIGHUP)
-        try pki.eventually("the SIGHUP failure is logged") {
+        try eventually("the SIGHUP failure is logged") {
             d.log.contains("cannot read cert_file \(pki.dir.path)/missing.crt")
         }
         #expect(try reloadMetric() == 0)
@@ -238,11 +238,9 @@ struct WebConfigTests {
         try d.waitReady()
         #expect(try d.metrics().sum("iommud_config_last_reload_successful") == 1)
         pki.writeWebConfig("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
-        let toml = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        try toml.replacingOccurrences(of: "web_config = \"\"", with: "web_config = \"\(pki.webConfig)\"")
-            .write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try d.editConfig { $0.replacingOccurrences(of: "web_config = \"\"", with: "web_config = \"\(pki.webConfig)\"") }
         d.signal(SIGHUP)
-        try pki.eventually("https is served after SIGHUP") { try pki.curl(d, []).code == 200 }
+        try eventually("https is served after SIGHUP") { try pki.curl(d, []).code == 200 }
     }
 
     @Test("TLS on a socket systemd passes (systemd-socket-activate)")
@@ -270,7 +268,7 @@ struct WebConfigTests {
             for _ in 0..<100 where kill(pid, 0) == 0 { usleep(50_000) }
         }
         // The first connection starts the daemon; it then serves TLS on the passed socket.
-        try pki.eventually("TLS with basic auth on the passed socket", timeout: 20) {
+        try eventually("TLS with basic auth on the passed socket", timeout: 20) {
             try pki.curl(d, ["-u", "alice:\(pki.password)"]).code == 200
         }
         #expect(d.log.contains("on the socket systemd passed"), "\(d.log)")
@@ -384,14 +382,5 @@ final class TestPKI {
                 "openssl s_client -connect 127.0.0.1:\(d.port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial",
             ])
         return out.split(separator: "\n").first { $0.hasPrefix("serial=") }.map { String($0.dropFirst(7)) }
-    }
-
-    func eventually(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(200_000)
-        }
-        throw HarnessError("timed out waiting until \(what)")
     }
 }
