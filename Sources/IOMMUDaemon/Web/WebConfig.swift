@@ -347,28 +347,26 @@ private struct ParseState {
         if nonEmpty(certText) && nonEmpty(certFile) { both("cert", "cert_file") }
         if nonEmpty(keyText) && nonEmpty(keyFile) { both("key", "key_file") }
         if nonEmpty(clientCA) && nonEmpty(clientCAFile) { both("client_ca", "client_ca_file") }
-        if let f = certFile, !f.isEmpty {
-            tls.certificate = .file(f)
-        } else if let c = certText, !c.isEmpty {
-            tls.certificate = .inline(c)
+        // A file wins over inline text (both given is reported above); neither: nil.
+        func pem(file: String?, text: String?) -> WebConfig.PEMSource? {
+            if let f = file, !f.isEmpty { return .file(f) }
+            if let t = text, !t.isEmpty { return .inline(t) }
+            return nil
+        }
+        if let c = pem(file: certFile, text: certText) {
+            tls.certificate = c
         } else {
             problems.append(
                 WebConfigProblem(
                     file: file, line: line, "'tls_server_config' needs 'cert_file' (or 'cert')"))
         }
-        if let f = keyFile, !f.isEmpty {
-            tls.key = .file(f)
-        } else if let c = keyText, !c.isEmpty {
-            tls.key = .inline(c)
+        if let k = pem(file: keyFile, text: keyText) {
+            tls.key = k
         } else {
             problems.append(
                 WebConfigProblem(file: file, line: line, "'tls_server_config' needs 'key_file' (or 'key')"))
         }
-        if let f = clientCAFile, !f.isEmpty {
-            tls.clientCA = .file(f)
-        } else if let c = clientCA, !c.isEmpty {
-            tls.clientCA = .inline(c)
-        }
+        tls.clientCA = pem(file: clientCAFile, text: clientCA)
         if tls.clientCA != nil && tls.clientAuth == .noClientCert {
             problems.append(
                 WebConfigProblem(

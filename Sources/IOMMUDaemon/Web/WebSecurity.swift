@@ -11,23 +11,18 @@ final class WebSnapshot: Sendable {
     let config: WebConfig?
     let sslContext: NIOSSLContext?
     let rateLimiter: RateLimiter?
-    /// The files it was read from (the YAML and the PEM files it names), watched for changes.
-    let files: [String]
     /// For the log: what is being served.
     let summary: String
 
-    init(config: WebConfig?, sslContext: NIOSSLContext?, files: [String], summary: String) {
+    init(config: WebConfig?, sslContext: NIOSSLContext?, summary: String) {
         self.config = config
         self.sslContext = sslContext
         self.rateLimiter = config?.rateLimit.map(RateLimiter.init)
-        self.files = files
         self.summary = summary
     }
 
     static let plain = WebSnapshot(
-        config: nil, sslContext: nil, files: [], summary: "plain HTTP, no authentication")
-
-    var isPlain: Bool { config == nil }
+        config: nil, sslContext: nil, summary: "plain HTTP, no authentication")
 }
 
 /// Identity of a file for change detection: a rename-over (new inode) and an in-place
@@ -198,7 +193,7 @@ public final class WebSecurity: Sendable {
         guard let tls = config.tls else {
             return (
                 .success(
-                    WebSnapshot(config: config, sslContext: nil, files: files, summary: "plain HTTP, \(auth)")
+                    WebSnapshot(config: config, sslContext: nil, summary: "plain HTTP, \(auth)")
                 ), files
             )
         }
@@ -290,7 +285,7 @@ public final class WebSecurity: Sendable {
             let summary =
                 "TLS \(tls.minVersion.rawValue)–\(tls.maxVersion.rawValue) (certificate CN=\(cn) serial \(serial), client certificates: \(tls.clientAuth.rawValue)\(caNote)), \(auth)"
             return (
-                .success(WebSnapshot(config: config, sslContext: context, files: files, summary: summary)),
+                .success(WebSnapshot(config: config, sslContext: context, summary: summary)),
                 files
             )
         } catch {
