@@ -13,24 +13,13 @@ public struct RateLimit: Sendable, Equatable {
         self.periodUsec = max(1, periodUsec)
     }
 
-    /// Takes a token if one is free at `now`.
-    public mutating func take(now: Int64) -> Bool {
+    /// Takes a token if more than `reserve` are free at `now` (the reserve is kept for what
+    /// must not wait).
+    public mutating func take(now: Int64, reserve: Int = 0) -> Bool {
         refill(now)
-        guard spent.count < limit else { return false }
+        guard spent.count < limit - reserve else { return false }
         spent.append(now + periodUsec)
         return true
-    }
-
-    /// Whether a token is free at `now` (without taking it).
-    public mutating func available(now: Int64) -> Bool {
-        refill(now)
-        return spent.count < limit
-    }
-
-    /// Tokens free at `now`.
-    public mutating func free(now: Int64) -> Int {
-        refill(now)
-        return limit - spent.count
     }
 
     /// When the next token comes back (now when one is free).

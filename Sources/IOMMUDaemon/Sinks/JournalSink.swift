@@ -166,14 +166,14 @@ final class JournalSink: Service, Sendable {
             }
             let keep = live ? 0 : Self.reserve(s.limit)
             if important {
-                if s.queue.isEmpty, s.limit.free(now: now) > keep, s.limit.take(now: now) {
+                if s.queue.isEmpty, s.limit.take(now: now, reserve: keep) {
                     return stamp(fields, &s)
                 }
                 s.queue.append(fields)
                 if s.queue.count > Self.queueLimit { s.queue.removeFirst() }
                 return nil
             }
-            if s.limit.free(now: now) > keep, s.limit.take(now: now) { return stamp(fields, &s) }
+            if s.limit.take(now: now, reserve: keep) { return stamp(fields, &s) }
             s.heldBack += 1
             s.heldBackTotal += 1
             return nil
@@ -200,7 +200,7 @@ final class JournalSink: Service, Sendable {
         let ready: [[JournalField]] = state.withLock { s in
             var out: [[JournalField]] = []
             let keep = stopping ? 0 : Self.reserve(s.limit)
-            while !s.queue.isEmpty, s.limit.free(now: now) > keep, s.limit.take(now: now) {
+            while !s.queue.isEmpty, s.limit.take(now: now, reserve: keep) {
                 out.append(stamp(s.queue.removeFirst(), &s))
             }
             return out
