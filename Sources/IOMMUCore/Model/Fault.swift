@@ -113,20 +113,5 @@ public struct Fault: Sendable, Hashable {
     }
 
     /// The reason as the contract spells it: `0x06`.
-    public var reasonString: String? {
-        guard let r = reason else { return nil }
-        // `0x06` (a small, inline String: made for every fault counted).
-        if r < 0x100 {
-            let digits: StaticString = "0123456789abcdef"
-            let d = digits.utf8Start
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4) { b in
-                b[0] = UInt8(ascii: "0")
-                b[1] = UInt8(ascii: "x")
-                b[2] = d[Int(r >> 4)]
-                b[3] = d[Int(r & 0xf)]
-                return String(decoding: UnsafeBufferPointer(b), as: UTF8.self)
-            }
-        }
-        return hex0x(UInt64(r), width: 2)
-    }
+    public var reasonString: String? { reason.map { hex0x(UInt64($0), width: 2) } }
 }
