@@ -9,12 +9,19 @@ struct ProcessStats: Sendable {
     var openFDs: Double = 0
     var maxFDs: Double = 0
 
+    /// The fields of /proc/self/stat after the comm's closing parenthesis (state is the first,
+    /// field 3 of the file), when there are all that are read here.
+    static func statFields() -> [Substring]? {
+        guard let stat = try? readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        let f = stat[stat.index(after: close)...].split(separator: " ")
+        return f.count > 22 ? f : nil
+    }
+
     /// The start time, since the epoch: it does not change, so the exporter reads it once.
     static func startTimeSeconds() -> Double {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        guard let stat = try? readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
-        let f = stat[stat.index(after: close)...].split(separator: " ")
-        guard f.count > 22, let up = try? readSmallFile("/proc/uptime"), let upSec = Double(up.split(separator: " ")[0])
+        guard let f = statFields(), let up = try? readSmallFile("/proc/uptime"),
+            let upSec = Double(up.split(separator: " ")[0])
         else { return 0 }
         let now = Double(Clocks.realtimeUsec()) / 1e6
         return (now - upSec + (Double(f[19]) ?? 0) / ticks).rounded()
@@ -25,14 +32,10 @@ struct ProcessStats: Sendable {
         var s = ProcessStats()
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let page = Double(sysconf(Int32(_SC_PAGESIZE)))
-        if let stat = try? readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") {
-            // Fields after the comm's closing parenthesis: state is field 3.
-            let f = stat[stat.index(after: close)...].split(separator: " ")
-            if f.count > 22 {
-                s.cpuSeconds = ((Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)) / ticks
-                s.virtualBytes = Double(f[20]) ?? 0
-                s.residentBytes = (Double(f[21]) ?? 0) * page
-            }
+        if let f = statFields() {
+            s.cpuSeconds = ((Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)) / ticks
+            s.virtualBytes = Double(f[20]) ?? 0
+            s.residentBytes = (Double(f[21]) ?? 0) * page
         }
         s.openFDs = Double(listDirectory("/proc/self/fd").count)
         var lim = rlimit()

@@ -31,29 +31,23 @@ final class RegistryFamilies {
 
     func counter(_ name: String, _ labels: [(String, String)], _ value: UInt64) {
         let k = Self.key(name, labels)
-        if counters[k] == nil {
-            let c =
+        var e =
+            counters[k]
+            ?? (
                 labels.isEmpty
-                ? registry.makeCounter(descriptor: Self.descriptor(name))
-                : registry.makeCounter(descriptor: Self.descriptor(name), labels: labels)
-            counters[k] = (c, 0)
+                    ? registry.makeCounter(descriptor: Self.descriptor(name))
+                    : registry.makeCounter(descriptor: Self.descriptor(name), labels: labels), 0
+            )
+        if value > e.1 {
+            e.0.increment(by: Int64(value - e.1))
+            e.1 = value
         }
-        if value > counters[k]!.1 {
-            counters[k]!.0.increment(by: Int64(value - counters[k]!.1))
-            counters[k]!.1 = value
-        }
+        counters[k] = e
     }
 
-    func gauge(_ name: String, _ value: Double) { gauge(name, [], value) }
-
-    func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
-        let k = Self.key(name, labels)
-        let g =
-            gauges[k]
-            ?? (labels.isEmpty
-                ? registry.makeGauge(descriptor: Self.descriptor(name))
-                : registry.makeGauge(descriptor: Self.descriptor(name), labels: labels))
-        gauges[k] = g
+    func gauge(_ name: String, _ value: Double) {
+        let g = gauges[name] ?? registry.makeGauge(descriptor: Self.descriptor(name))
+        gauges[name] = g
         g.set(value)
     }
 
