@@ -2,7 +2,7 @@
 """The baseline `iommud replay` is measured against: the straightforward Python classifier of
 the same kmsg records — the obvious regex per vendor, counts per (device, kind).
 
-  baseline_classifier.py FILE     prints `faults N` and the per-(unit/device, kind) counts
+  baseline_classifier.py FILE     prints `faults N` and `series N` (distinct (unit/device, kind))
 
 Reads the /dev/kmsg format (`prio,seq,ts,flags;text`, dictionary lines start with a space),
 joins AMD's split header/body and SMMUv3's five-record events, like anyone would write it.
@@ -28,7 +28,7 @@ def kebab(name):
 def main(path):
     counts = Counter()
     amd_pending = False
-    smmu = {}  # unit -> dwords so far (-1: header seen)
+    smmu = {}  # unit -> the event's dwords so far (the header's first)
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.startswith(" "):

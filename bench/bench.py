@@ -23,10 +23,16 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The figures, in the order they run: --only key, what the log says, the Bench method.
+FIGURES = [("replay", "replay throughput + idle window", "replay_and_idle"),
+           ("latency", "kmsg → metrics latency", "latency"),
+           ("storm", "storm", "storm"),
+           ("memory", "memory after 1 M faults", "memory_loaded"),
+           ("scrape", "scrape", "scrape"),
+           ("fleet", "fleet cost", "fleet")]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -136,13 +142,10 @@ class Server:
                 r = self.conn.getresponse()
                 body = r.read()
                 if r.getheader("Connection", "").lower() == "close":
-                    self.conn.close()
-                    self.conn = None
+                    self.close_conn()
                 return r.status, body
             except (OSError, http.client.HTTPException):
-                if self.conn:
-                    self.conn.close()
-                self.conn = None
+                self.close_conn()
                 if attempt:
                     raise
         raise RuntimeError("unreachable")
@@ -160,10 +163,14 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not answer on port {self.port}")
 
-    def stop(self):
+    def close_conn(self):
+        """Closes the keep-alive connection (the next get() opens a new one)."""
         if self.conn:
             self.conn.close()
-            self.conn = None
+        self.conn = None
+
+    def stop(self):
+        self.close_conn()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -174,6 +181,18 @@ class Server:
         self.log.close()
         if self in Server.live:
             Server.live.remove(self)
+
+
+def dmar_read(dev):
+    """One Intel read fault of `dev` as a /dev/kmsg record (level 6, so not on the console)."""
+    return f"<14>DMAR: [DMA Read NO_PASID] Request device [{dev}] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n".encode()
+
+
+def kmsg_write(rec):
+    """One record into /dev/kmsg, on a fresh open (the kernel ratelimits writes per open file)."""
+    fd = os.open("/dev/kmsg", os.O_WRONLY)
+    os.write(fd, rec)
+    os.close(fd)
 
 
 def metric_values(body, name, label_filter=None):
@@ -202,7 +221,6 @@ class Bench:
         self.a = args
         self.work = args.work
         self.results = {}
-        self.runs = 0
 
     # ------------------------------------------------------------ daemons
 
@@ -326,12 +344,10 @@ enabled = false
         everyone = idle + [devkmsg] + nes + bares
         for s in everyone:
             s.get()  # one scrape each, as a Prometheus server would do right away
-            s.conn.close()
-            s.conn = None
+            s.close_conn()
         time.sleep(2)
         records0 = metric_values(devkmsg.get()[1], "iommud_kmsg_records_total")
-        devkmsg.conn.close()
-        devkmsg.conn = None
+        devkmsg.close_conn()
         before = {s.name: (sched_ns(s.pid), cpu_seconds(s.pid), threads(s.pid)) for s in everyone}
         t0 = time.time()
 
@@ -402,16 +418,14 @@ enabled = false
 
         def line(i):
             dev = f"{seg:04x}:{i >> 8:02x}:{(i >> 3) & 0x1f:02x}.{i & 7}"
-            return dev, f"<14>DMAR: [DMA Read NO_PASID] Request device [{dev}] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n".encode()
+            return dev, dmar_read(dev)
 
         try:
             for i in range(n):
                 dev, rec = line(i)
                 needle = f'device="{dev}"'.encode()
                 t0 = time.perf_counter()
-                fd = os.open("/dev/kmsg", os.O_WRONLY)
-                os.write(fd, rec)
-                os.close(fd)
+                kmsg_write(rec)
                 while True:
                     if needle in s.get()[1]:
                         break
@@ -424,9 +438,7 @@ enabled = false
             for i in range(n, n + self.a.latency_samples // 5):
                 dev, rec = line(i)
                 t0 = time.perf_counter()
-                fd = os.open("/dev/kmsg", os.O_WRONLY)
-                os.write(fd, rec)
-                os.close(fd)
+                kmsg_write(rec)
                 while True:
                     try:
                         if dev.encode() in os.read(rfd, 16384):
@@ -463,9 +475,7 @@ enabled = false
             dev = f"{seg:04x}:f0:{len(marks):02x}.0"
             marks.append(name)
             needle = f'device="{dev}"'.encode()
-            fd = os.open("/dev/kmsg", os.O_WRONLY)
-            os.write(fd, f"<14>DMAR: [DMA Read NO_PASID] Request device [{dev}] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n".encode())
-            os.close(fd)
+            kmsg_write(dmar_read(dev))
             deadline = time.time() + 60
             while needle not in s.get()[1]:
                 if time.time() > deadline:
@@ -578,8 +588,7 @@ enabled = false
                         raise RuntimeError(f"{name} answered {st}")
             res["latency_ms"] = lat
             for srv in (s, ne, bare):
-                srv.conn.close()
-                srv.conn = None
+                srv.close_conn()
             c0 = cpu_seconds(s.pid)
             wrk = subprocess.run(["wrk", "-t1", "-c4", f"-d{self.a.wrk_seconds}s", "--latency",
                                   f"http://127.0.0.1:{s.port}/metrics"], capture_output=True, text=True)
@@ -866,7 +875,7 @@ def main():
     ap.add_argument("--memory-rounds", type=int, default=3)
     ap.add_argument("--scrape-samples", type=int, default=1000)
     ap.add_argument("--wrk-seconds", type=int, default=30)
-    ap.add_argument("--only", default="replay,latency,storm,memory,scrape,fleet")
+    ap.add_argument("--only", default=",".join(key for key, _, _ in FIGURES))
     ap.add_argument("--results", help="write/read the raw results here (JSON)")
     ap.add_argument("--render-only", action="store_true")
     a = ap.parse_args()
@@ -884,24 +893,10 @@ def main():
             "latency_pace": a.latency_pace, "wrk_seconds": a.wrk_seconds}
     only = a.only.split(",")
     try:
-        if "replay" in only:
-            log("replay throughput + idle window")
-            b.replay_and_idle()
-        if "latency" in only:
-            log("kmsg → metrics latency")
-            b.latency()
-        if "storm" in only:
-            log("storm")
-            b.storm()
-        if "memory" in only:
-            log("memory after 1 M faults")
-            b.memory_loaded()
-        if "scrape" in only:
-            log("scrape")
-            b.scrape()
-        if "fleet" in only:
-            log("fleet cost")
-            b.fleet()
+        for key, title, method in FIGURES:
+            if key in only:
+                log(title)
+                getattr(b, method)()
     finally:
         for s in list(Server.live):
             s.stop()
@@ -912,10 +907,11 @@ def main():
     meta["commit"] = v(["git", "-C", HERE, "rev-parse", "--short", "HEAD"])
     meta["python"] = "Python " + platform.python_version()
     meta["grep"] = v(["grep", "--version"])
-    meta["node_exporter"] = "node_exporter " + re.search(r"version ([\d.]+)", subprocess.run(["prometheus-node-exporter", "--version"], capture_output=True, text=True).stdout + subprocess.run(["prometheus-node-exporter", "--version"], capture_output=True, text=True).stderr).group(1)
+    ne = subprocess.run(["prometheus-node-exporter", "--version"], capture_output=True, text=True)
+    meta["node_exporter"] = "node_exporter " + re.search(r"version ([\d.]+)", ne.stdout + ne.stderr).group(1)
     meta["wrk"] = re.search(r"wrk (\S+)", subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout).group(1)
     meta["nio"] = os.environ.get("BENCH_NIO_VERSION", "?")
-    everything = {"replay", "latency", "storm", "memory", "scrape", "fleet"}
+    everything = {key for key, _, _ in FIGURES}
     if a.results:
         if not set(only) >= everything and os.path.exists(a.results):
             # A partial rerun (--only) replaces those figures in the last full run's results.
