@@ -201,6 +201,42 @@ struct ExactlyOnceTests {
         #expect(d.stop() == 0)
     }
 
+    /// The same through a FIFO: records arrive as a stream (no file to re-read), with the gaps
+    /// an overrun leaves, and the daemon is the reader the kernel would otherwise be.
+    @Test("seq gaps through a FIFO source are counted exactly as lost records", .timeLimit(.minutes(1)))
+    func fifoGaps() throws {
+        let d = Daemon()
+        let fifo = d.dir.path + "/kmsg.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try d.useKmsgFile(fifo, bootID: "6b3c0f4e-0000-4000-8000-00000000000b")
+        try d.start()
+        defer { _ = d.stop() }
+        let fd = open(fifo, O_WRONLY)  // returns once the daemon has the FIFO open
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var seq: UInt64 = 0
+        var written = 0
+        func send(_ n: Int, skipAfter: UInt64) {
+            var text = ""
+            for i in 0..<n {
+                let fault = intelFault(
+                    bus: 0x4a, device: 2, function: 0, write: false, address: UInt64(0x1000 * (i + 1)))
+                text += "6,\(seq),\(1_000_000 + seq),-;\(fault)\n"
+                seq += 1
+            }
+            seq += skipAfter
+            written += n
+            _ = text.withCString { write(fd, $0, strlen($0)) }
+        }
+        send(10, skipAfter: 10)  // 0…9, then 10…19 lost
+        send(10, skipAfter: 70)  // 20…29, then 30…99 lost
+        send(5, skipAfter: 0)  // 100…104
+        let s = try d.waitFor("seq 104") { $0.sum("iommud_kmsg_last_seq") == 104 }
+        #expect(s.sum("iommud_kmsg_lost_records_total") == 10 + 70)
+        #expect(s.sum("iommud_kmsg_records_total") == Double(written))
+        #expect(s.sum("iommu_faults_total") == Double(written))
+    }
+
     /// A new boot starts this boot's counters from zero; lifetime totals keep the old ones.
     @Test("a new boot id: per-boot counters restart, lifetime keeps the total")
     func newBoot() throws {
