@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Writes a link order file: the functions a running program executes, in the order they first
+run, so that the linker packs them together (scripts/layout/README.md).
+
+  gen-order.py iommud   BIN MAP OUT    (make order)
+  gen-order.py nio-bare BIN MAP OUT    (bench/run.sh: the baseline gets the same treatment)
+
+BIN is a release build linked with `-Map=MAP --no-demangle` (symbol names do not depend on the
+layout, so any order file may have been used). iommud runs under functrace.so through what it
+does on a node: start, read a kernel log of faults of every vendor among ordinary noise, serve
+scrapes and `iommud status`, reload, write its checkpoint and stop — once with a kmsg file and
+once with /dev/kmsg (when readable). nio-bare serves three scrapes.
+
+A function is left out when the input section holding it is large (> 16 KiB) and mostly cold
+(< 25 % of its bytes ran): the prebuilt Swift runtime, Foundation and CoreFoundation archives
+were not compiled one function per section, and moving such a section to the front would pull
+all its cold code into the hot pages.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def compiler():
+    for cc in ("cc", "gcc", "clang"):
+        if shutil.which(cc):
+            return cc
+    swift = shutil.which("swift")
+    if swift:
+        clang = os.path.join(os.path.dirname(os.path.realpath(swift)), "clang")
+        if os.path.exists(clang):
+            return clang
+    sys.exit("gen-order: no C compiler (cc, gcc, clang or the Swift toolchain's clang)")
+
+
+def symbols(binary, path):
+    """`offset name` of every sized function in the symbol table."""
+    out = subprocess.run(["readelf", "-sW", binary], capture_output=True, text=True, check=True).stdout
+    seen = set()
+    with open(path, "w") as f:
+        for line in out.splitlines():
+            p = line.split()
+            if len(p) < 8 or p[3] != "FUNC" or p[6] == "UND" or p[7] in seen:
+                continue
+            size = int(p[2], 0) if p[2].startswith("0x") else int(p[2])
+            if size == 0:
+                continue
+            seen.add(p[7])
+            f.write(f"{p[1]} {p[7]}\n")
+    return len(seen)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path="/metrics"):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return r.read()
+
+
+def session(binary, env, work, name, kmsg):
+    """One daemon lifetime under the tracer; returns the functions it ran, in order."""
+    d = os.path.join(work, name)
+    os.makedirs(d + "/state")
+    port = free_port()
+    journal = os.path.exists("/run/systemd/journal/socket")
+    cfg = os.path.join(d, "iommud.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""[sources]
+kmsg = "{kmsg}"
+[http]
+listen = ["127.0.0.1:{port}"]
+[control]
+socket = "{d}/control.sock"
+[state]
+directory = "{d}/state"
+checkpoint_interval = "1s"
+[journal]
+enabled = {"true" if journal else "false"}
+""")
+    out = os.path.join(d, "functions.txt")
+    log = open(os.path.join(d, "daemon.log"), "w")
+    p = subprocess.Popen([binary, "run", "--config", cfg, "--foreground"], stdout=log, stderr=log,
+                         env=dict(env, FUNCTRACE_OUT=out))
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                get(port)
+                break
+            except OSError:
+                if p.poll() is not None or time.time() > deadline:
+                    sys.exit(f"gen-order: the daemon did not serve /metrics (see {d}/daemon.log)")
+                time.sleep(0.2)
+        time.sleep(2)  # the log is read, the first checkpoint written
+        for _ in range(3):
+            get(port)
+        subprocess.run([binary, "status", "--config", cfg], stdout=subprocess.DEVNULL, check=True)
+        subprocess.run([binary, "status", "--config", cfg, "--json"], stdout=subprocess.DEVNULL, check=True)
+        p.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        get(port)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    with open(out) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def nio_bare_session(binary, env, work):
+    port = free_port()
+    out = os.path.join(work, "nio-bare.txt")
+    p = subprocess.Popen([binary, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=dict(env, FUNCTRACE_OUT=out, FUNCTRACE_DUMP_AFTER="4"))
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                get(port)
+                break
+            except OSError:
+                if p.poll() is not None or time.time() > deadline:
+                    sys.exit("gen-order: nio-bare did not answer")
+                time.sleep(0.2)
+        for _ in range(2):
+            get(port)
+        time.sleep(5)  # functrace writes the list 4 s after the start (nio-bare never exits cleanly)
+    finally:
+        p.kill()
+        p.wait()
+    with open(out) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def input_sections(map_path):
+    """[(size, [symbol, ...])] of each input section in the output .text (lld -Map, --no-demangle)."""
+    sections, current, in_text = [], None, False
+    with open(map_path) as f:
+        for line in f:
+            m = re.match(r"\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s(\s*)(.*)$", line)
+            if not m:
+                continue
+            indent, text = len(m.group(2)), m.group(3)
+            if indent == 0:
+                in_text = text == ".text"
+            elif in_text and indent == 8:
+                current = (int(m.group(1), 16), [])
+                sections.append(current)
+            elif in_text and current is not None:
+                current[1].append(text.strip())
+    return sections
+
+
+def function_sizes(binary):
+    out = subprocess.run(["readelf", "-sW", binary], capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) >= 8 and p[3] == "FUNC":
+            sizes[p[7]] = int(p[2], 0) if p[2].startswith("0x") else int(p[2])
+    return sizes
+
+
+def leave_out(order, map_path, binary):
+    """The ordered functions whose input section is large and mostly cold."""
+    ran, sizes, out = set(order), function_sizes(binary), set()
+    for size, symbols in input_sections(map_path):
+        hot = [s for s in symbols if s in ran]
+        if hot and size > 16384 and sum(sizes.get(s, 0) for s in hot) < size // 4:
+            out.update(hot)
+    return out
+
+
+def main():
+    if len(sys.argv) != 5 or sys.argv[1] not in ("iommud", "nio-bare"):
+        sys.exit(__doc__)
+    kind, binary, map_path, dest = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], sys.argv[4]
+    with tempfile.TemporaryDirectory(prefix="iommud-order-") as work:
+        so = os.path.join(work, "functrace.so")
+        subprocess.run([compiler(), "-O2", "-shared", "-fPIC", "-pthread", "-o", so, os.path.join(HERE, "functrace.c"), "-ldl"],
+                       check=True)
+        syms = os.path.join(work, "syms.txt")
+        n = symbols(binary, syms)
+        env = dict(os.environ, LD_PRELOAD=so, FUNCTRACE_SYMS=syms, SWIFT_BACKTRACE="enable=no")
+        runs = []
+        if kind == "nio-bare":
+            runs.append(("scrapes", nio_bare_session(binary, env, work)))
+        else:
+            kmsg = os.path.join(work, "mixed.kmsg")
+            subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_kmsg.py"), "mixed", "20000", kmsg],
+                           check=True, stdout=subprocess.DEVNULL)
+            runs.append(("kmsg file", session(binary, env, work, "file", kmsg)))
+            if os.access("/dev/kmsg", os.R_OK):
+                runs.append(("/dev/kmsg", session(binary, env, work, "devkmsg", "/dev/kmsg")))
+        order, seen = [], set()
+        for name, ran in runs:
+            print(f"gen-order: {kind}, {name}: {len(ran)} of {n} functions ran")
+            for fn in ran:
+                if fn not in seen:
+                    seen.add(fn)
+                    order.append(fn)
+    skip = leave_out(order, map_path, binary)
+    kept = [fn for fn in order if fn not in skip]
+    with open(dest, "w") as f:
+        f.write("\n".join(kept) + "\n")
+    print(f"gen-order: {len(kept)} functions → {dest} ({len(skip)} left out: large, mostly cold sections)")
+
+
+if __name__ == "__main__":
+    main()
