@@ -76,6 +76,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The memory and scrape baseline of `make bench` (bench/run.sh): the smallest NIO HTTP/1 server,
+        // with the daemon's swift-nio and built the same way. Not shipped.
+        .executableTarget(
+            name: "nio-bare",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/nio-bare",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "IOMMUCoreTests",
             dependencies: ["IOMMUCore"],

@@ -30,16 +30,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   systemctl stop prometheus-node-exporter 2>/dev/null || true
 fi
 
-echo "bench: building iommud (release, static stdlib)"
-swift build -c release --static-swift-stdlib
+echo "bench: building iommud (make release: static stdlib, the layout of scripts/layout)"
+make --no-print-directory release
 BIN=$ROOT/.build/release/iommud
 
-# The bare NIO server, resolved to the daemon's swift-nio version and built the same way.
-echo "bench: building bench/nio-bare"
-[ -f Package.resolved ] && cp Package.resolved bench/nio-bare/Package.resolved
-swift build -c release --static-swift-stdlib --package-path bench/nio-bare --scratch-path "$WORK/nio-bare-build"
-NIO_BARE=$WORK/nio-bare-build/release/nio-bare
-export BENCH_NIO_VERSION=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(next(p["state"]["version"] for p in d["pins"] if p["identity"]=="swift-nio"))' bench/nio-bare/Package.resolved 2>/dev/null || echo "?")
+# The bare NIO server (bench/nio-bare, a target of the package: the daemon's swift-nio, compiled
+# once for both), built the same way as iommud: the same flags, and a link order file of its own,
+# made by the same tracer from what it runs while serving scrapes (scripts/layout/gen-order.py).
+echo "bench: linking bench/nio-bare with its own order file"
+read -r -a FLAGS <<< "$(make -s print-layout-flags)"
+NIO_BARE=$ROOT/.build/release/nio-bare
+swift build "${FLAGS[@]}" --product nio-bare -Xlinker -Map="$WORK/nio-bare.map" -Xlinker --no-demangle
+scripts/layout/gen-order.py nio-bare "$NIO_BARE" "$WORK/nio-bare.map" "$WORK/nio-bare.order"
+rm -f "$NIO_BARE"
+swift build "${FLAGS[@]}" --product nio-bare -Xlinker --symbol-ordering-file="$WORK/nio-bare.order"
+export BENCH_NIO_VERSION=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(next(p["state"]["version"] for p in d["pins"] if p["identity"]=="swift-nio"))' Package.resolved 2>/dev/null || echo "?")
 
 gcc -O2 -Wall -o "$WORK/kmsg_storm" bench/kmsg_storm.c
 

@@ -14,7 +14,8 @@ final class Handler: ChannelInboundHandler, @unchecked Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4")
         headers.add(name: "Content-Length", value: String(Self.body.count))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: Self.body.count)
         buffer.writeBytes(Self.body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
