@@ -59,6 +59,7 @@ if [ "$(cat "$WORK/data.stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" > "$WORK/data.stamp"
 fi
 echo "bench: setup took ${SECONDS}s"
+export BENCH_SETUP_S=$SECONDS
 
 # shellcheck disable=SC2086
 python3 bench/bench.py --bin "$BIN" --nio-bare "$NIO_BARE" --storm-writer "$WORK/kmsg_storm" \
