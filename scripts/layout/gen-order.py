@@ -7,9 +7,10 @@ run, so that the linker packs them together (scripts/layout/README.md).
 
 BIN is a release build linked with `-Map=MAP --no-demangle` (symbol names do not depend on the
 layout, so any order file may have been used). iommud runs under functrace.so through what it
-does on a node: start, read a kernel log of faults of every vendor among ordinary noise, serve
-scrapes and `iommud status`, reload, write its checkpoint and stop — once with a kmsg file and
-once with /dev/kmsg (when readable). nio-bare serves three scrapes.
+does on a node: start, read the kernel log, serve scrapes and `iommud status`, reload, write its
+checkpoint and stop — with /dev/kmsg (when readable), with an empty kmsg file, and with a kmsg
+file of faults of every vendor among ordinary noise, in that order: what every node runs comes
+first, what faults add comes after it. nio-bare serves three scrapes.
 
 A function is left out when the input section holding it is large (> 16 KiB) and mostly cold
 (< 25 % of its bytes ran): the prebuilt Swift runtime, Foundation and CoreFoundation archives
@@ -205,9 +206,14 @@ def main():
             kmsg = os.path.join(work, "mixed.kmsg")
             subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_kmsg.py"), "mixed", "20000", kmsg],
                            check=True, stdout=subprocess.DEVNULL)
-            runs.append(("kmsg file", session(binary, env, work, "file", kmsg)))
+            # What runs on every node comes first (a healthy node: the kernel's own log, no faults),
+            # then what a quiet log adds, then what faults add: an idle daemon touches only the front.
             if os.access("/dev/kmsg", os.R_OK):
                 runs.append(("/dev/kmsg", session(binary, env, work, "devkmsg", "/dev/kmsg")))
+            empty = os.path.join(work, "empty.kmsg")
+            open(empty, "w").close()
+            runs.append(("empty kmsg file", session(binary, env, work, "empty", empty)))
+            runs.append(("kmsg file with faults", session(binary, env, work, "faults", kmsg)))
         order, seen = [], set()
         for name, ran in runs:
             print(f"gen-order: {kind}, {name}: {len(ran)} of {n} functions ran")
