@@ -123,11 +123,11 @@ class Server:
 
     live = []
 
-    def __init__(self, name, argv, port, log_path):
+    def __init__(self, name, argv, port, log_path, env=None):
         self.name = name
         self.port = port
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         self.pid = self.proc.pid
         Server.live.append(self)
         self.conn = None
@@ -181,6 +181,26 @@ class Server:
         self.log.close()
         if self in Server.live:
             Server.live.remove(self)
+
+
+def daemon_config(d, port, sources, journal=False, checkpoint_interval=None):
+    """Writes d/iommud.toml (d/state made here) and returns its path: a daemon serving
+    127.0.0.1:PORT, its control socket and state under d, [sources] from `sources` (str or bool)."""
+    os.makedirs(d + "/state", exist_ok=True)
+    value = lambda x: ("true" if x else "false") if isinstance(x, bool) else f'"{x}"'
+    interval = f'\ncheckpoint_interval = "{checkpoint_interval}"' if checkpoint_interval else ""
+    path = d + "/iommud.toml"
+    with open(path, "w") as f:
+        f.write("[sources]\n" + "".join(f"{k} = {value(v)}\n" for k, v in sources.items()) + f"""[http]
+listen = ["127.0.0.1:{port}"]
+[control]
+socket = "{d}/control.sock"
+[state]
+directory = "{d}/state"{interval}
+[journal]
+enabled = {value(journal)}
+""")
+    return path
 
 
 def dmar_read(dev):
@@ -243,27 +263,10 @@ class Bench:
                binary=None):
         d = os.path.join(self.work, "run", name)
         shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d + "/state")
         port = free_port()
-        cfg = f"""[sources]
-kmsg = "{kmsg}"
-sysfs = "{sysfs}"
-interrupts = "{interrupts}"
-cmdline = "{cmdline}"
-accept_user_facility = {"true" if user_facility else "false"}
-[http]
-listen = ["127.0.0.1:{port}"]
-[control]
-socket = "{d}/control.sock"
-[state]
-directory = "{d}/state"
-[journal]
-enabled = false
-"""
-        with open(d + "/iommud.toml", "w") as f:
-            f.write(cfg)
-        s = Server(name, [binary or self.a.bin, "run", "--config", d + "/iommud.toml", "--foreground"], port,
-                   d + "/daemon.log")
+        cfg = daemon_config(d, port, {"kmsg": kmsg, "sysfs": sysfs, "interrupts": interrupts, "cmdline": cmdline,
+                                      "accept_user_facility": user_facility})
+        s = Server(name, [binary or self.a.bin, "run", "--config", cfg, "--foreground"], port, d + "/daemon.log")
         s.wait_http()
         return s
 

@@ -21,15 +21,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from bench import Server, daemon_config, free_port  # noqa: E402  (the bench's process helpers)
 
 
 def compiler():
@@ -44,109 +44,63 @@ def compiler():
     sys.exit("gen-order: no C compiler (cc, gcc, clang or the Swift toolchain's clang)")
 
 
-def symbols(binary, path):
-    """`offset name` of every sized function in the symbol table."""
+def functions(binary):
+    """{name: (hex offset, size)} of every sized function in the symbol table (the first of a name)."""
     out = subprocess.run(["readelf", "-sW", binary], capture_output=True, text=True, check=True).stdout
-    seen = set()
-    with open(path, "w") as f:
-        for line in out.splitlines():
-            p = line.split()
-            if len(p) < 8 or p[3] != "FUNC" or p[6] == "UND" or p[7] in seen:
-                continue
-            size = int(p[2], 0) if p[2].startswith("0x") else int(p[2])
-            if size == 0:
-                continue
-            seen.add(p[7])
-            f.write(f"{p[1]} {p[7]}\n")
-    return len(seen)
+    table = {}
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) < 8 or p[3] != "FUNC" or p[6] == "UND" or p[7] in table:
+            continue
+        size = int(p[2], 0) if p[2].startswith("0x") else int(p[2])
+        if size:
+            table[p[7]] = (p[1], size)
+    return table
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path="/metrics"):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-        return r.read()
+def functions_ran(path):
+    """The list functrace wrote: one function per line, in the order of their first call."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
 
 
 def session(binary, env, work, name, kmsg):
     """One daemon lifetime under the tracer; returns the functions it ran, in order."""
     d = os.path.join(work, name)
-    os.makedirs(d + "/state")
     port = free_port()
-    journal = os.path.exists("/run/systemd/journal/socket")
-    cfg = os.path.join(d, "iommud.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""[sources]
-kmsg = "{kmsg}"
-[http]
-listen = ["127.0.0.1:{port}"]
-[control]
-socket = "{d}/control.sock"
-[state]
-directory = "{d}/state"
-checkpoint_interval = "1s"
-[journal]
-enabled = {"true" if journal else "false"}
-""")
+    cfg = daemon_config(d, port, {"kmsg": kmsg}, journal=os.path.exists("/run/systemd/journal/socket"),
+                        checkpoint_interval="1s")
     out = os.path.join(d, "functions.txt")
-    log = open(os.path.join(d, "daemon.log"), "w")
-    p = subprocess.Popen([binary, "run", "--config", cfg, "--foreground"], stdout=log, stderr=log,
-                         env=dict(env, FUNCTRACE_OUT=out))
+    s = Server(name, [binary, "run", "--config", cfg, "--foreground"], port, d + "/daemon.log",
+               env=dict(env, FUNCTRACE_OUT=out))
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                get(port)
-                break
-            except OSError:
-                if p.poll() is not None or time.time() > deadline:
-                    sys.exit(f"gen-order: the daemon did not serve /metrics (see {d}/daemon.log)")
-                time.sleep(0.2)
+        s.wait_http(60)
         time.sleep(2)  # the log is read, the first checkpoint written
         for _ in range(3):
-            get(port)
+            s.get()
         subprocess.run([binary, "status", "--config", cfg], stdout=subprocess.DEVNULL, check=True)
         subprocess.run([binary, "status", "--config", cfg, "--json"], stdout=subprocess.DEVNULL, check=True)
-        p.send_signal(signal.SIGHUP)
+        s.proc.send_signal(signal.SIGHUP)
         time.sleep(1.5)
-        get(port)
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=30)
+        s.get()
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    with open(out) as f:
-        return [line.strip() for line in f if line.strip()]
+        s.stop()  # SIGTERM: the daemon stops cleanly, and functrace writes its list at exit
+    return functions_ran(out)
 
 
 def nio_bare_session(binary, env, work):
     port = free_port()
     out = os.path.join(work, "nio-bare.txt")
-    p = subprocess.Popen([binary, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env=dict(env, FUNCTRACE_OUT=out, FUNCTRACE_DUMP_AFTER="4"))
+    s = Server("nio-bare", [binary, str(port)], port, os.path.join(work, "nio-bare.log"),
+               env=dict(env, FUNCTRACE_OUT=out, FUNCTRACE_DUMP_AFTER="4"))
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                get(port)
-                break
-            except OSError:
-                if p.poll() is not None or time.time() > deadline:
-                    sys.exit("gen-order: nio-bare did not answer")
-                time.sleep(0.2)
+        s.wait_http()
         for _ in range(2):
-            get(port)
+            s.get()
         time.sleep(5)  # functrace writes the list 4 s after the start (nio-bare never exits cleanly)
     finally:
-        p.kill()
-        p.wait()
-    with open(out) as f:
-        return [line.strip() for line in f if line.strip()]
+        s.stop()
+    return functions_ran(out)
 
 
 def input_sections(map_path):
@@ -168,22 +122,12 @@ def input_sections(map_path):
     return sections
 
 
-def function_sizes(binary):
-    out = subprocess.run(["readelf", "-sW", binary], capture_output=True, text=True, check=True).stdout
-    sizes = {}
-    for line in out.splitlines():
-        p = line.split()
-        if len(p) >= 8 and p[3] == "FUNC":
-            sizes[p[7]] = int(p[2], 0) if p[2].startswith("0x") else int(p[2])
-    return sizes
-
-
-def leave_out(order, map_path, binary):
+def leave_out(order, map_path, table):
     """The ordered functions whose input section is large and mostly cold."""
-    ran, sizes, out = set(order), function_sizes(binary), set()
+    ran, out = set(order), set()
     for size, symbols in input_sections(map_path):
         hot = [s for s in symbols if s in ran]
-        if hot and size > 16384 and sum(sizes.get(s, 0) for s in hot) < size // 4:
+        if hot and size > 16384 and sum(table[s][1] for s in hot if s in table) < size // 4:
             out.update(hot)
     return out
 
@@ -196,8 +140,11 @@ def main():
         so = os.path.join(work, "functrace.so")
         subprocess.run([compiler(), "-O2", "-shared", "-fPIC", "-pthread", "-o", so, os.path.join(HERE, "functrace.c"), "-ldl"],
                        check=True)
+        table = functions(binary)
         syms = os.path.join(work, "syms.txt")
-        n = symbols(binary, syms)
+        with open(syms, "w") as f:
+            f.writelines(f"{offset} {name}\n" for name, (offset, _) in table.items())
+        n = len(table)
         env = dict(os.environ, LD_PRELOAD=so, FUNCTRACE_SYMS=syms, SWIFT_BACKTRACE="enable=no")
         runs = []
         if kind == "nio-bare":
@@ -221,7 +168,7 @@ def main():
                 if fn not in seen:
                     seen.add(fn)
                     order.append(fn)
-    skip = leave_out(order, map_path, binary)
+    skip = leave_out(order, map_path, table)
     kept = [fn for fn in order if fn not in skip]
     with open(dest, "w") as f:
         f.write("\n".join(kept) + "\n")
