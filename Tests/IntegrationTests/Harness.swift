@@ -220,6 +220,8 @@ final class Daemon {
     let controlSocket: String
     var process: Process?
     let logPath: String
+    /// CLOCK_REALTIME in µs just before the current process was started.
+    private(set) var startedRealtime: Int64 = 0
 
     /// `httpConfig`: more keys for the `[http]` section (e.g. `web_config = "…"`).
     init(
@@ -274,6 +276,7 @@ final class Daemon {
         log.seekToEndOfFile()
         p.standardOutput = log
         p.standardError = log
+        startedRealtime = realtimeMicros()
         try p.run()
         process = p
         return p
@@ -527,6 +530,11 @@ func monotonicMicros() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
 }
 
+/// journalctl's `--since` for a CLOCK_REALTIME time in µs.
+func journalSince(_ usec: Int64) -> String {
+    "--since=@\(usec / 1_000_000).\(String(format: "%06lld", usec % 1_000_000))"
+}
+
 func realtimeMicros() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
@@ -556,6 +564,11 @@ extension Daemon {
     }
 
     var pid: Int32 { process?.processIdentifier ?? -1 }
+
+    /// journalctl arguments that pick the entries of the current process: its _PID, and only
+    /// entries since it started. PIDs come round again (a build spawns tens of thousands of
+    /// processes) and the journal keeps the entries of earlier processes that had this PID.
+    var ownEntries: [String] { ["_PID=\(pid)", journalSince(startedRealtime)] }
 }
 
 let journalctlPath = Env.which("journalctl") ?? "/usr/bin/journalctl"

@@ -6,9 +6,10 @@ import Testing
 
 /// The journal sink, storms, actions and `iommud log` against a real systemd-journald, read
 /// back with `journalctl -o json`. Nested in the serialized /dev/kmsg suite: one test at a time
-/// touches the shared kernel log and journal. Entries are told apart by the daemon's _PID (other
-/// daemons on this machine may journal the same kernel records) and a device bus unique to the
-/// run; storms and crashes use a kmsg *file* the test appends to, never a flood of /dev/kmsg.
+/// touches the shared kernel log and journal. Entries are told apart by the daemon's _PID and
+/// start time (other daemons on this machine may journal the same kernel records, and PIDs come
+/// round again) and a device bus unique to the run; storms and crashes use a kmsg *file* the
+/// test appends to, never a flood of /dev/kmsg.
 extension KmsgSuite {
     @Suite("journald", .serialized, .enabled(if: Journald.available, "needs systemd-journald (root)"))
     struct JournalSuite {
@@ -42,8 +43,7 @@ extension KmsgSuite {
             try d.waitReady()
             let during = realtimeMicros()
             Kmsg.inject(intelFault(bus: bus, device: 1, function: 0, write: false, address: 0x2000))
-            let pid = d.pid
-            let matches = ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(pid)"]
+            let matches = ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)"] + d.ownEntries
             var entries = try JournalQuery.waitFor("2 fault entries", matches, log: d.log) { $0.count >= 2 }
             entries.sort { UInt64($0["KMSG_SEQ"] ?? "") ?? 0 < UInt64($1["KMSG_SEQ"] ?? "") ?? 0 }
             #expect(entries.count == 2, "each fault once")
@@ -118,13 +118,13 @@ extension KmsgSuite {
             _ = try d.useRecordFile()
             try d.start()
             try d.waitReady()
-            let pid = d.pid
-            _ = try JournalQuery.waitFor("daemon started", ["MESSAGE_ID=\(MessageID.daemonStarted)", "_PID=\(pid)"]) {
+            let own = d.ownEntries
+            _ = try JournalQuery.waitFor("daemon started", ["MESSAGE_ID=\(MessageID.daemonStarted)"] + own) {
                 $0.count == 1 && $0[0]["PRIORITY"] == "6"
             }
             #expect(d.stop() == 0)
             let stopped = try JournalQuery.waitFor(
-                "daemon stopped", ["MESSAGE_ID=\(MessageID.daemonStopped)", "_PID=\(pid)"]
+                "daemon stopped", ["MESSAGE_ID=\(MessageID.daemonStopped)"] + own
             ) { $0.count == 1 }
             #expect(stopped[0]["MESSAGE"]?.contains("stopped") == true)
         }
@@ -152,7 +152,7 @@ extension KmsgSuite {
             let ring = try d.useRecordFile()
             try d.start()
             try d.waitReady()
-            let pid = d.pid
+            let own = d.ownEntries
             let bus: UInt8 = 0x5a
             let dev = "0000:5a:00.0"
             var written = 0
@@ -182,7 +182,7 @@ extension KmsgSuite {
                 usleep(500_000)
             }
             let ended = try JournalQuery.waitFor(
-                "the storm's end", ["MESSAGE_ID=\(MessageID.stormEnds)", "_PID=\(pid)"], timeout: 20, log: d.log
+                "the storm's end", ["MESSAGE_ID=\(MessageID.stormEnds)"] + own, timeout: 20, log: d.log
             ) { $0.count >= 1 }
             #expect(ended.count == 1)
             #expect(ended.first?["IOMMU_STORM_TOTAL"] == "2990", "every fault after the 10th is in the storm")
@@ -191,7 +191,7 @@ extension KmsgSuite {
             let scrape = try d.waitFor("storm over") { $0.sum("iommu_device_storm", where: ["device": dev]) == 0 }
             #expect(scrape.sum("iommu_faults_total", where: ["device": dev]) == Double(written), "counters stay exact")
 
-            let all = try JournalQuery.entries(["_PID=\(pid)"])
+            let all = try JournalQuery.entries(own)
             let mine = all.filter { $0["MESSAGE_ID"] != nil }
             let began = mine.filter { $0["MESSAGE_ID"] == MessageID.stormBegins }
             let summaries = mine.filter { $0["MESSAGE_ID"] == MessageID.stormSummary }
@@ -246,14 +246,14 @@ extension KmsgSuite {
             ring.append(level: 6, Self.faultLine(bus: 0x3d, address: 0x9000))
             let live = try JournalQuery.waitFor(
                 "the live fault's entry",
-                ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=0000:3d:00.0", "_PID=\(d.pid)"],
+                ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=0000:3d:00.0"] + d.ownEntries,
                 timeout: 3, log: d.log
             ) { $0.count == 1 }
             #expect(live[0]["IOMMU_ADDRESS"] == "0x9000")
             // The storm entries still come, later, all of them.
             _ = try JournalQuery.waitFor(
                 "24 storm entries",
-                ["MESSAGE_ID=\(MessageID.stormBegins)", "MESSAGE_ID=\(MessageID.stormEnds)", "_PID=\(d.pid)"],
+                ["MESSAGE_ID=\(MessageID.stormBegins)", "MESSAGE_ID=\(MessageID.stormEnds)"] + d.ownEntries,
                 timeout: 20, log: d.log
             ) { $0.count == 24 }
             #expect(d.stop() == 0)
@@ -301,8 +301,9 @@ extension KmsgSuite {
             try d.start()
             try d.waitReady()
             let first = d.pid
+            let since = journalSince(d.startedRealtime)
             write(2)
-            let matches = ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(first)"]
+            let matches = ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)"] + d.ownEntries
             _ = try JournalQuery.waitFor("6 entries", matches, log: d.log) { $0.count == 6 }
             // Wait for the actions too, then crash before any checkpoint was written.
             let deadline = Date().addingTimeInterval(10)
@@ -320,14 +321,15 @@ extension KmsgSuite {
             try d.start()
             try d.waitReady()
             let second = d.pid
+            let secondOwn = d.ownEntries
             write(1)
             _ = try JournalQuery.waitFor(
-                "the 3 new entries", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", "_PID=\(second)"],
+                "the 3 new entries", ["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)"] + secondOwn,
                 log: d.log
             ) { $0.count == 3 }
             _ = try d.waitFor("9 faults counted") { $0.sum("iommu_faults_total", where: ["device": dev]) == 9 }
             usleep(500_000)
-            let entries = try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)"])
+            let entries = try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(dev)", since])
                 .filter { $0["_PID"] == String(first) || $0["_PID"] == String(second) }
             let seqs = entries.compactMap { $0["KMSG_SEQ"] }.sorted { Int($0)! < Int($1)! }
             #expect(seqs == (0..<9).map(String.init), "every record journaled exactly once: \(seqs)")
@@ -338,9 +340,8 @@ extension KmsgSuite {
             // A clean restart (checkpoint with journaledSeq this time) repeats nothing either.
             try d.start()
             try d.waitReady()
-            let third = d.pid
             usleep(500_000)
-            #expect(try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)", "_PID=\(third)"]).isEmpty)
+            #expect(try JournalQuery.entries(["MESSAGE_ID=\(MessageID.fault)"] + d.ownEntries).isEmpty)
             #expect(d.stop() == 0)
         }
 
@@ -355,7 +356,7 @@ extension KmsgSuite {
             ring.skip(5)
             ring.append(level: 6, "e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex")
             let lost = try JournalQuery.waitFor(
-                "the loss entry", ["MESSAGE_ID=\(MessageID.recordsLost)", "_PID=\(d.pid)"], log: d.log
+                "the loss entry", ["MESSAGE_ID=\(MessageID.recordsLost)"] + d.ownEntries, log: d.log
             ) { $0.count == 1 }
             #expect(lost[0]["KMSG_LOST"] == "5")
             #expect(lost[0]["KMSG_SEQ"] == "6")
@@ -468,7 +469,7 @@ extension KmsgSuite {
             _ = try d.waitFor("the fault") { $0.sum("iommu_faults_total", where: ["device": "0000:7e:00.0"]) == 1 }
             usleep(300_000)
             #expect(
-                try JournalQuery.entries(["_PID=\(d.pid)", "SYSLOG_IDENTIFIER=iommud"]).filter {
+                try JournalQuery.entries(d.ownEntries + ["SYSLOG_IDENTIFIER=iommud"]).filter {
                     $0["MESSAGE_ID"] != nil
                 }.isEmpty
             )
@@ -547,8 +548,8 @@ extension KmsgSuite {
             try d.waitReady()
             ring.ts = monotonicMicros()
             ring.append(level: 6, Self.faultLine(bus: 0x7b, address: 0x4000))
-            let pid = d.pid
-            _ = try JournalQuery.waitFor("the fault entry", ["MESSAGE_ID=\(MessageID.fault)", "_PID=\(pid)"]) {
+            let own = d.ownEntries
+            _ = try JournalQuery.waitFor("the fault entry", ["MESSAGE_ID=\(MessageID.fault)"] + own) {
                 $0.count == 1
             }
             #expect(d.stop() == 0)
@@ -559,7 +560,7 @@ extension KmsgSuite {
                 unshare,
                 [
                     "--mount", "--propagation", "private", "/bin/sh", "-c",
-                    "mount --bind '\(root.path)/var/lib/systemd/catalog' /var/lib/systemd/catalog && exec '\(journalctlPath)' -x --no-pager MESSAGE_ID=\(MessageID.fault) _PID=\(pid)",
+                    "mount --bind '\(root.path)/var/lib/systemd/catalog' /var/lib/systemd/catalog && exec '\(journalctlPath)' -x --no-pager MESSAGE_ID=\(MessageID.fault) \(own.joined(separator: " "))",
                 ])
             #expect(rc == 0, "\(out)")
             #expect(out.contains("Subject: IOMMU fault: dma-write by 0000:7b:00.0"), "\(out)")
