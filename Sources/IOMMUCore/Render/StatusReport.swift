@@ -69,10 +69,17 @@ public struct StatusReport: Sendable {
         for k in ledger.faults.keys { names.insert(k.unit) }
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
         let perUnit = ledger.unitFaults()
+        // A unit sysfs does not know takes the vendor of most of its faults (`unknown` can hold
+        // several vendors' faults); ties go to the first vendor in `Vendor.allCases`.
+        var vendorFaults: [String: [Vendor: UInt64]] = [:]
+        for (k, n) in ledger.faults where topology.units[k.unit] == nil {
+            vendorFaults[k.unit, default: [:]][k.vendor, default: 0] += n
+        }
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
             let u = topology.units[name]
-            let vendor = u?.vendor ?? ledger.faults.keys.first { $0.unit == name }?.vendor
+            let counted = vendorFaults[name] ?? [:]
+            let vendor = u?.vendor ?? Vendor.allCases.filter { counted[$0] != nil }.max { counted[$0]! < counted[$1]! }
             let counts = perUnit[name] ?? (0, 0)
             let logged = counts.recoverable + counts.nonRecoverable
             let suppressed = vendor.map { ledger.suppressed(for: $0) } ?? 0
