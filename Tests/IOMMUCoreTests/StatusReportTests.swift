@@ -28,4 +28,41 @@ struct StatusReportTests {
             #expect(unknown?.logged == 8)
         }
     }
+
+    @Test("the top reason is the most frequent; a tie goes to the lower code")
+    func topReason() {
+        var ledger = FaultLedger()
+        for r: UInt16 in [6, 5, 6, 5, 0x26] { ledger.record(.fault(Self.fault(.intel, bus: 1, reason: r))) }
+        #expect(ledger.devices["0000:01:00.0"]?.topReason?.reason == "0x05")
+        #expect(ledger.devices["0000:01:00.0"]?.topReason?.count == 2)
+        var amd = FaultLedger()
+        amd.record(.fault(Self.fault(.amd, bus: 2)))
+        #expect(amd.devices["0000:02:00.0"]?.topReason == nil, "no reason code: no top reason")
+    }
+
+    @Test("a copied summary keeps its own last fault")
+    func summaryCopies() {
+        var ledger = FaultLedger()
+        ledger.record(.fault(Self.fault(.intel, bus: 3, reason: 5, address: 0x1000)))
+        let before = ledger
+        ledger.record(.fault(Self.fault(.intel, bus: 3, reason: 5, address: 0x2000)))
+        #expect(before.devices["0000:03:00.0"]?.lastFault?.address == 0x1000)
+        #expect(ledger.devices["0000:03:00.0"]?.lastFault?.address == 0x2000)
+        #expect(before != ledger)
+        var again = before
+        again.record(.fault(Self.fault(.intel, bus: 3, reason: 5, address: 0x2000)))
+        #expect(again == ledger, "equal summaries compare equal, whichever box holds the fault")
+        var cleared = ledger.devices["0000:03:00.0"]!
+        cleared.lastFault = nil
+        #expect(cleared.lastFault == nil && ledger.devices["0000:03:00.0"]?.lastFault != nil)
+    }
+
+    @Test("tables align on columns, counting ≥ and — as one each")
+    func tableColumns() {
+        var t = TextTable(["A", "BOUNDS", "C"])
+        t.add(["x", "≥ 3 (lower)", "y"])
+        t.add(["longer", "—", "z"])
+        let lines = t.render().split(separator: "\n").map(String.init)
+        #expect(lines == ["  A       BOUNDS       C", "  x       ≥ 3 (lower)  y", "  longer  —            z"])
+    }
 }

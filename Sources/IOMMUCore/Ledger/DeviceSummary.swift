@@ -1,4 +1,8 @@
 /// What the ledger remembers about one device that faulted.
+///
+/// Kept small: the ledger holds one per device (tens of thousands in a large replay) in a hash
+/// table that moves every entry each time it grows. The last fault, a large value, lives in a
+/// box (copy on write) so an entry is a few words, not the size of a `Fault`.
 public struct DeviceSummary: Sendable, Equatable {
     public var device: String
     public var unit: String
@@ -8,7 +12,18 @@ public struct DeviceSummary: Sendable, Equatable {
     public var nonRecoverable: UInt64 = 0
     public var byKind: [FaultKind: UInt64] = [:]
     public var byReason: [String: UInt64] = [:]
-    public var lastFault: Fault?
+    public var lastFault: Fault? {
+        get { lastFaultBox?.fault }
+        set {
+            guard let newValue else { return lastFaultBox = nil }
+            if lastFaultBox != nil, isKnownUniquelyReferenced(&lastFaultBox!) {
+                lastFaultBox!.fault = newValue
+            } else {
+                lastFaultBox = FaultBox(newValue)
+            }
+        }
+    }
+    private var lastFaultBox: FaultBox?
     /// Wall-clock µs of the last fault (kmsg timestamp mapped to realtime), when known.
     public var lastFaultRealtimeUsec: Int64?
 
@@ -30,10 +45,22 @@ public struct DeviceSummary: Sendable, Equatable {
         }
     }
 
+    public static func == (l: Self, r: Self) -> Bool {
+        l.device == r.device && l.unit == r.unit && l.vendor == r.vendor && l.total == r.total
+            && l.recoverable == r.recoverable && l.nonRecoverable == r.nonRecoverable && l.byKind == r.byKind
+            && l.byReason == r.byReason && l.lastFault == r.lastFault
+            && l.lastFaultRealtimeUsec == r.lastFaultRealtimeUsec
+    }
+
     /// The reason seen most often (ties: the lower code), with its count.
     public var topReason: (reason: String, count: UInt64)? {
-        byReason.filter { !$0.key.isEmpty }.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }
-            .map { ($0.key, $0.value) }
+        // A loop, not filter + max: the status of a large replay asks every device of thousands.
+        var best: (reason: String, count: UInt64)?
+        for (reason, count) in byReason where !reason.isEmpty {
+            if let b = best, b.count > count || (b.count == count && b.reason < reason) { continue }
+            best = (reason, count)
+        }
+        return best
     }
 }
 
@@ -63,4 +90,11 @@ public struct UnparsedLine: Sendable, Equatable {
         self.seq = seq
         self.text = text
     }
+}
+
+/// A device's last fault, shared between copies of its summary until one of them changes it.
+/// Only `DeviceSummary` touches it, replacing the fault only when it holds the one reference.
+private final class FaultBox: @unchecked Sendable {
+    var fault: Fault
+    init(_ fault: Fault) { self.fault = fault }
 }

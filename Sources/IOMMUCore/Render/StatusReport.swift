@@ -326,9 +326,13 @@ public struct StatusReport: Sendable {
             out += t.render()
         }
         let rows = sortedDevices { d -> [String] in
-            let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
-            var name = [topo?.name, topo?.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
-            if topo?.gone == true { name += " (gone)" }
+            var name = ""
+            var group = "-"
+            if !topology.devices.isEmpty, let topo = PCIAddress(parsing: d.device).flatMap({ topology.devices[$0] }) {
+                name = [topo.name, topo.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
+                if topo.gone { name += " (gone)" }
+                group = topo.group.map(String.init) ?? "-"
+            }
             var last = "-"
             if let f = d.lastFault {
                 last = f.kind.rawValue + (f.address.map { " " + hex0x($0) } ?? "")
@@ -346,7 +350,7 @@ public struct StatusReport: Sendable {
                 top = rt
             }
             return [
-                d.device, name.isEmpty ? "-" : name, topo?.group.map(String.init) ?? "-", d.unit, String(d.total),
+                d.device, name.isEmpty ? "-" : name, group, d.unit, String(d.total),
                 String(d.nonRecoverable), String(d.recoverable), last, top,
             ]
         }
@@ -451,21 +455,25 @@ public struct TextTable {
     }
 
     public func render() -> String {
-        // Widths in Unicode scalars (cells hold ≥, ≤, —: one column each), each cell counted once;
-        // the text is built as bytes (a replay of a large log ends with a table of thousands of
-        // devices).
-        let cellWidths = rows.map { $0.map(Self.columns) }
+        // Widths in Unicode scalars (cells hold ≥, ≤, —: one column each); the text is built as
+        // bytes (a replay of a large log ends with a table of thousands of devices).
         var widths = [Int](repeating: 0, count: rows[0].count)
-        for r in cellWidths { for (i, w) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], w) } }
+        for row in rows {
+            for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], Self.columns(c)) }
+        }
         var out: [UInt8] = []
         out.reserveCapacity(rows.count * (widths.reduce(0, +) + 2 * widths.count + 3))
-        for (r, row) in rows.enumerated() {
+        for row in rows {
             out.append(0x20)
             out.append(0x20)
             for (i, c) in row.enumerated() {
+                let start = out.count
                 out.append(contentsOf: c.utf8)
                 if i < row.count - 1 && i < widths.count {
-                    out.append(contentsOf: repeatElement(0x20, count: widths[i] - cellWidths[r][i] + 2))
+                    // Counted again rather than kept: one array per row cost more than the count.
+                    var width = 0
+                    for k in start..<out.count where out[k] & 0xC0 != 0x80 { width += 1 }
+                    out.append(contentsOf: repeatElement(0x20, count: widths[i] - width + 2))
                 }
             }
             out.append(0x0a)
