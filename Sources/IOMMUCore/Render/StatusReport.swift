@@ -325,44 +325,18 @@ public struct StatusReport: Sendable {
             }
             out += t.render()
         }
-        let rows = sortedDevices { d -> [String] in
-            var name = ""
-            var group = "-"
-            if !topology.devices.isEmpty, let topo = PCIAddress(parsing: d.device).flatMap({ topology.devices[$0] }) {
-                name = [topo.name, topo.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
-                if topo.gone { name += " (gone)" }
-                group = topo.group.map(String.init) ?? "-"
-            }
-            var last = "-"
-            if let f = d.lastFault {
-                last = f.kind.rawValue + (f.address.map { " " + hex0x($0) } ?? "")
-                if let usec = d.lastFaultRealtimeUsec {
-                    last = CivilTime.iso8601(unixSeconds: usec / 1_000_000) + " " + last
-                }
-            }
-            var top = "-"
-            if let r = d.topReason {
-                let text =
-                    d.vendor == .intel
-                    ? IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0) : ""
-                top = text.isEmpty ? "\(r.reason) (\(r.count))" : "\(r.reason) \(text) (\(r.count))"
-            } else if let f = d.lastFault, let rt = f.reasonText {
-                top = rt
-            }
-            return [
-                d.device, name.isEmpty ? "-" : name, group, d.unit, String(d.total),
-                String(d.nonRecoverable), String(d.recoverable), last, top,
-            ]
-        }
         out += "\nDevices with faults"
-        if rows.isEmpty {
+        if ledger.devices.isEmpty {
             out += ": none\n"
         } else {
             out += "\n"
             var t = TextTable([
                 "DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON",
             ])
-            for row in rows { t.add(row) }
+            for device in sortedDevices({ $0.device }) {
+                guard let d = ledger.devices[device] else { continue }
+                deviceRow(d, into: &t)
+            }
             out += t.render()
         }
         if daemon != nil {
@@ -423,6 +397,54 @@ public struct StatusReport: Sendable {
         return out
     }
 
+    /// One row of the devices table, written into the table's buffer piece by piece.
+    func deviceRow(_ d: DeviceSummary, into t: inout TextTable) {
+        t.cell(d.device)
+        if !topology.devices.isEmpty, let topo = PCIAddress(parsing: d.device).flatMap({ topology.devices[$0] }) {
+            var name = [topo.name, topo.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
+            if topo.gone { name += " (gone)" }
+            t.cell(name.isEmpty ? "-" : name)
+            t.cell(topo.group.map(String.init) ?? "-")
+        } else {
+            t.cell("-")
+            t.cell("-")
+        }
+        t.cell(d.unit)
+        t.cell(d.total)
+        t.cell(d.nonRecoverable)
+        t.cell(d.recoverable)
+        if let f = d.lastFault {
+            if let usec = d.lastFaultRealtimeUsec {
+                t.append(CivilTime.iso8601(unixSeconds: usec / 1_000_000))
+                t.append(" ")
+            }
+            t.append(f.kind.rawValue)
+            if let a = f.address {
+                t.append(" ")
+                t.append(hex0x(a))
+            }
+            t.endCell()
+        } else {
+            t.cell("-")
+        }
+        if let r = d.topReason {
+            t.append(r.reason)
+            if d.vendor == .intel {
+                let text = IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0)
+                if !text.isEmpty {
+                    t.append(" ")
+                    t.append(text)
+                }
+            }
+            t.append(" (")
+            t.append(r.count)
+            t.append(")")
+            t.endCell()
+        } else {
+            t.cell(d.lastFault?.reasonText ?? "-")
+        }
+    }
+
     func boundsText(_ u: UnitStatus) -> String {
         if u.lower.kind == "exact" { return "exactly \(u.logged)" }
         let upper = u.upper.value.map { "≤ \($0) (upper)" } ?? "unbounded (overflow)"
@@ -440,43 +462,79 @@ public struct StatusReport: Sendable {
 }
 
 /// Left-aligned columns, two spaces apart.
+///
+/// Cells are written into one byte buffer as they come, with each cell's end and width beside
+/// it: the devices table of a large replay has tens of thousands of rows, and an array and a few
+/// Strings per row cost more than the rest of its rendering (bench/: replay throughput).
 public struct TextTable {
-    var rows: [[String]]
+    /// Every cell's bytes, one after another.
+    var bytes: [UInt8] = []
+    /// Where each cell ends in `bytes`, and its width in Unicode scalars (≥, ≤, —: one each).
+    var cells: [(end: Int, width: Int)] = []
+    var widths: [Int]
+    var cellStart = 0
 
-    public init(_ header: [String]) { rows = [header] }
+    public init(_ header: [String]) {
+        widths = [Int](repeating: 0, count: header.count)
+        add(header)
+    }
 
-    public mutating func add(_ row: [String]) { rows.append(row) }
+    /// A whole row; missing cells are empty, extra ones are dropped.
+    public mutating func add(_ row: [String]) {
+        for i in 0..<widths.count { cell(i < row.count ? row[i] : "") }
+    }
 
-    /// Unicode scalars in `s` — the UTF-8 bytes that do not continue a sequence.
-    static func columns(_ s: String) -> Int {
-        var n = 0
-        for b in s.utf8 where b & 0xC0 != 0x80 { n += 1 }
-        return n
+    public mutating func cell(_ s: String) {
+        append(s)
+        endCell()
+    }
+
+    public mutating func cell(_ n: UInt64) {
+        append(n)
+        endCell()
+    }
+
+    /// Appends to the cell being written; `endCell` ends it.
+    public mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+
+    public mutating func append(_ n: UInt64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { d in
+            var v = n
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            } while v > 0
+            bytes.append(contentsOf: d[i...])
+        }
+    }
+
+    public mutating func endCell() {
+        var width = 0
+        for k in cellStart..<bytes.count where bytes[k] & 0xC0 != 0x80 { width += 1 }
+        let column = cells.count % widths.count
+        widths[column] = max(widths[column], width)
+        cells.append((bytes.count, width))
+        cellStart = bytes.count
     }
 
     public func render() -> String {
-        // Widths in Unicode scalars (cells hold ≥, ≤, —: one column each); the text is built as
-        // bytes (a replay of a large log ends with a table of thousands of devices).
-        var widths = [Int](repeating: 0, count: rows[0].count)
-        for row in rows {
-            for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], Self.columns(c)) }
-        }
         var out: [UInt8] = []
-        out.reserveCapacity(rows.count * (widths.reduce(0, +) + 2 * widths.count + 3))
-        for row in rows {
-            out.append(0x20)
-            out.append(0x20)
-            for (i, c) in row.enumerated() {
-                let start = out.count
-                out.append(contentsOf: c.utf8)
-                if i < row.count - 1 && i < widths.count {
-                    // Counted again rather than kept: one array per row cost more than the count.
-                    var width = 0
-                    for k in start..<out.count where out[k] & 0xC0 != 0x80 { width += 1 }
-                    out.append(contentsOf: repeatElement(0x20, count: widths[i] - width + 2))
-                }
+        let rows = cells.count / max(widths.count, 1)
+        out.reserveCapacity(rows * (widths.reduce(0, +) + 2 * widths.count + 3))
+        var start = 0
+        for (i, c) in cells.enumerated() {
+            let column = i % widths.count
+            if column == 0 { out.append(contentsOf: [0x20, 0x20]) }
+            out.append(contentsOf: bytes[start..<c.end])
+            if column < widths.count - 1 {
+                out.append(contentsOf: repeatElement(0x20, count: widths[column] - c.width + 2))
+            } else {
+                out.append(0x0a)
             }
-            out.append(0x0a)
+            start = c.end
         }
         return String(decoding: out, as: UTF8.self)
     }
