@@ -103,15 +103,27 @@ public struct JSONWriter {
     }
 
     /// `s` as a JSON string: runs of bytes that need no escape are copied whole.
+    ///
+    /// The scan tests eight bytes at a time (`needsEscape`): most strings, and every kernel line
+    /// `replay --json` writes, have nothing to escape.
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         s.withBytes { b in
             var start = 0
-            for i in 0..<b.count {
+            var i = 0
+            while i < b.count {
+                if i + 8 <= b.count {
+                    let word = UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                    if !needsEscape(word) {
+                        i += 8
+                        continue
+                    }
+                }
                 let c = b[i]
+                i += 1
                 guard c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
-                start = i + 1
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i - 1]))
+                start = i
                 out.append(UInt8(ascii: "\\"))
                 switch c {
                 case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
@@ -127,5 +139,18 @@ public struct JSONWriter {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<b.count]))
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Does any of the eight bytes need an escape: a control byte (< 0x20), `"` or `\`? The
+    /// classic "has a zero byte" test: `(x - 0x01…) & ~x & 0x80…` is non-zero when a byte of `x`
+    /// is zero; the first term flags bytes below 0x20 the same way (bytes ≥ 0x80 never do).
+    @inline(__always)
+    static func needsEscape(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let control = (w &- ones &* 0x20) & ~w & high
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5c)
+        return control | ((quote &- ones) & ~quote & high) | ((backslash &- ones) & ~backslash & high) != 0
     }
 }
