@@ -77,10 +77,7 @@ struct Replay: ParsableCommand {
                     engine!.ledger = ledger
                     engine!.topology = topology
                 }
-                let faults = engine!.feed(bytes, isFinal: n == 0)
-                if json {
-                    for f in faults { out.append(f) }
-                }
+                for f in engine!.feed(bytes, isFinal: n == 0, collecting: json) { out.append(f) }
                 done += Int64(n)
                 progress.update(
                     name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults

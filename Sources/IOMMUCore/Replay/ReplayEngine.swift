@@ -29,9 +29,10 @@ public struct ReplayEngine: Sendable {
         if format != .auto { resolvedFormat = format }
     }
 
-    /// Feeds a chunk. Returns the faults it completed (for `--json` streaming). The last call
-    /// (`isFinal`) ends the input: held and unfinished groups are emitted with what they have.
-    public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> [Fault] {
+    /// Feeds a chunk. Returns the faults it completed (for `--json` streaming; none when not
+    /// `collecting`). The last call (`isFinal`) ends the input: held and unfinished groups are
+    /// emitted with what they have.
+    public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool, collecting: Bool = true) -> [Fault] {
         outputs.removeAll(keepingCapacity: true)
         if carry.isEmpty {
             let used = consume(chunk, isFinal: isFinal)
@@ -56,13 +57,13 @@ public struct ReplayEngine: Sendable {
             classifier.finish(into: &outputs)
         }
         var faults: [Fault] = []
-        for var o in outputs {
-            if case .fault(var f) = o {
+        for i in outputs.indices {
+            if case .fault(var f) = outputs[i] {
                 topology.attribute(&f)
-                o = .fault(f)
-                faults.append(f)
+                if collecting { faults.append(f) }
+                outputs[i] = .fault(f)
             }
-            ledger.record(o)
+            ledger.record(outputs[i])
         }
         return faults
     }
