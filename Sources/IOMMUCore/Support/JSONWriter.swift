@@ -5,7 +5,11 @@
 /// fault, and String appends (scalar by scalar for escaping) were most of its time.
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
-    var needsComma: [Bool] = [false]
+    /// Whether the next value of each open object or array needs a comma before it, one bit per
+    /// level, the innermost in bit 0 (no array to allocate per writer: replay makes one per
+    /// fault). The shapes written here nest a few levels; 64 is the limit.
+    var needsComma: UInt64 = 0
+    var depth = 0
 
     public var output: String { String(decoding: bytes, as: UTF8.self) }
 
@@ -27,57 +31,63 @@ public struct JSONWriter {
     }
 
     mutating func separator() {
-        if needsComma[needsComma.count - 1] { raw(",") }
-        needsComma[needsComma.count - 1] = true
+        if needsComma & 1 != 0 { raw(",") }
+        needsComma |= 1
     }
 
     mutating func key(_ k: String) {
         separator()
         JSONWriter.appendEscaped(k, to: &bytes)
         raw(":")
-        needsComma[needsComma.count - 1] = false
+        needsComma &= ~1
     }
 
     public mutating func beginObject(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
         raw("{")
-        needsComma.append(false)
+        precondition(depth < 63, "JSONWriter nests at most 63 levels")
+        depth += 1
+        needsComma <<= 1
     }
 
     public mutating func endObject() {
-        needsComma.removeLast()
+        depth -= 1
+        needsComma >>= 1
         raw("}")
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public mutating func beginArray(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
         raw("[")
-        needsComma.append(false)
+        precondition(depth < 63, "JSONWriter nests at most 63 levels")
+        depth += 1
+        needsComma <<= 1
     }
 
     public mutating func endArray() {
-        needsComma.removeLast()
+        depth -= 1
+        needsComma >>= 1
         raw("]")
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public mutating func string(_ k: String?, _ v: String?) {
         if let k { key(k) } else { separator() }
         if let v { JSONWriter.appendEscaped(v, to: &bytes) } else { raw("null") }
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public mutating func number(_ k: String?, _ v: UInt64?) {
         if let k { key(k) } else { separator() }
         if let v { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public mutating func number(_ k: String?, _ v: Int64?) {
         if let k { key(k) } else { separator() }
         if let v { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public mutating func number(_ k: String?, _ v: Int?) {
@@ -87,13 +97,13 @@ public struct JSONWriter {
     public mutating func double(_ k: String?, _ v: Double?) {
         if let k { key(k) } else { separator() }
         if let v, v.isFinite { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public mutating func bool(_ k: String?, _ v: Bool?) {
         if let k { key(k) } else { separator() }
         if let v { v ? raw("true") : raw("false") } else { raw("null") }
-        needsComma[needsComma.count - 1] = true
+        needsComma |= 1
     }
 
     public static func appendEscaped(_ s: String, to out: inout String) {
