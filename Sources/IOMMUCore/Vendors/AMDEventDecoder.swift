@@ -164,17 +164,21 @@ enum AMDEventDecoder {
             return
         }
         if flags & gn != 0, let d = domain { f.pasid = UInt32(truncatingIfNeeded: d) }
-        var words: [String] = []
-        if flags & interrupt != 0 { words.append("interrupt request") }
-        words.append(flags & write != 0 ? "write" : "read")
-        words.append(flags & us != 0 ? "user" : "supervisor")
-        words.append(flags & present != 0 ? "page present" : "page not present")
-        if flags & permission != 0 { words.append("permission violation") }
-        if flags & reserved != 0 { words.append("reserved bit set") }
-        if flags & nx != 0 { words.append("no-execute") }
-        if flags & translation != 0 { words.append("ATS translation request") }
-        if flags & gn != 0 { words.append("guest (PASID) request") }
-        f.detail = "flags " + hex0x(flags, width: 4) + ": " + words.joined(separator: ", ")
+        // One String, grown in place (every AMD page fault has one).
+        var detail = "flags "
+        detail.reserveCapacity(96)
+        detail += hex0x(flags, width: 4)
+        detail += ": "
+        if flags & interrupt != 0 { detail += "interrupt request, " }
+        detail += flags & write != 0 ? "write" : "read"
+        detail += flags & us != 0 ? ", user" : ", supervisor"
+        detail += flags & present != 0 ? ", page present" : ", page not present"
+        if flags & permission != 0 { detail += ", permission violation" }
+        if flags & reserved != 0 { detail += ", reserved bit set" }
+        if flags & nx != 0 { detail += ", no-execute" }
+        if flags & translation != 0 { detail += ", ATS translation request" }
+        if flags & gn != 0 { detail += ", guest (PASID) request" }
+        f.detail = detail
         if flags & interrupt != 0 {
             f.reasonText = "Interrupt request without a valid remapping entry"
             f.access = nil  // driver teardown race or IVRS: owner left open
