@@ -73,12 +73,13 @@ struct ArmSMMUv3Parser: Sendable {
                 return false
             }
             let unit = s.string(dp.device)
-            var st = units[unit] ?? UnitState()
+            // Taken out of the table, not copied: the open group's words and text are then
+            // uniquely held and grow in place (five records per event).
+            let known = units[unit] != nil
+            var st = units.removeValue(forKey: unit) ?? UnitState()
             let mine = consume(&s, unit: unit, state: &st, record: r, into: &out)
-            if st.isEmpty {
-                units[unit] = nil
-            } else {
-                if units[unit] == nil && units.count >= Self.maxUnits, let victim = units.keys.first {
+            if !st.isEmpty {
+                if !known && units.count >= Self.maxUnits, let victim = units.keys.first {
                     abandon(victim, into: &out)
                 }
                 units[unit] = st
@@ -114,8 +115,10 @@ struct ArmSMMUv3Parser: Sendable {
                     return true
                 }
                 guard var g = st.open else { return true }  // a stray word: nothing to add it to
+                st.open = nil  // g is then the only holder of its words and text
                 g.dwords.append(word)
-                g.text += "\n" + r.text
+                g.text += "\n"
+                g.text += r.text
                 g.lastSeq = r.seq ?? g.lastSeq
                 g.lastTimestamp = r.timestampUsec ?? g.lastTimestamp
                 if g.dwords.count < 4 {
