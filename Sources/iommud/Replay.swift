@@ -55,13 +55,23 @@ struct Replay: ParsableCommand {
             defer { if fd != 0 { close(fd) } }
             var st = stat()
             let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
-            let chunkSize = 1 << 20
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+            // One buffer: each read goes after the unfinished record the last feed left at its
+            // front, so the engine sees whole records without copying every chunk.
+            var capacity = 1 << 20
+            var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
             defer { buffer.deallocate() }
+            var pending = 0
             var engine: ReplayEngine?
             var done: Int64 = 0
             while true {
-                let n = read(fd, buffer.baseAddress, chunkSize)
+                if pending == capacity {  // a record longer than the buffer: make room for it
+                    let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * 2, alignment: 16)
+                    larger.copyMemory(from: UnsafeRawBufferPointer(buffer))
+                    buffer.deallocate()
+                    buffer = larger
+                    capacity *= 2
+                }
+                let n = read(fd, buffer.baseAddress! + pending, capacity - pending)
                 if n < 0 {
                     if errno == EINTR { continue }
                     writeStderr("iommud replay: error reading \(name): \(String(cString: strerror(errno)))\n")
@@ -69,7 +79,7 @@ struct Replay: ParsableCommand {
                     break
                 }
                 let bytes = UnsafeBufferPointer(
-                    start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                    start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: pending + n)
                 if engine == nil {
                     var f = ReplayFormat(rawValue: format)!
                     if f == .auto { f = ReplayFormat.detect(String(decoding: bytes.prefix(64 * 1024), as: UTF8.self)) }
@@ -77,7 +87,10 @@ struct Replay: ParsableCommand {
                     engine!.ledger = ledger
                     engine!.topology = topology
                 }
-                for f in engine!.feed(bytes, isFinal: n == 0, collecting: json) { out.append(f) }
+                let (faults, used) = engine!.feed(buffered: bytes, isFinal: n == 0, collecting: json)
+                for f in faults { out.append(f) }
+                pending = bytes.count - used
+                if pending > 0 && used > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + used, pending) }
                 done += Int64(n)
                 progress.update(
                     name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults

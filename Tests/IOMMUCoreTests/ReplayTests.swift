@@ -81,6 +81,45 @@ struct ReplayTests {
         }
     }
 
+    @Test("a caller-kept buffer (feed(buffered:)) read in pieces gives what one feed gives", arguments: [7, 64, 1000])
+    func bufferedFeed(_ readSize: Int) {
+        let kmsg = (0..<40).map { i in
+            i % 3 == 0
+                ? "3,\(i),\(i),-;DMAR: [DMA Read NO_PASID] Request device [00:0\(i % 8).0] fault addr 0x\(i)000 [fault reason 0x06] PTE Read access is not set\n"
+                : "6,\(i),\(i),-;usb 1-1: noise \(i)\n SUBSYSTEM=usb\n"
+        }.joined()
+        for format in [ReplayFormat.kmsg, .dmesg] {
+            let text =
+                format == .kmsg
+                ? kmsg
+                : kmsg.split(separator: "\n").filter { !$0.hasPrefix(" ") }.map {
+                    "[    1.000000] " + $0.split(separator: ";", maxSplits: 1)[1] + "\n"
+                }
+                .joined()
+            let (whole, wholeFaults) = Self.replay(text, format: format)
+            #expect(wholeFaults.count == 14)
+            // The CLI's protocol: append a read after what was not used, feed it all, keep the rest.
+            let input = Array(text.utf8)
+            var e = ReplayEngine(format: format)
+            var buffer: [UInt8] = []
+            var faults: [Fault] = []
+            var offset = 0
+            while true {
+                let piece = input[offset..<min(offset + readSize, input.count)]
+                offset += piece.count
+                buffer += piece
+                let (got, used) = buffer.withUnsafeBufferPointer { e.feed(buffered: $0, isFinal: piece.isEmpty) }
+                faults += got
+                buffer.removeFirst(used)
+                if piece.isEmpty { break }
+            }
+            #expect(buffer.isEmpty)
+            #expect(faults == wholeFaults, "\(format), reads of \(readSize)")
+            #expect(e.ledger == whole.ledger)
+            #expect(e.recordsRead == whole.recordsRead)
+        }
+    }
+
     @Test("replay --json lines carry the contract's keys")
     func jsonKeys() throws {
         let (_, faults) = Self.replay(

@@ -77,6 +77,33 @@ struct CLITests {
         #expect(out2.contains("cannot read /nonexistent/file"))
     }
 
+    @Test("replay reads records across its 1 MiB reads, and a record longer than them")
+    func replayLongInput() throws {
+        let fault = { (bus: Int, seq: Int) in
+            "3,\(seq),\(seq * 10),-;DMAR: [DMA Read NO_PASID] Request device [\(String(format: "%02x", bus)):00.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n"
+        }
+        var input = ""
+        var seq = 0
+        // 3 MiB of noise records with a fault every 1000: the reads end mid-record.
+        while input.utf8.count < 3 << 20 {
+            input +=
+                seq % 1000 == 999 ? fault(seq / 1000 % 256, seq) : "6,\(seq),\(seq * 10),-;usb 1-1: new device \(seq)\n"
+            seq += 1
+        }
+        // One record of 2.5 MiB: more than a read holds.
+        input += "6,\(seq),\(seq * 10),-;" + String(repeating: "x", count: 5 << 19) + "\n"
+        input += fault(0xee, seq + 1)
+        let path = NSTemporaryDirectory() + "iommud-replay-\(getpid()).kmsg"
+        try input.write(toFile: path, atomically: false, encoding: .utf8)
+        defer { unlink(path) }
+        let expected = seq / 1000 + 1
+        let (rc, out) = try runCommand(Binary.path, ["replay", "--json", path])
+        #expect(rc == 0)
+        let lines = out.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count == expected, "every fault once")
+        #expect(lines.last?.contains("\"device\":\"0000:ee:00.0\"") == true, "the fault after the long record")
+    }
+
     @Test("a missing kmsg source exits 69 with the reason")
     func missingSource() throws {
         let d = Daemon(kmsg: "/nonexistent/kmsg")

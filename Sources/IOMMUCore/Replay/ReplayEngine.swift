@@ -31,27 +31,39 @@ public struct ReplayEngine: Sendable {
 
     /// Feeds a chunk. Returns the faults it completed (for `--json` streaming; none when not
     /// `collecting`). The last call (`isFinal`) ends the input: held and unfinished groups are
-    /// emitted with what they have.
+    /// emitted with what they have. An unfinished record at the end is kept for the next call.
     public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool, collecting: Bool = true) -> [Fault] {
-        outputs.removeAll(keepingCapacity: true)
         if carry.isEmpty {
-            let used = consume(chunk, isFinal: isFinal)
+            let (faults, used) = feed(buffered: chunk, isFinal: isFinal, collecting: collecting)
             carry.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[used...]))
-        } else {
-            // The carried bytes and the chunk, joined in a buffer kept from chunk to chunk (one
-            // copy, no allocation once it has grown).
-            var joined: [UInt8] = []
-            swap(&joined, &scratch)
-            joined.removeAll(keepingCapacity: true)
-            joined.append(contentsOf: carry)
-            joined.append(contentsOf: chunk)
-            carry.removeAll(keepingCapacity: true)
-            joined.withUnsafeBufferPointer { b in
-                let used = consume(b, isFinal: isFinal)
-                carry.append(contentsOf: UnsafeBufferPointer(rebasing: b[used...]))
-            }
-            swap(&joined, &scratch)
+            return faults
         }
+        // The carried bytes and the chunk, joined in a buffer kept from chunk to chunk (one
+        // copy, no allocation once it has grown).
+        var joined: [UInt8] = []
+        swap(&joined, &scratch)
+        joined.removeAll(keepingCapacity: true)
+        joined.append(contentsOf: carry)
+        joined.append(contentsOf: chunk)
+        carry.removeAll(keepingCapacity: true)
+        let faults = joined.withUnsafeBufferPointer { b in
+            let (faults, used) = feed(buffered: b, isFinal: isFinal, collecting: collecting)
+            carry.append(contentsOf: UnsafeBufferPointer(rebasing: b[used...]))
+            return faults
+        }
+        swap(&joined, &scratch)
+        return faults
+    }
+
+    /// `feed` for a caller that keeps the unfinished end itself (`iommud replay` reads into one
+    /// buffer and moves the few bytes not `used` to its front before the next read: no copy of
+    /// every chunk). Call it with an empty carry only, i.e. never mixed with `feed`.
+    public mutating func feed(buffered bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool, collecting: Bool = true)
+        -> (faults: [Fault], used: Int)
+    {
+        precondition(carry.isEmpty, "feed(buffered:) after feed(_:) left a carry")
+        outputs.removeAll(keepingCapacity: true)
+        let used = consume(bytes, isFinal: isFinal)
         if isFinal {
             endPendingText()
             classifier.finish(into: &outputs)
@@ -65,7 +77,7 @@ public struct ReplayEngine: Sendable {
             }
             ledger.record(outputs[i])
         }
-        return faults
+        return (faults, used)
     }
 
     mutating func consume(_ b: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> Int {
