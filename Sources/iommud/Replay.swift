@@ -55,6 +55,9 @@ struct Replay: ParsableCommand {
             defer { if fd != 0 { close(fd) } }
             var st = stat()
             let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
+            // Room for a new device every 4 KiB of log, more than real logs have: the tables are
+            // then not rehashed as they fill (about 100 bytes of table per 4 KiB read).
+            if let size { ledger.reserveCapacity(devices: Int(min(size / 4096, 1 << 20))) }
             // One buffer: each read goes after the unfinished record the last feed left at its
             // front, so the engine sees whole records without copying every chunk.
             var capacity = 1 << 20
@@ -85,6 +88,7 @@ struct Replay: ParsableCommand {
                     if f == .auto { f = ReplayFormat.detect(String(decoding: bytes.prefix(64 * 1024), as: UTF8.self)) }
                     engine = ReplayEngine(format: f, options: .init(acceptUserFacility: acceptUserFacility))
                     engine!.ledger = ledger
+                    ledger = FaultLedger()  // the engine's copy is then the only one: no copy on write
                     engine!.topology = topology
                 }
                 let (faults, used) = engine!.feed(buffered: bytes, isFinal: n == 0, collecting: json)

@@ -32,6 +32,14 @@ public struct FaultLedger: Sendable, Equatable {
 
     public init() {}
 
+    /// Makes room for `devices` devices (and as many counter series) at once, so the tables do
+    /// not grow step by step: each step rehashes every entry (`iommud replay`, which knows the
+    /// size of its input).
+    public mutating func reserveCapacity(devices n: Int) {
+        faults.reserveCapacity(n)
+        self.devices.reserveCapacity(n)
+    }
+
     // MARK: - Folding outputs in
 
     /// Folds one classifier output in. `realtimeOffsetUsec` maps the kmsg monotonic timestamp
