@@ -95,9 +95,9 @@ public struct Topology: Sendable, Equatable {
             // A line without a segment (Intel never prints one, AMD before 6.0) names segment
             // 0000 — unless that bus:dev.fn exists only on another segment. When several segments
             // have it, the line is ambiguous: say so instead of guessing.
-            let segmentPrinted = dev.isPrintedWithSegment(in: f.text)
             var ambiguous = false
-            if !segmentPrinted && scanned {
+            // (The text is searched only when there is a topology to look in.)
+            if scanned && !dev.isPrintedWithSegment(in: f.text) {
                 let candidates = devices.values.filter {
                     !$0.gone && $0.address.bus == dev.bus && $0.address.device == dev.device
                         && $0.address.function == dev.function
