@@ -74,6 +74,23 @@ struct KmsgRecordTests {
         }
         #expect(tail == ["6,3,30,-;third"])
     }
+
+    @Test("the first line's end the framing hands over is the one the header parser finds")
+    func firstLineEnd() {
+        let stream =
+            "6,1,10,-;first\n SUBSYSTEM=pci\n DEVICE=+pci:0000:00:01.0\n6,2,20,c,caller=T1;second\n6,3,30,-;\n6,4,40,-;last"
+        var seen: [(String, Int, Int?)] = []
+        _ = stream.withBytes { b in
+            KmsgFraming.forEachRecord(in: b, isFinal: true) { rec, lineEnd in
+                let found = KmsgRecordParser.layout(rec)
+                let given = KmsgRecordParser.layout(rec, firstLineEnd: lineEnd)
+                #expect(found?.text == given?.text && found?.dictionary == given?.dictionary)
+                seen.append((String(decoding: rec, as: UTF8.self), lineEnd, given.map { $0.text.upperBound }))
+            }
+        }
+        #expect(seen.map(\.1) == [14, 25, 9, 13])
+        #expect(seen.map(\.2) == [14, 25, 9, 13])
+    }
 }
 
 @Suite("Sequence accounting")

@@ -8,16 +8,27 @@ public enum KmsgFraming {
     public static func forEachRecord(
         in buffer: UnsafeBufferPointer<UInt8>, isFinal: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Void
     ) -> Int {
+        forEachRecord(in: buffer, isFinal: isFinal) { record, _ in body(record) }
+    }
+
+    /// The same, also handing `body` where the record's first line ends (the index of its
+    /// newline in the record, or the record's length when it has none): the header parser then
+    /// need not search for it again (`KmsgRecordParser.layout(_:firstLineEnd:)`).
+    public static func forEachRecord(
+        in buffer: UnsafeBufferPointer<UInt8>, isFinal: Bool, _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void
+    ) -> Int {
         var recordStart = 0
+        var firstLineEnd = -1  // in the buffer; -1 until the current record's first line is found
         var i = 0
         let n = buffer.count
         while i < n {
             // Find the end of the current line.
             let eol = ByteSearch.index(of: 0x0a, in: buffer, from: i)
+            if i == recordStart { firstLineEnd = eol }
             if eol == n {
                 // Unterminated last line.
                 if isFinal && n > recordStart {
-                    body(UnsafeBufferPointer(rebasing: buffer[recordStart..<n]))
+                    body(UnsafeBufferPointer(rebasing: buffer[recordStart..<n]), firstLineEnd - recordStart)
                     return n
                 }
                 return recordStart
@@ -25,13 +36,17 @@ public enum KmsgFraming {
             let next = eol + 1
             if next < n {
                 if buffer[next] != 0x20 {
-                    if next - recordStart > 1 { body(UnsafeBufferPointer(rebasing: buffer[recordStart..<next])) }
+                    if next - recordStart > 1 {
+                        body(UnsafeBufferPointer(rebasing: buffer[recordStart..<next]), firstLineEnd - recordStart)
+                    }
                     recordStart = next
                 }
             } else {
                 // The buffer ends exactly after a newline: a dictionary line may still follow.
                 if isFinal {
-                    if next - recordStart > 1 { body(UnsafeBufferPointer(rebasing: buffer[recordStart..<next])) }
+                    if next - recordStart > 1 {
+                        body(UnsafeBufferPointer(rebasing: buffer[recordStart..<next]), firstLineEnd - recordStart)
+                    }
                     return n
                 }
                 return recordStart

@@ -16,7 +16,9 @@ public struct KmsgRecordLayout: Sendable {
 public enum KmsgRecordParser {
     /// Parses the header of one raw record. nil when the bytes are not a kmsg record.
     /// Unknown comma-separated header fields before `;` are ignored, as the ABI requires.
-    public static func layout(_ b: UnsafeBufferPointer<UInt8>) -> KmsgRecordLayout? {
+    /// `firstLineEnd`, when the caller knows it (KmsgFraming), is where the header line ends:
+    /// the index of its newline, or `b.count`.
+    public static func layout(_ b: UnsafeBufferPointer<UInt8>, firstLineEnd: Int? = nil) -> KmsgRecordLayout? {
         var s = ByteScanner(b)
         guard let prio = s.decimal(), prio <= UInt64(UInt32.max), s.skip(byte: UInt8(ascii: ",")),
             let seq = s.decimal(), s.skip(byte: UInt8(ascii: ",")),
@@ -31,7 +33,7 @@ public enum KmsgRecordParser {
         }
         guard s.skip(byte: UInt8(ascii: ";")) else { return nil }
         let textStart = s.position
-        let end = ByteSearch.index(of: 0x0a, in: b, from: textStart)
+        let end = firstLineEnd.map { max($0, textStart) } ?? ByteSearch.index(of: 0x0a, in: b, from: textStart)
         let text = textStart..<end
         var dictStart = end < b.count ? end + 1 : end
         // Dictionary lines begin with one space; anything else ends the record.

@@ -92,8 +92,8 @@ public struct ReplayEngine: Sendable {
             let options = classifier.options
             var lastSeq: UInt64?
             var count: UInt64 = 0
-            let used = KmsgFraming.forEachRecord(in: b, isFinal: isFinal) { rec in
-                guard let layout = KmsgRecordParser.layout(rec) else { return }
+            let used = KmsgFraming.forEachRecord(in: b, isFinal: isFinal) { rec, lineEnd in
+                guard let layout = KmsgRecordParser.layout(rec, firstLineEnd: lineEnd) else { return }
                 count += 1
                 lastSeq = layout.seq
                 // The fast path: most records end here, before any String is made.
