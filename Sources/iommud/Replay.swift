@@ -96,9 +96,11 @@ struct Replay: ParsableCommand {
                 pending = bytes.count - used
                 if pending > 0 && used > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + used, pending) }
                 done += Int64(n)
-                progress.update(
-                    name: name, done: done, size: size, records: engine!.recordsRead, faults: engine!.ledger.totalFaults
-                )
+                if progress.enabled {  // the fault total sums every counter: only for a terminal
+                    progress.update(
+                        name: name, done: done, size: size, records: engine!.recordsRead,
+                        faults: engine!.ledger.totalFaults)
+                }
                 if n == 0 { break }
             }
             if let e = engine {
