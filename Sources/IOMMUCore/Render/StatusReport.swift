@@ -102,16 +102,19 @@ public struct StatusReport: Sendable {
         self.units = units
     }
 
-    /// One value per device — a table row, a JSON object — in report order: by fault count,
-    /// then address. Each summary is read once where it lies in the ledger; only the small made
-    /// values are sorted (replay of a large log ends with tens of thousands of devices, and a
-    /// summary is costly to copy: it holds two dictionaries and the last fault).
-    func sortedDevices<T>(_ make: (DeviceSummary) -> T) -> [T] {
-        var made: [(total: UInt64, device: String, value: T)] = []
-        made.reserveCapacity(ledger.devices.count)
-        for (device, d) in ledger.devices { made.append((d.total, device, make(d))) }
-        made.sort { a, b in a.total != b.total ? a.total > b.total : a.device < b.device }
-        return made.map(\.value)
+    /// The devices in report order: by fault count, then address — as positions in the ledger's
+    /// table, so each summary is read where it lies, neither looked up again nor copied to be
+    /// sorted (a replay of a large log ends with tens of thousands of devices).
+    func sortedDevices() -> [[String: DeviceSummary].Index] {
+        var order: [(total: UInt64, device: String, index: [String: DeviceSummary].Index)] = []
+        order.reserveCapacity(ledger.devices.count)
+        var i = ledger.devices.startIndex
+        while i != ledger.devices.endIndex {
+            order.append((ledger.devices.values[i].total, ledger.devices.keys[i], i))
+            i = ledger.devices.index(after: i)
+        }
+        order.sort { a, b in a.total != b.total ? a.total > b.total : a.device < b.device }
+        return order.map(\.index)
     }
 
     // MARK: - JSON
@@ -180,8 +183,8 @@ public struct StatusReport: Sendable {
         }
         w.endArray()
         w.beginArray("devices")
-        for device in sortedDevices({ $0.device }) {
-            guard let d = ledger.devices[device] else { continue }
+        for i in sortedDevices() {
+            let d = ledger.devices.values[i]
             let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
             w.beginObject()
             w.string("device", d.device)
@@ -333,10 +336,7 @@ public struct StatusReport: Sendable {
             var t = TextTable([
                 "DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON",
             ])
-            for device in sortedDevices({ $0.device }) {
-                guard let d = ledger.devices[device] else { continue }
-                deviceRow(d, into: &t)
-            }
+            for i in sortedDevices() { deviceRow(ledger.devices.values[i], into: &t) }
             out += t.render()
         }
         if daemon != nil {
