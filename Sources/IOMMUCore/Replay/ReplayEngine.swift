@@ -15,7 +15,6 @@ public struct ReplayEngine: Sendable {
     public private(set) var resolvedFormat: ReplayFormat?
     /// Bytes of an unfinished record or line carried to the next chunk.
     var carry: [UInt8] = []
-    var scratch: [UInt8] = []
     var outputs: [ClassifierOutput] = []
     public private(set) var recordsRead: UInt64 = 0
     /// Text formats: the last record, kept until the next line shows it is not continued.
@@ -38,20 +37,15 @@ public struct ReplayEngine: Sendable {
             carry.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[used...]))
             return faults
         }
-        // The carried bytes and the chunk, joined in a buffer kept from chunk to chunk (one
-        // copy, no allocation once it has grown).
+        // The chunk after the carried bytes, fed as one buffer; what is not used stays carried.
         var joined: [UInt8] = []
-        swap(&joined, &scratch)
-        joined.removeAll(keepingCapacity: true)
-        joined.append(contentsOf: carry)
+        swap(&joined, &carry)  // (feed(buffered:) runs with an empty carry)
         joined.append(contentsOf: chunk)
-        carry.removeAll(keepingCapacity: true)
-        let faults = joined.withUnsafeBufferPointer { b in
-            let (faults, used) = feed(buffered: b, isFinal: isFinal, collecting: collecting)
-            carry.append(contentsOf: UnsafeBufferPointer(rebasing: b[used...]))
-            return faults
+        let (faults, used) = joined.withUnsafeBufferPointer {
+            feed(buffered: $0, isFinal: isFinal, collecting: collecting)
         }
-        swap(&joined, &scratch)
+        joined.removeFirst(used)
+        swap(&joined, &carry)
         return faults
     }
 
