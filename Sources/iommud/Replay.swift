@@ -96,11 +96,9 @@ struct Replay: ParsableCommand {
                 pending = bytes.count - used
                 if pending > 0 && used > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + used, pending) }
                 done += Int64(n)
-                if progress.enabled {  // the fault total sums every counter: only for a terminal
-                    progress.update(
-                        name: name, done: done, size: size, records: engine!.recordsRead,
-                        faults: engine!.ledger.totalFaults)
-                }
+                progress.update(
+                    name: name, done: done, size: size, records: engine!.recordsRead,
+                    faults: engine!.ledger.totalFaults)
                 if n == 0 { break }
             }
             if let e = engine {
@@ -154,14 +152,15 @@ final class Progress {
     var last: Int64 = 0
     var shown = false
 
-    func update(name: String, done: Int64, size: Int64?, records: UInt64, faults: UInt64) {
+    /// `faults` is summed over every counter: only when there is a line to show.
+    func update(name: String, done: Int64, size: Int64?, records: UInt64, faults: @autoclosure () -> UInt64) {
         guard enabled else { return }
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
         guard now - last >= 250 else { return }
         last = now
-        var s = "\r\(name): \(records) records, \(faults) faults"
+        var s = "\r\(name): \(records) records, \(faults()) faults"
         if let size, size > 0 { s += ", \(done * 100 / size)% of \(size / 1_048_576) MiB" }
         writeStderr(s + "   ")
         shown = true
