@@ -66,15 +66,15 @@ public struct StatusReport: Sendable {
         self.topology = topology
         self.platform = PlatformSummary(topology: topology, inventory: ledger.inventory)
         var names = Set(topology.units.keys)
-        for k in ledger.faults.keys { names.insert(k.unit) }
-        for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
-        let perUnit = ledger.unitFaults()
-        // A unit sysfs does not know takes the vendor of most of its faults (`unknown` can hold
-        // several vendors' faults); ties go to the first vendor in `Vendor.allCases`.
+        // Units sysfs does not know, from the counters: each takes the vendor of most of its
+        // faults (`unknown` can hold several vendors'); ties go to the first in `Vendor.allCases`.
         var vendorFaults: [String: [Vendor: UInt64]] = [:]
         for (k, n) in ledger.faults where topology.units[k.unit] == nil {
+            names.insert(k.unit)
             vendorFaults[k.unit, default: [:]][k.vendor, default: 0] += n
         }
+        for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
+        let perUnit = ledger.unitFaults()
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
             let u = topology.units[name]
@@ -185,7 +185,7 @@ public struct StatusReport: Sendable {
         w.beginArray("devices")
         for i in sortedDevices() {
             let d = ledger.devices.values[i]
-            let topo = PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+            let topo = topologyDevice(d)
             w.beginObject()
             w.string("device", d.device)
             w.string("unit", d.unit)
@@ -397,10 +397,16 @@ public struct StatusReport: Sendable {
         return out
     }
 
+    /// What sysfs says of a device that faulted (nothing without a topology: a replay's address
+    /// is then not even parsed).
+    func topologyDevice(_ d: DeviceSummary) -> Topology.Device? {
+        topology.devices.isEmpty ? nil : PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+    }
+
     /// One row of the devices table, written into the table's buffer piece by piece.
     func deviceRow(_ d: DeviceSummary, into t: inout TextTable) {
         t.cell(d.device)
-        if !topology.devices.isEmpty, let topo = PCIAddress(parsing: d.device).flatMap({ topology.devices[$0] }) {
+        if let topo = topologyDevice(d) {
             var name = [topo.name, topo.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
             if topo.gone { name += " (gone)" }
             t.cell(name.isEmpty ? "-" : name)
