@@ -42,33 +42,25 @@ public struct JSONWriter {
         needsComma &= ~1
     }
 
-    public mutating func beginObject(_ k: String? = nil) {
+    public mutating func beginObject(_ k: String? = nil) { begin(k, "{") }
+    public mutating func endObject() { end("}") }
+    public mutating func beginArray(_ k: String? = nil) { begin(k, "[") }
+    public mutating func endArray() { end("]") }
+
+    /// A new level: its first value needs no comma.
+    mutating func begin(_ k: String?, _ bracket: StaticString) {
         if let k { key(k) } else { separator() }
-        raw("{")
+        raw(bracket)
         precondition(depth < 63, "JSONWriter nests at most 63 levels")
         depth += 1
         needsComma <<= 1
     }
 
-    public mutating func endObject() {
+    /// Back to the enclosing level, whose next value needs a comma.
+    mutating func end(_ bracket: StaticString) {
         depth -= 1
         needsComma >>= 1
-        raw("}")
-        needsComma |= 1
-    }
-
-    public mutating func beginArray(_ k: String? = nil) {
-        if let k { key(k) } else { separator() }
-        raw("[")
-        precondition(depth < 63, "JSONWriter nests at most 63 levels")
-        depth += 1
-        needsComma <<= 1
-    }
-
-    public mutating func endArray() {
-        depth -= 1
-        needsComma >>= 1
-        raw("]")
+        raw(bracket)
         needsComma |= 1
     }
 
