@@ -62,7 +62,9 @@ struct KmsgRecordTests {
         let stream = "6,1,10,-;first\n SUBSYSTEM=pci\n DEVICE=+pci:0000:00:01.0\n6,2,20,-;second\n6,3,30,-;third"
         var records: [String] = []
         let used = stream.withBytes { b in
-            KmsgFraming.forEachRecord(in: b, isFinal: false) { records.append(String(decoding: $0, as: UTF8.self)) }
+            KmsgFraming.forEachRecord(in: b, isFinal: false) { r, _ in
+                records.append(String(decoding: r, as: UTF8.self))
+            }
         }
         // "second" is complete because the line after it starts a record; "third" may still get
         // dictionary lines.
@@ -70,7 +72,7 @@ struct KmsgRecordTests {
         let rest = String(stream.utf8.dropFirst(used))!
         var tail: [String] = []
         _ = rest.withBytes { b in
-            KmsgFraming.forEachRecord(in: b, isFinal: true) { tail.append(String(decoding: $0, as: UTF8.self)) }
+            KmsgFraming.forEachRecord(in: b, isFinal: true) { r, _ in tail.append(String(decoding: r, as: UTF8.self)) }
         }
         #expect(tail == ["6,3,30,-;third"])
     }

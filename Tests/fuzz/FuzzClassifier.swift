@@ -14,7 +14,7 @@ public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         var out: [ClassifierOutput] = []
         var seqs: [UInt64] = []
         var n = 0
-        _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec in
+        _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec, _ in
             guard let layout = KmsgRecordParser.layout(rec) else { return }
             n += 1
             seqs.append(layout.seq)
@@ -39,7 +39,7 @@ public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let options = Classifier.Options(acceptUserFacility: true)
     var c2 = Classifier(options: options)
     var out2: [ClassifierOutput] = []
-    _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec in
+    _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec, _ in
         guard let r = KmsgRecordParser.parse(rec), Classifier.wants(r, options: options) else { return }
         c2.classify(r, into: &out2)
     }

@@ -14,7 +14,7 @@ public func fuzzKmsg(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         var consumed = 0
         for part in [0..<cut, 0..<size] where part.upperBound > consumed {
             let window = UnsafeBufferPointer(rebasing: bytes[consumed..<part.upperBound])
-            consumed += KmsgFraming.forEachRecord(in: window, isFinal: final && part.upperBound == size) { rec in
+            consumed += KmsgFraming.forEachRecord(in: window, isFinal: final && part.upperBound == size) { rec, _ in
                 guard let layout = KmsgRecordParser.layout(rec) else { return }
                 precondition(layout.text.upperBound <= rec.count && layout.dictionary.upperBound <= rec.count)
                 let r = KmsgRecordParser.record(rec, layout: layout)

@@ -2,18 +2,11 @@
 /// with one space. /dev/kmsg hands out one record per read(); a FIFO or a saved file is a plain
 /// byte stream, and this is what lets the same reader consume both (ARCHITECTURE.md).
 public enum KmsgFraming {
-    /// Calls `body` with each complete record in `buffer` and returns how many bytes were
-    /// consumed. A record is complete once the line after it is known not to be a dictionary
-    /// line — or, when `isFinal`, at the end of the buffer.
-    public static func forEachRecord(
-        in buffer: UnsafeBufferPointer<UInt8>, isFinal: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Void
-    ) -> Int {
-        forEachRecord(in: buffer, isFinal: isFinal) { record, _ in body(record) }
-    }
-
-    /// The same, also handing `body` where the record's first line ends (the index of its
-    /// newline in the record, or the record's length when it has none): the header parser then
-    /// need not search for it again (`KmsgRecordParser.layout(_:firstLineEnd:)`).
+    /// Calls `body` with each complete record in `buffer` and where its first line ends (the
+    /// index of its newline in the record, or the record's length when it has none: the header
+    /// parser then need not search for it again, `KmsgRecordParser.layout(_:firstLineEnd:)`),
+    /// and returns how many bytes were consumed. A record is complete once the line after it is
+    /// known not to be a dictionary line — or, when `isFinal`, at the end of the buffer.
     public static func forEachRecord(
         in buffer: UnsafeBufferPointer<UInt8>, isFinal: Bool, _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void
     ) -> Int {

@@ -217,7 +217,9 @@ public final class KmsgReader: @unchecked Sendable {
                     } else {
                         stream.append(contentsOf: bytes)
                         let used = stream.withUnsafeBufferPointer { b in
-                            KmsgFraming.forEachRecord(in: b, isFinal: false) { ingest($0, into: &batch) }
+                            KmsgFraming.forEachRecord(in: b, isFinal: false) {
+                                ingest($0, firstLineEnd: $1, into: &batch)
+                            }
                         }
                         stream.removeFirst(used)
                     }
@@ -227,7 +229,9 @@ public final class KmsgReader: @unchecked Sendable {
                     // The end of a regular file (a FIFO opened O_RDWR never ends): frame what is
                     // complete and wait for the file to grow.
                     let used = stream.withUnsafeBufferPointer { b in
-                        KmsgFraming.forEachRecord(in: b, isFinal: b.last == 0x0a) { ingest($0, into: &batch) }
+                        KmsgFraming.forEachRecord(in: b, isFinal: b.last == 0x0a) {
+                            ingest($0, firstLineEnd: $1, into: &batch)
+                        }
                     }
                     stream.removeFirst(used)
                     atEOF = true
@@ -239,7 +243,9 @@ public final class KmsgReader: @unchecked Sendable {
                         // Idle on a stream: a record whose dictionary lines have not come yet is
                         // as complete as it will get.
                         stream.withUnsafeBufferPointer { b in
-                            _ = KmsgFraming.forEachRecord(in: b, isFinal: true) { ingest($0, into: &batch) }
+                            _ = KmsgFraming.forEachRecord(in: b, isFinal: true) {
+                                ingest($0, firstLineEnd: $1, into: &batch)
+                            }
                         }
                         stream.removeAll()
                     }
@@ -276,8 +282,9 @@ public final class KmsgReader: @unchecked Sendable {
     /// The hot path, once per record: header, sequence accounting, facility and byte-level
     /// IOMMU check. Only candidates become Strings.
     @inline(__always)
-    func ingest(_ bytes: UnsafeBufferPointer<UInt8>, into batch: inout KmsgBatch) {
-        guard let layout = KmsgRecordParser.layout(bytes) else {
+    /// `firstLineEnd`: where the record's first line ends, when the framing found it.
+    func ingest(_ bytes: UnsafeBufferPointer<UInt8>, firstLineEnd: Int? = nil, into batch: inout KmsgBatch) {
+        guard let layout = KmsgRecordParser.layout(bytes, firstLineEnd: firstLineEnd) else {
             batch.malformed += 1
             return
         }
