@@ -93,9 +93,8 @@ struct CLITests {
         // One record of 2.5 MiB: more than a read holds.
         input += "6,\(seq),\(seq * 10),-;" + String(repeating: "x", count: 5 << 19) + "\n"
         input += fault(0xee, seq + 1)
-        let path = NSTemporaryDirectory() + "iommud-replay-\(getpid()).kmsg"
-        try input.write(toFile: path, atomically: false, encoding: .utf8)
-        defer { unlink(path) }
+        let dir = TempDir()
+        let path = dir.write("long.kmsg", input)
         let expected = seq / 1000 + 1
         let (rc, out) = try runCommand(Binary.path, ["replay", "--json", path])
         #expect(rc == 0)
