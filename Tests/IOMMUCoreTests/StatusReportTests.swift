@@ -40,6 +40,27 @@ struct StatusReportTests {
         #expect(amd.devices["0000:02:00.0"]?.topReason == nil, "no reason code: no top reason")
     }
 
+    @Test("a device's counts by kind and by reason add up across several kinds and reasons")
+    func tallies() {
+        var ledger = FaultLedger()
+        let kinds: [(FaultKind, UInt16)] = [
+            (.dmaWrite, 5), (.dmaRead, 6), (.dmaWrite, 5), (.dmaRead, 5), (.dmaWrite, 6), (.dmaWrite, 5),
+        ]
+        for (kind, reason) in kinds {
+            var f = Self.fault(.intel, bus: 4, reason: reason)
+            f.kind = kind
+            ledger.record(.fault(f))
+        }
+        let d = ledger.devices["0000:04:00.0"]
+        #expect(d?.byKind == [.dmaWrite: 4, .dmaRead: 2])
+        #expect(d?.byReason == ["0x05": 4, "0x06": 2])
+        #expect(d?.topReason?.reason == "0x05" && d?.topReason?.count == 4, "summed over kinds")
+        // The same counts, folded in from the counters in another order, are the same summary.
+        var rebuilt = ledger
+        rebuilt.rebuildDevices(lastFaults: ["0000:04:00.0": (d!.lastFault!, d!.lastFaultRealtimeUsec)])
+        #expect(rebuilt.devices == ledger.devices)
+    }
+
     @Test("a copied summary keeps its own last fault")
     func summaryCopies() {
         var ledger = FaultLedger()

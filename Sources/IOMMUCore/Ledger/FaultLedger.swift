@@ -108,8 +108,7 @@ public struct FaultLedger: Sendable, Equatable {
             var d = devices[k.device] ?? DeviceSummary(device: k.device, unit: k.unit, vendor: k.vendor)
             d.total += v
             if k.recoverable { d.recoverable += v } else { d.nonRecoverable += v }
-            d.byKind[k.kind, default: 0] += v
-            d.byReason[k.reason, default: 0] += v
+            d.add(kind: k.kind, reason: k.reason, count: v)
             devices[k.device] = d
         }
         for (dev, last) in lastFaults where devices[dev] != nil {
