@@ -51,4 +51,20 @@ struct PrefilterTests {
     func rejects(_ line: String) {
         #expect(!Self.wants(line))
     }
+
+    @Test(
+        "finds a word at every offset and text length: across block edges and in the overlapping last block",
+        arguments: ["dmar", "DMAR", "DRHD", "iommu", "SMMU", "INTR-", "AMD-V", "Event logged", "iopf", "prq_"])
+    func everyOffset(_ word: String) {
+        for before in 0..<40 {
+            for after in [0, 1, 5, 15, 16, 17, 31, 40] {
+                let line = String(repeating: "x", count: before) + word + String(repeating: "y", count: after)
+                #expect(Self.wants(line), "\(before) + \(word) + \(after)")
+                // A word short of its last letter (its anchor, mostly, but not all of it) is not.
+                let cut = String(repeating: "x", count: before) + word.dropLast() + String(repeating: "y", count: after)
+                #expect(!Self.wants(cut), "\(before) + \(word.dropLast()) + \(after)")
+            }
+        }
+        for n in 0..<70 { #expect(!Self.wants(String(repeating: "ab-c_d ", count: n))) }
+    }
 }

@@ -18,22 +18,52 @@
 /// name, which `startsWithEventName` accepts; the classifier decides whether a header is pending.
 public enum IOMMUPrefilter {
     /// Finds the words through rare two-byte anchors instead of testing every common letter:
-    /// two 256-entry tables say which anchors a byte may start and which it may end — `dm` (dmar),
-    /// `hd` (DRHD), `mm` (iommu, smmu), `r-` (INTR-), `-v` (AMD-V), `gg` (Event logged), `pf`
-    /// (iopf), `q_` (prq_), both cases — so each byte costs two table loads and one test, and only
-    /// a hit is checked against the whole word. Ordinary text hits an anchor rarely (`comm=` in
-    /// audit records, `admin`) (bench/: replay throughput).
+    /// `dm` (dmar), `hd` (DRHD), `mm` (iommu, smmu), `r-` (INTR-), `-v` (AMD-V), `gg` (Event
+    /// logged), `pf` (iopf), `q_` (prq_), both cases. Sixteen positions at a time (SIMD, SSE2 or
+    /// NEON): each byte and the one before it, folded to lower case (`| 0x20`), are compared
+    /// with the anchors' bytes; only a hit is checked against the whole word, and ordinary text
+    /// hits an anchor rarely (`comm=` in audit records, `admin`). Texts shorter than a block go
+    /// through two 256-entry tables, a byte at a time (bench/: replay throughput).
     public static func mightBeIOMMU(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = t.count
         guard n >= 4 else { return false }
         if startsWithEventName(t) { return true }
-        return anchorTables.withUnsafeBufferPointer { tables in
+        guard n > 16 else { return scalarScan(t, from: 1) }
+        let base = UnsafeRawPointer(t.baseAddress!)
+        var i = 1  // the anchor's second byte
+        while true {
+            let hits = anchorHits(
+                previous: base.loadUnaligned(fromByteOffset: i - 1, as: SIMD16<UInt8>.self),
+                current: base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self))
+            // Lanes are 0x00 or 0xff; as two words, a set byte k of word w is lane 8w + k
+            // (`any()` and lane subscripts compile to calls and a loop here).
+            let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
+            if words[0] | words[1] != 0 {
+                for w in 0..<2 {
+                    var m = words[w]
+                    while m != 0 {
+                        let bit = m.trailingZeroBitCount  // a multiple of 8
+                        if wordAround(anchorEnd: i + 8 * w + bit / 8, in: t) { return true }
+                        m &= ~(0xff << UInt64(bit))
+                    }
+                }
+            }
+            if i + 16 == n { return false }
+            // The last block ends at the end of the text, overlapping the one before (a lane
+            // tested twice only costs a second look at a hit).
+            i = min(i + 16, n - 16)
+        }
+    }
+
+    /// A byte at a time through two 256-entry tables: texts too short for one block.
+    static func scalarScan(_ t: UnsafeBufferPointer<UInt8>, from first: Int) -> Bool {
+        anchorTables.withUnsafeBufferPointer { tables in
             // tables[0..<256]: the anchors a byte can start; tables[256...]: those it can end.
             let starts = tables.baseAddress!
             let ends = starts + 256
-            var previous = starts[Int(t[0])]
-            var i = 1
-            while i < n {
+            var previous = starts[Int(t[first - 1])]
+            var i = first
+            while i < t.count {
                 let b = Int(t[i])
                 if previous & ends[b] != 0, wordAround(anchorEnd: i, in: t) { return true }
                 previous = starts[b]
@@ -41,6 +71,23 @@ public enum IOMMUPrefilter {
             }
             return false
         }
+    }
+
+    /// Lane k set: an anchor ends at `current[k]` (after `previous[k]`).
+    @inline(__always)
+    static func anchorHits(previous: SIMD16<UInt8>, current: SIMD16<UInt8>) -> SIMDMask<SIMD16<Int8>> {
+        let fold = SIMD16<UInt8>(repeating: 0x20)
+        let p = previous | fold
+        let c = current | fold
+        @inline(__always) func eq(_ v: SIMD16<UInt8>, _ b: UInt8) -> SIMDMask<SIMD16<Int8>> {
+            v .== SIMD16(repeating: b)
+        }
+        let cm = eq(c, 0x6d)  // m
+        let cd = eq(c, 0x64)  // d
+        return (eq(p, 0x64) .& cm) .| (eq(p, 0x68) .& cd) .| (eq(p, 0x6d) .& cm)  // dm hd mm
+            .| (eq(p, 0x72) .& eq(c, 0x2d)) .| (eq(p, 0x2d) .& eq(c, 0x76))  // r- -v
+            .| (eq(p, 0x67) .& eq(c, 0x67)) .| (eq(p, 0x70) .& eq(c, 0x66))  // gg pf
+            .| (eq(p, 0x71) .& eq(c, 0x7f))  // q_ (`_` | 0x20)
     }
 
     /// The anchors (first byte, second byte), each bit of the tables one anchor.
