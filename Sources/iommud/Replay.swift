@@ -119,22 +119,22 @@ struct Replay: ParsableCommand {
 
 /// Buffered stdout for --json: one write per 64 KiB, not per line.
 final class OutputBuffer {
-    var bytes: [UInt8] = []
+    var writer = JSONWriter()
 
     func append(_ line: String) {
-        bytes.append(contentsOf: line.utf8)
-        bytes.append(0x0a)
-        if bytes.count >= 64 * 1024 { flush() }
+        writer.sink.append(line)
+        writer.sink.append(0x0a)
+        if writer.sink.count >= 64 * 1024 { flush() }
     }
 
     /// A fault's JSON line, written straight into the buffer (no String per fault).
     func append(_ fault: Fault) {
-        fault.appendJSONLine(to: &bytes)
-        if bytes.count >= 64 * 1024 { flush() }
+        fault.appendJSONLine(to: &writer)
+        if writer.sink.count >= 64 * 1024 { flush() }
     }
 
     func flush() {
-        bytes.withUnsafeBytes { b in
+        writer.sink.withBytes { b in
             var off = 0
             while off < b.count {
                 let n = write(1, b.baseAddress! + off, b.count - off)
@@ -142,7 +142,7 @@ final class OutputBuffer {
                 off += n
             }
         }
-        bytes.removeAll(keepingCapacity: true)
+        writer.sink.removeAll()
     }
 }
 

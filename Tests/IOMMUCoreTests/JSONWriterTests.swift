@@ -53,4 +53,47 @@ struct JSONWriterTests {
         #expect(Self.escaped(kernelLine) == "\"" + kernelLine + "\"")
         #expect(Self.escaped("a\u{1}b") == "\"a\\u0001b\"")
     }
+
+    @Test("literal and computed keys write the same; JSON lines take no comma between them")
+    func keysAndLines() {
+        var w = JSONWriter()
+        for _ in 0..<2 {
+            w.beginObject()
+            w.string("a", "x")
+            let computed = "a"
+            w.string(computed, "x\"")
+            w.hex("h", 0xfff0)
+            w.hex("none", nil)
+            w.number("n", UInt64(42))
+            w.beginArray("list")
+            w.number(nil, Int64(-1))
+            w.string(nil, nil)
+            w.endArray()
+            w.endObject()
+            w.endLine()
+        }
+        let line = #"{"a":"x","a":"x\"","h":"0xfff0","none":null,"n":42,"list":[-1,null]}"#
+        #expect(w.output == line + "\n" + line + "\n")
+    }
+
+    @Test("the byte sink grows past its capacity and keeps every byte")
+    func sinkGrows() {
+        var sink = ByteSink(capacity: 16)
+        var expected: [UInt8] = []
+        for i in 0..<1000 {
+            let piece = String(repeating: Character(Unicode.Scalar(UInt8(0x61 + i % 26))), count: i % 37)
+            sink.append(piece)
+            sink.append(UInt8(ascii: "|"))
+            expected += Array(piece.utf8) + [UInt8(ascii: "|")]
+        }
+        sink.write(maxCount: 300) { b in
+            for k in 0..<300 { b[k] = 0x30 }
+            return 200
+        }
+        expected += Array(repeating: 0x30, count: 200)
+        #expect(sink.count == expected.count)
+        #expect(sink.withBytes { Array($0) } == expected)
+        sink.removeAll()
+        #expect(sink.count == 0 && sink.string == "")
+    }
 }

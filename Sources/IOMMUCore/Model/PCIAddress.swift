@@ -108,19 +108,32 @@ public func hex0x(_ value: UInt64, width: Int = 0) -> String { hexString(value, 
 /// Written byte by byte into the String's own storage: these are made for every fault counted
 /// and rendered (an address, a reason), and up to 15 bytes stay a small, unallocated String.
 func hexString(_ value: UInt64, width: Int, prefix: Bool) -> String {
-    let digits = max(width, (67 - value.leadingZeroBitCount) / 4, 1)
-    let count = digits + (prefix ? 2 : 0)
-    return String(unsafeUninitializedCapacity: count) { b in
-        if prefix {
-            b[0] = UInt8(ascii: "0")
-            b[1] = UInt8(ascii: "x")
-        }
-        var v = value
-        for i in stride(from: count - 1, through: count - digits, by: -1) {
-            let d = UInt8(truncatingIfNeeded: v & 0xf)
-            b[i] = d < 10 ? 0x30 + d : 0x57 + d
-            v >>= 4
-        }
-        return count
+    String(unsafeUninitializedCapacity: hexCount(value, width: width, prefix: prefix)) {
+        writeHex(value, width: width, prefix: prefix, into: $0)
     }
+}
+
+/// How many bytes `writeHex` writes.
+@inline(__always)
+func hexCount(_ value: UInt64, width: Int, prefix: Bool) -> Int {
+    max(width, (67 - value.leadingZeroBitCount) / 4, 1) + (prefix ? 2 : 0)
+}
+
+/// Writes `value` as `hex`/`hex0x` spell it at the start of `b` (which has room for
+/// `hexCount` bytes) and returns the count.
+@inline(__always)
+func writeHex(_ value: UInt64, width: Int, prefix: Bool, into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    let count = hexCount(value, width: width, prefix: prefix)
+    let digits = count - (prefix ? 2 : 0)
+    if prefix {
+        b[0] = UInt8(ascii: "0")
+        b[1] = UInt8(ascii: "x")
+    }
+    var v = value
+    for i in stride(from: count - 1, through: count - digits, by: -1) {
+        let d = UInt8(truncatingIfNeeded: v & 0xf)
+        b[i] = d < 10 ? 0x30 + d : 0x57 + d
+        v >>= 4
+    }
+    return count
 }

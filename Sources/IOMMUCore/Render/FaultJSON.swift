@@ -9,15 +9,13 @@ extension Fault {
         return w.output
     }
 
-    /// The same line and a newline, appended to `out` (replay's output buffer) without a String.
-    public func appendJSONLine(to out: inout [UInt8]) {
-        var w = JSONWriter(appendingTo: out)
-        out = []
+    /// The same line and a newline, written after what `w` holds (replay's output buffer)
+    /// without a String.
+    public func appendJSONLine(to w: inout JSONWriter) {
         w.beginObject()
         writeFields(into: &w)
         w.endObject()
-        out = w.take()
-        out.append(0x0a)
+        w.endLine()
     }
 
     public func writeFields(into w: inout JSONWriter) {
@@ -27,14 +25,14 @@ extension Fault {
         w.string("kind", kind.rawValue)
         w.string("reason", reasonString)
         w.string("reason_text", reasonText)
-        w.string("address", address.map { hex0x($0) })
-        w.string("pasid", pasid.map { hex0x(UInt64($0)) })
+        w.hex("address", address)
+        w.hex("pasid", pasid.map { UInt64($0) })
         w.string("access", access?.rawValue)
         w.bool("recoverable", recoverable)
         w.string("owner", owner?.rawValue)
         w.number("seq", seq)
         w.string("text", text)
-        w.string("sid", sourceID.map { hex0x(UInt64($0)) })
+        w.hex("sid", sourceID.map { UInt64($0) })
         w.bool("device_assumed", deviceAssumed)
         w.string("driver", driver)
         w.string("detail", detail)

@@ -3,53 +3,165 @@
 ///
 /// Built as UTF-8 bytes, not by appending to a String: `replay --json` writes one object per
 /// fault, and String appends (scalar by scalar for escaping) were most of its time.
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
+public struct JSONWriter: ~Copyable {
+    /// What has been written so far.
+    public var sink = ByteSink()
     /// Whether the next value of each open object or array needs a comma before it, one bit per
     /// level, the innermost in bit 0 (no array to allocate per writer: replay makes one per
     /// fault). The shapes written here nest a few levels; 64 is the limit.
     var needsComma: UInt64 = 0
     var depth = 0
 
-    public var output: String { String(decoding: bytes, as: UTF8.self) }
+    public var output: String { sink.string }
 
     public init() {}
 
-    /// Continues after what `bytes` already holds (e.g. a caller's output buffer).
-    public init(appendingTo bytes: [UInt8]) { self.bytes = bytes }
-
-    /// Hands the bytes back, leaving the writer empty (no copy).
-    public mutating func take() -> [UInt8] {
-        var out: [UInt8] = []
-        swap(&out, &bytes)
-        return out
+    /// Ends a top-level value with a newline: the next one starts a new line (JSON lines) and
+    /// takes no comma.
+    public mutating func endLine() {
+        precondition(depth == 0, "endLine inside an object or array")
+        sink.append(0x0a)
+        needsComma = 0
     }
 
     @inline(__always)
-    mutating func raw(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
+    mutating func raw(_ s: StaticString) { sink.append(s) }
 
     mutating func separator() {
-        if needsComma & 1 != 0 { raw(",") }
+        if needsComma & 1 != 0 { sink.append(UInt8(ascii: ",")) }
         needsComma |= 1
     }
 
+    @_disfavoredOverload
     mutating func key(_ k: String) {
         separator()
-        JSONWriter.appendEscaped(k, to: &bytes)
-        raw(":")
+        JSONWriter.appendEscaped(k, to: &sink)
+        sink.append(UInt8(ascii: ":"))
         needsComma &= ~1
     }
 
-    public mutating func beginObject(_ k: String? = nil) { begin(k, "{") }
-    public mutating func endObject() { end("}") }
-    public mutating func beginArray(_ k: String? = nil) { begin(k, "[") }
-    public mutating func endArray() { end("]") }
+    /// A literal key, copied as it is: the keys written in code need no escape, and
+    /// `replay --json` writes eighteen per fault. (The `String` forms are disfavoured so that a
+    /// literal key comes here.)
+    mutating func key(_ k: StaticString) {
+        separator()
+        sink.reserve(k.utf8CodeUnitCount + 3)
+        sink.append(UInt8(ascii: "\""))
+        sink.append(k)
+        sink.append(UInt8(ascii: "\""))
+        sink.append(UInt8(ascii: ":"))
+        needsComma &= ~1
+    }
+
+    @_disfavoredOverload public mutating func beginObject(_ k: String? = nil) { open(k, "{") }
+    public mutating func beginObject(_ k: StaticString) { open(k, "{") }
+    public mutating func endObject() { close("}") }
+    @_disfavoredOverload public mutating func beginArray(_ k: String? = nil) { open(k, "[") }
+    public mutating func beginArray(_ k: StaticString) { open(k, "[") }
+    public mutating func endArray() { close("]") }
+
+    // Each value has two forms: a literal key (`key(StaticString)`), and a computed key or
+    // none (an array element).
+
+    @_disfavoredOverload public mutating func string(_ k: String?, _ v: String?) {
+        keyOrSeparator(k)
+        value(v)
+    }
+    public mutating func string(_ k: StaticString, _ v: String?) {
+        key(k)
+        value(v)
+    }
+    @_disfavoredOverload public mutating func number(_ k: String?, _ v: UInt64?) {
+        keyOrSeparator(k)
+        value(v)
+    }
+    public mutating func number(_ k: StaticString, _ v: UInt64?) {
+        key(k)
+        value(v)
+    }
+    @_disfavoredOverload public mutating func number(_ k: String?, _ v: Int64?) {
+        keyOrSeparator(k)
+        value(v)
+    }
+    public mutating func number(_ k: StaticString, _ v: Int64?) {
+        key(k)
+        value(v)
+    }
+    @_disfavoredOverload public mutating func number(_ k: String?, _ v: Int?) {
+        keyOrSeparator(k)
+        value(v.map { Int64($0) })
+    }
+    public mutating func number(_ k: StaticString, _ v: Int?) {
+        key(k)
+        value(v.map { Int64($0) })
+    }
+    @_disfavoredOverload public mutating func double(_ k: String?, _ v: Double?) {
+        keyOrSeparator(k)
+        if let v, v.isFinite { sink.append(String(v)) } else { raw("null") }
+        needsComma |= 1
+    }
+    public mutating func double(_ k: StaticString, _ v: Double?) {
+        key(k)
+        if let v, v.isFinite { sink.append(String(v)) } else { raw("null") }
+        needsComma |= 1
+    }
+    @_disfavoredOverload public mutating func bool(_ k: String?, _ v: Bool?) {
+        keyOrSeparator(k)
+        value(v)
+    }
+    public mutating func bool(_ k: StaticString, _ v: Bool?) {
+        key(k)
+        value(v)
+    }
+    /// `"0x…"` as `hex0x` spells it, written in place (no String per value).
+    public mutating func hex(_ k: StaticString, _ v: UInt64?) {
+        key(k)
+        guard let v else { return value(nil as Bool?) }
+        sink.write(maxCount: 20) { b in
+            b[0] = UInt8(ascii: "\"")
+            let n = writeHex(v, width: 0, prefix: true, into: UnsafeMutableBufferPointer(rebasing: b[1...]))
+            b[n + 1] = UInt8(ascii: "\"")
+            return n + 2
+        }
+        needsComma |= 1
+    }
+
+    mutating func keyOrSeparator(_ k: String?) {
+        if let k { key(k) } else { separator() }
+    }
+
+    mutating func value(_ v: String?) {
+        if let v { JSONWriter.appendEscaped(v, to: &sink) } else { raw("null") }
+        needsComma |= 1
+    }
+
+    mutating func value(_ v: UInt64?) {
+        if let v { sink.append(String(v)) } else { raw("null") }
+        needsComma |= 1
+    }
+
+    mutating func value(_ v: Int64?) {
+        if let v { sink.append(String(v)) } else { raw("null") }
+        needsComma |= 1
+    }
+
+    mutating func value(_ v: Bool?) {
+        if let v { v ? raw("true") : raw("false") } else { raw("null") }
+        needsComma |= 1
+    }
 
     /// A new level: its first value needs no comma.
-    mutating func begin(_ k: String?, _ bracket: StaticString) {
-        if let k { key(k) } else { separator() }
+    mutating func open(_ k: String?, _ bracket: StaticString) {
+        keyOrSeparator(k)
+        enter(bracket)
+    }
+
+    mutating func open(_ k: StaticString, _ bracket: StaticString) {
+        key(k)
+        enter(bracket)
+    }
+
+    mutating func enter(_ bracket: StaticString) {
         raw(bracket)
         precondition(depth < 63, "JSONWriter nests at most 63 levels")
         depth += 1
@@ -57,58 +169,30 @@ public struct JSONWriter {
     }
 
     /// Back to the enclosing level, whose next value needs a comma.
-    mutating func end(_ bracket: StaticString) {
+    mutating func close(_ bracket: StaticString) {
         depth -= 1
         needsComma >>= 1
         raw(bracket)
         needsComma |= 1
     }
 
-    public mutating func string(_ k: String?, _ v: String?) {
-        if let k { key(k) } else { separator() }
-        if let v { JSONWriter.appendEscaped(v, to: &bytes) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    public mutating func number(_ k: String?, _ v: UInt64?) {
-        if let k { key(k) } else { separator() }
-        if let v { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    public mutating func number(_ k: String?, _ v: Int64?) {
-        if let k { key(k) } else { separator() }
-        if let v { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    public mutating func number(_ k: String?, _ v: Int?) {
-        number(k, v.map { Int64($0) })
-    }
-
-    public mutating func double(_ k: String?, _ v: Double?) {
-        if let k { key(k) } else { separator() }
-        if let v, v.isFinite { bytes.append(contentsOf: String(v).utf8) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    public mutating func bool(_ k: String?, _ v: Bool?) {
-        if let k { key(k) } else { separator() }
-        if let v { v ? raw("true") : raw("false") } else { raw("null") }
-        needsComma |= 1
-    }
-
     public static func appendEscaped(_ s: String, to out: inout String) {
-        var b: [UInt8] = []
+        var b = ByteSink()
         appendEscaped(s, to: &b)
-        out += String(decoding: b, as: UTF8.self)
+        out += b.string
+    }
+
+    public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        var b = ByteSink()
+        appendEscaped(s, to: &b)
+        b.withBytes { out.append(contentsOf: $0) }
     }
 
     /// `s` as a JSON string: runs of bytes that need no escape are copied whole.
     ///
     /// The scan tests eight bytes at a time (`needsEscape`): most strings, and every kernel line
     /// `replay --json` writes, have nothing to escape.
-    public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+    public static func appendEscaped(_ s: String, to out: inout ByteSink) {
         out.append(UInt8(ascii: "\""))
         s.withBytes { b in
             var start = 0
@@ -124,7 +208,7 @@ public struct JSONWriter {
                 let c = b[i]
                 i += 1
                 guard c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i - 1]))
+                out.append(UnsafeBufferPointer(rebasing: b[start..<i - 1]))
                 start = i
                 out.append(UInt8(ascii: "\\"))
                 switch c {
@@ -134,11 +218,11 @@ public struct JSONWriter {
                 case 0x0d: out.append(UInt8(ascii: "r"))
                 case 0x09: out.append(UInt8(ascii: "t"))
                 default:
-                    out.append(contentsOf: "u00".utf8)
-                    out.append(contentsOf: hex(UInt64(c), width: 2).utf8)
+                    out.append("u00" as StaticString)
+                    out.append(IOMMUCore.hex(UInt64(c), width: 2))
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<b.count]))
+            out.append(UnsafeBufferPointer(rebasing: b[start..<b.count]))
         }
         out.append(UInt8(ascii: "\""))
     }
