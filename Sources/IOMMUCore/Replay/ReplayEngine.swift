@@ -64,11 +64,8 @@ public struct ReplayEngine: Sendable {
         }
         var faults: [Fault] = []
         for i in outputs.indices {
-            if case .fault(var f) = outputs[i] {
-                topology.attribute(&f)
-                if collecting { faults.append(f) }
-                outputs[i] = .fault(f)
-            }
+            outputs[i].attributeFault(in: topology)
+            if collecting, case .fault(let f) = outputs[i] { faults.append(f) }
             ledger.record(outputs[i])
         }
         return (faults, used)
@@ -168,5 +165,20 @@ public struct ReplayEngine: Sendable {
         guard let r = pendingText else { return }
         pendingText = nil
         if Classifier.wants(r, options: classifier.options) { classifier.classify(r, into: &outputs) }
+    }
+}
+
+extension ClassifierOutput {
+    /// Attributes a fault to its unit and device in place: moved out and back rather than
+    /// copied (a copy retains each of the fault's strings; every fault of a replay comes here).
+    mutating func attributeFault(in topology: Topology) {
+        guard case .fault = self else { return }
+        switch consume self {
+        case .fault(var f):
+            topology.attribute(&f)
+            self = .fault(f)
+        case let other:
+            self = other
+        }
     }
 }
