@@ -42,6 +42,13 @@ public struct DeviceSummary: Sendable, Equatable {
         }
     }
     private var lastFaultBox: FaultBox?
+
+    /// Reads the last fault where it lies, without copying it out (a copy retains each of its
+    /// strings; the devices table of a large replay reads tens of thousands).
+    public func withLastFault<R>(_ body: (borrowing Fault) -> R) -> R? {
+        guard let box = lastFaultBox else { return nil }
+        return body(box.fault)
+    }
     /// Wall-clock µs of the last fault (kmsg timestamp mapped to realtime), when known.
     public var lastFaultRealtimeUsec: Int64?
 

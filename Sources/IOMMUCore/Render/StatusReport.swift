@@ -47,6 +47,31 @@ public struct UnitStatus: Sendable, Equatable {
     public var unit: Topology.Unit?
 }
 
+/// A unit's counters summed: faults by class and by vendor.
+struct UnitTally {
+    var recoverable: UInt64 = 0
+    var nonRecoverable: UInt64 = 0
+    /// Faults per vendor, in `Vendor.allCases` order; nil: none of that vendor.
+    var byVendor: [UInt64?] = Array(repeating: nil, count: Vendor.allCases.count)
+
+    mutating func add(_ k: FaultCounterKey, _ n: UInt64) {
+        if k.recoverable { recoverable += n } else { nonRecoverable += n }
+        let v = Vendor.allCases.firstIndex(of: k.vendor)!
+        byVendor[v] = (byVendor[v] ?? 0) + n
+    }
+
+    /// The vendor with the most faults; ties go to the first in `Vendor.allCases`.
+    var mostFaultsVendor: Vendor? {
+        var best: Int?
+        for (i, n) in byVendor.enumerated() {
+            guard let n else { continue }
+            if let b = best, byVendor[b]! >= n { continue }
+            best = i
+        }
+        return best.map { Vendor.allCases[$0] }
+    }
+}
+
 /// Everything `iommud status` shows, computed from the ledger and the topology. `replay` uses
 /// the same report without `DaemonInfo`.
 public struct StatusReport: Sendable {
@@ -65,22 +90,19 @@ public struct StatusReport: Sendable {
         self.ledger = ledger
         self.topology = topology
         self.platform = PlatformSummary(topology: topology, inventory: ledger.inventory)
-        var names = Set(topology.units.keys)
-        // Units sysfs does not know, from the counters: each takes the vendor of most of its
-        // faults (`unknown` can hold several vendors'); ties go to the first in `Vendor.allCases`.
-        var vendorFaults: [String: [Vendor: UInt64]] = [:]
-        for (k, n) in ledger.faults where topology.units[k.unit] == nil {
-            names.insert(k.unit)
-            vendorFaults[k.unit, default: [:]][k.vendor, default: 0] += n
-        }
+        // One pass over the counters (a large replay has tens of thousands of series): per unit,
+        // faults by class and by vendor.
+        var perUnit: [String: UnitTally] = [:]
+        for (k, n) in ledger.faults { perUnit[k.unit, default: UnitTally()].add(k, n) }
+        var names = Set(topology.units.keys).union(perUnit.keys)
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
-        let perUnit = ledger.unitFaults()
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
             let u = topology.units[name]
-            let counted = vendorFaults[name] ?? [:]
-            let vendor = u?.vendor ?? Vendor.allCases.filter { counted[$0] != nil }.max { counted[$0]! < counted[$1]! }
-            let counts = perUnit[name] ?? (0, 0)
+            let counts = perUnit[name] ?? UnitTally()
+            // A unit sysfs does not know takes the vendor of most of its faults (`unknown` can
+            // hold several vendors'); ties go to the first in `Vendor.allCases`.
+            let vendor = u?.vendor ?? counts.mostFaultsVendor
             let logged = counts.recoverable + counts.nonRecoverable
             let suppressed = vendor.map { ledger.suppressed(for: $0) } ?? 0
             let overflow = vendor.map { ledger.overflowSeen(vendor: $0, unit: name) } ?? false
@@ -419,7 +441,8 @@ public struct StatusReport: Sendable {
         t.cell(d.total)
         t.cell(d.nonRecoverable)
         t.cell(d.recoverable)
-        if let f = d.lastFault {
+        let last = d.withLastFault { f in (kind: f.kind, address: f.address, reasonText: f.reasonText) }
+        if let f = last {
             if let usec = d.lastFaultRealtimeUsec {
                 t.append(CivilTime.iso8601(unixSeconds: usec / 1_000_000))
                 t.append(" ")
@@ -447,7 +470,7 @@ public struct StatusReport: Sendable {
             t.append(")")
             t.endCell()
         } else {
-            t.cell(d.lastFault?.reasonText ?? "-")
+            t.cell(last?.reasonText ?? "-")
         }
     }
 
@@ -472,9 +495,9 @@ public struct StatusReport: Sendable {
 /// Cells are written into one byte buffer as they come, with each cell's end and width beside
 /// it: the devices table of a large replay has tens of thousands of rows, and an array and a few
 /// Strings per row cost more than the rest of its rendering (bench/: replay throughput).
-public struct TextTable {
+public struct TextTable: ~Copyable {
     /// Every cell's bytes, one after another.
-    var bytes: [UInt8] = []
+    var bytes = ByteSink(capacity: 4096)
     /// Where each cell ends in `bytes`, and its width in Unicode scalars (≥, ≤, —: one each).
     var cells: [(end: Int, width: Int)] = []
     var widths: [Int]
@@ -501,47 +524,59 @@ public struct TextTable {
     }
 
     /// Appends to the cell being written; `endCell` ends it.
-    public mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    public mutating func append(_ s: String) { bytes.append(s) }
 
     public mutating func append(_ n: UInt64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        withUnsafeMutableBytes(of: &digits) { d in
+        bytes.write(maxCount: 20) { d in
             var v = n
-            var i = d.count
+            var digits = 0
             repeat {
-                i -= 1
-                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                digits += 1
                 v /= 10
             } while v > 0
-            bytes.append(contentsOf: d[i...])
+            v = n
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            return digits
         }
     }
 
     public mutating func endCell() {
-        var width = 0
-        for k in cellStart..<bytes.count where bytes[k] & 0xC0 != 0x80 { width += 1 }
+        let end = bytes.count
+        let width = bytes.withBytes { b in
+            var width = 0
+            for k in cellStart..<end where b[k] & 0xC0 != 0x80 { width += 1 }
+            return width
+        }
         let column = cells.count % widths.count
         widths[column] = max(widths[column], width)
-        cells.append((bytes.count, width))
-        cellStart = bytes.count
+        cells.append((end, width))
+        cellStart = end
     }
 
     public func render() -> String {
-        var out: [UInt8] = []
         let rows = cells.count / max(widths.count, 1)
-        out.reserveCapacity(rows * (widths.reduce(0, +) + 2 * widths.count + 3))
-        var start = 0
-        for (i, c) in cells.enumerated() {
-            let column = i % widths.count
-            if column == 0 { out.append(contentsOf: [0x20, 0x20]) }
-            out.append(contentsOf: bytes[start..<c.end])
-            if column < widths.count - 1 {
-                out.append(contentsOf: repeatElement(0x20, count: widths[column] - c.width + 2))
-            } else {
-                out.append(0x0a)
+        var out = ByteSink(capacity: rows * (widths.reduce(0, +) + 2 * widths.count + 3))
+        bytes.withBytes { b in
+            var start = 0
+            for (i, c) in cells.enumerated() {
+                let column = i % widths.count
+                if column == 0 { out.append("  " as StaticString) }
+                out.append(UnsafeBufferPointer(rebasing: b[start..<c.end]))
+                if column < widths.count - 1 {
+                    let pad = widths[column] - c.width + 2
+                    out.write(maxCount: pad) { p in
+                        p.initialize(repeating: 0x20)
+                        return pad
+                    }
+                } else {
+                    out.append(0x0a)
+                }
+                start = c.end
             }
-            start = c.end
         }
-        return String(decoding: out, as: UTF8.self)
+        return out.string
     }
 }
