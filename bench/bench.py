@@ -373,8 +373,12 @@ class Bench:
         grep_lines = int(subprocess.run(cmds["grep -cE"], capture_output=True, text=True, env=env).stdout)
         times = {k: [] for k in cmds}
         names = list(cmds)
-        for r in range(self.a.rounds):
+        # The sub-second commands get three times the rounds of the 18 s Python run: their
+        # medians move most with this machine's noise.
+        for r in range(3 * self.a.rounds):
             for k in names[r % len(names):] + names[:r % len(names)]:
+                if k == "python re classifier" and r % 3 != 0:
+                    continue
                 times[k].append(run_timed(cmds[k], os.path.join(self.work, "replay.out"), env=env))
         with open(mixed, "rb") as f:
             records = sum(1 for line in f if line[:1] != b" ")
@@ -717,8 +721,9 @@ def report(res, meta):
     f3 = lambda x: f"{x:.2f} s"
     speed = pyc / iom
     vs_grep = iom / grp
-    w(f"| replay 1 M records, `--json` (CPU s) | {f3(iom)} ({rng(cpu['iommud replay --json'], f3)}) = {rp['records'] / iom / 1000:.0f} k records/s | Python `re`: {f3(pyc)} ({rng(cpu['python re classifier'], f3)}) | {speed:.1f}× faster | ≥ 10× | {verdict(speed >= 10)} |")
-    w(f"| replay vs grep (CPU s) | {f3(iom)} | `grep -cE` prefixes: {f3(grp)} ({rng(cpu['grep -cE'], f3)}) | {vs_grep:.2f}× grep's time | ≤ 3× | {verdict(vs_grep <= 3)} |")
+    vs_grep_s = iom_s / grp
+    w(f"| replay 1 M records (CPU s) | `iommud replay` {f3(iom_s)} ({rng(cpu['iommud replay'], f3)}); with `--json` {f3(iom)} ({rng(cpu['iommud replay --json'], f3)}) = {rp['records'] / iom / 1000:.0f} k records/s | Python `re`: {f3(pyc)} ({rng(cpu['python re classifier'], f3)}) | {pyc / iom_s:.1f}×; `--json` {speed:.1f}× faster | ≥ 10× | {verdict(speed >= 10)} |")
+    w(f"| replay vs grep (CPU s) | `iommud replay` {f3(iom_s)}; with `--json` {f3(iom)} | `grep -cE` prefixes: {f3(grp)} ({rng(cpu['grep -cE'], f3)}) | {vs_grep_s:.2f}×; `--json` {vs_grep:.2f}× grep's time | ≤ 3× (both) | {verdict(vs_grep <= 3 and vs_grep_s <= 3)} |")
 
     lat = res["latency"]
     p99 = pct(lat["samples_ms"], 99)
@@ -778,14 +783,14 @@ def report(res, meta):
     w("shape — Intel one-line with its status line, AMD one-line and split header/body, SMMUv3 five-record events,")
     w("SMMUv2 — the rest usb, e1000e, audit, EXT4, … noise). Same answer first: iommud found")
     w(f"{rp['iommud_faults']:,} faults, the Python classifier {rp['python_faults']:,}; grep counts {rp['grep_lines']:,} prefix lines (it classifies nothing).")
-    w(f"{len(cpu['grep -cE'])} rounds, interleaved; CPU = user + sys of the process, wall for reference. `LC_ALL=C` for all.")
+    w(f"{len(cpu['grep -cE'])} rounds of iommud and grep, {len(cpu['python re classifier'])} of Python, interleaved; CPU = user + sys of the process, wall for reference. `LC_ALL=C` for all.")
     w("")
     w("| command | CPU median | CPU range | wall median | wall range |")
     w("|---|---|---|---|---|")
     for k in cpu:
         w(f"| `{k}` | {f3(med(cpu[k]))} | {rng(cpu[k], f3)} | {f3(med(wall[k]))} | {rng(wall[k], f3)} |")
     w("")
-    w(f"`iommud replay` without `--json` (the summary only): {f3(iom_s)}, {pyc / iom_s:.1f}× faster than Python, {iom_s / grp:.2f}× grep.")
+    w(f"`iommud replay` prints the status summary (the Python classifier prints two counts); `--json` also writes one JSON line per fault ({rp['iommud_faults']:,} lines here).")
     w(f"grep pattern: `{rp['grep_pattern']}`")
     w("")
     w("### kmsg → metrics latency")
