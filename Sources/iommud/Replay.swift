@@ -91,8 +91,8 @@ struct Replay: ParsableCommand {
                     ledger = FaultLedger()  // the engine's copy is then the only one: no copy on write
                     engine!.topology = topology
                 }
-                let (faults, used) = engine!.feed(buffered: bytes, isFinal: n == 0, collecting: json)
-                for f in faults { out.append(f) }
+                let used = engine!.feed(buffered: bytes, isFinal: n == 0)
+                if json { engine!.forEachFault { out.append($0) } }
                 pending = bytes.count - used
                 if pending > 0 && used > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + used, pending) }
                 done += Int64(n)
@@ -128,7 +128,7 @@ final class OutputBuffer {
     }
 
     /// A fault's JSON line, written straight into the buffer (no String per fault).
-    func append(_ fault: Fault) {
+    func append(_ fault: borrowing Fault) {
         fault.appendJSONLine(to: &writer)
         if writer.sink.count >= 64 * 1024 { flush() }
     }

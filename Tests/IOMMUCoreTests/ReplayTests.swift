@@ -108,8 +108,8 @@ struct ReplayTests {
                 let piece = input[offset..<min(offset + readSize, input.count)]
                 offset += piece.count
                 buffer += piece
-                let (got, used) = buffer.withUnsafeBufferPointer { e.feed(buffered: $0, isFinal: piece.isEmpty) }
-                faults += got
+                let used = buffer.withUnsafeBufferPointer { e.feed(buffered: $0, isFinal: piece.isEmpty) }
+                faults += e.lastFaults
                 buffer.removeFirst(used)
                 if piece.isEmpty { break }
             }

@@ -11,7 +11,7 @@ extension Fault {
 
     /// The same line and a newline, written after what `w` holds (replay's output buffer)
     /// without a String.
-    public func appendJSONLine(to w: inout JSONWriter) {
+    public borrowing func appendJSONLine(to w: inout JSONWriter) {
         w.beginObject()
         writeFields(into: &w)
         w.endObject()

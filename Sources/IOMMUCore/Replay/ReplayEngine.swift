@@ -28,33 +28,29 @@ public struct ReplayEngine: Sendable {
         if format != .auto { resolvedFormat = format }
     }
 
-    /// Feeds a chunk. Returns the faults it completed (for `--json` streaming; none when not
-    /// `collecting`). The last call (`isFinal`) ends the input: held and unfinished groups are
+    /// Feeds a chunk. Returns the faults it completed. The last call (`isFinal`) ends the input: held and unfinished groups are
     /// emitted with what they have. An unfinished record at the end is kept for the next call.
-    public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool, collecting: Bool = true) -> [Fault] {
+    public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> [Fault] {
         if carry.isEmpty {
-            let (faults, used) = feed(buffered: chunk, isFinal: isFinal, collecting: collecting)
+            let used = feed(buffered: chunk, isFinal: isFinal)
             carry.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[used...]))
-            return faults
+            return lastFaults
         }
         // The chunk after the carried bytes, fed as one buffer; what is not used stays carried.
         var joined: [UInt8] = []
         swap(&joined, &carry)  // (feed(buffered:) runs with an empty carry)
         joined.append(contentsOf: chunk)
-        let (faults, used) = joined.withUnsafeBufferPointer {
-            feed(buffered: $0, isFinal: isFinal, collecting: collecting)
-        }
+        let used = joined.withUnsafeBufferPointer { feed(buffered: $0, isFinal: isFinal) }
         joined.removeFirst(used)
         swap(&joined, &carry)
-        return faults
+        return lastFaults
     }
 
     /// `feed` for a caller that keeps the unfinished end itself (`iommud replay` reads into one
     /// buffer and moves the few bytes not `used` to its front before the next read: no copy of
-    /// every chunk). Call it with an empty carry only, i.e. never mixed with `feed`.
-    public mutating func feed(buffered bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool, collecting: Bool = true)
-        -> (faults: [Fault], used: Int)
-    {
+    /// every chunk). Call it with an empty carry only, i.e. never mixed with `feed`. Returns how
+    /// many bytes it used; the faults it completed are `forEachFault`'s until the next call.
+    public mutating func feed(buffered bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> Int {
         precondition(carry.isEmpty, "feed(buffered:) after feed(_:) left a carry")
         outputs.removeAll(keepingCapacity: true)
         let used = consume(bytes, isFinal: isFinal)
@@ -62,13 +58,26 @@ public struct ReplayEngine: Sendable {
             endPendingText()
             classifier.finish(into: &outputs)
         }
-        var faults: [Fault] = []
         for i in outputs.indices {
             outputs[i].attributeFault(in: topology)
-            if collecting, case .fault(let f) = outputs[i] { faults.append(f) }
             ledger.record(outputs[i])
         }
-        return (faults, used)
+        return used
+    }
+
+    /// The faults the last feed completed, read where they lie: `replay --json` writes each
+    /// without copying it into an array first (a copy retains every string of a fault).
+    public func forEachFault(_ body: (borrowing Fault) -> Void) {
+        for i in outputs.indices {
+            if case .fault(let f) = outputs[i] { body(f) }
+        }
+    }
+
+    /// The faults the last feed completed, as an array.
+    public var lastFaults: [Fault] {
+        var faults: [Fault] = []
+        forEachFault { faults.append(copy $0) }
+        return faults
     }
 
     mutating func consume(_ b: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> Int {
