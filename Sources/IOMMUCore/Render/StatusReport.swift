@@ -315,28 +315,31 @@ public struct StatusReport: Sendable {
     // MARK: - Text
 
     public func text() -> String {
-        var out = ""
+        var out = ByteSink(capacity: 256 + 160 * ledger.devices.count)
         if let d = daemon {
             let up = CivilTime.duration(seconds: (d.nowRealtimeUsec - d.startedRealtimeUsec) / 1_000_000)
-            out += "iommud \(d.version) — pid \(d.pid), up \(up)"
-            if let seq = ledger.lastSeq { out += ", kmsg seq \(seq)" }
-            if !d.ready { out += " (still reading the ring buffer backlog)" }
-            out += "\n"
+            out.append("iommud \(d.version) — pid \(d.pid), up \(up)")
+            if let seq = ledger.lastSeq { out.append(", kmsg seq \(seq)") }
+            if !d.ready { out.append(" (still reading the ring buffer backlog)") }
+            out.append("\n")
         }
-        out += "Platform: IOMMU \(platform.mode)"
-        if !platform.vendors.isEmpty { out += " (" + platform.vendors.map(vendorName).joined(separator: ", ") + ")" }
-        out += " — \(platform.why)\n"
+        out.append("Platform: IOMMU \(platform.mode)")
+        if !platform.vendors.isEmpty {
+            out.append(" (" + platform.vendors.map(vendorName).joined(separator: ", ") + ")")
+        }
+        out.append(" — \(platform.why)\n")
         if platform.mode == "off" {
-            out += "  " + PlatformSummary.enableAdvice + "\n"
+            out.append("  " + PlatformSummary.enableAdvice + "\n")
         } else {
-            out +=
+            out.append(
                 "  \(platform.units) unit\(platform.units == 1 ? "" : "s"), \(platform.groups) group\(platform.groups == 1 ? "" : "s"), \(platform.devices) device\(platform.devices == 1 ? "" : "s") behind an IOMMU"
-            if let ir = platform.interruptRemapping { out += ", interrupt remapping \(ir)" }
-            out += "\n"
-            for r in platform.rmrr { out += "  RMRR \(hex0x(r.start))–\(hex0x(r.end)) (DMA here is firmware's)\n" }
+            )
+            if let ir = platform.interruptRemapping { out.append(", interrupt remapping \(ir)") }
+            out.append("\n")
+            for r in platform.rmrr { out.append("  RMRR \(hex0x(r.start))–\(hex0x(r.end)) (DMA here is firmware's)\n") }
         }
         if !units.isEmpty {
-            out += "\nUnits\n"
+            out.append("\nUnits\n")
             var t = TextTable([
                 "UNIT", "VENDOR", "CAP/ECAP", "FAULTS", "NON-REC", "REC", "IRQS", "SUPPRESSED", "FAULTS THAT HAPPENED",
             ])
@@ -348,25 +351,25 @@ public struct StatusReport: Sendable {
                     boundsText(u),
                 ])
             }
-            out += t.render()
+            t.render(into: &out)
         }
-        out += "\nDevices with faults"
+        out.append("\nDevices with faults")
         if ledger.devices.isEmpty {
-            out += ": none\n"
+            out.append(": none\n")
         } else {
-            out += "\n"
-            var t = TextTable([
-                "DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON",
-            ])
+            out.append("\n")
+            var t = TextTable(
+                ["DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON"],
+                rows: ledger.devices.count)
             for i in sortedDevices() { deviceRow(ledger.devices.values[i], into: &t) }
-            out += t.render()
+            t.render(into: &out)
         }
         if daemon != nil {
-            out += "\nFault storms"
+            out.append("\nFault storms")
             if storms.isEmpty {
-                out += ": none\n"
+                out.append(": none\n")
             } else {
-                out += "\n"
+                out.append("\n")
                 var t = TextTable(["DEVICE", "UNIT", "FAULTS SINCE IT BEGAN", "FOR"])
                 let now = storms.map(\.lastFaultUsec).max() ?? 0
                 for st in storms {
@@ -375,48 +378,49 @@ public struct StatusReport: Sendable {
                         CivilTime.duration(seconds: Int64((max(now, st.lastFaultUsec) - st.beganUsec) / 1_000_000)),
                     ])
                 }
-                out += t.render()
+                t.render(into: &out)
             }
         }
-        out += "\nLosses\n"
+        out.append("\nLosses\n")
         let lostKind = ledger.lostRecords == 0 ? "exact" : "exact count of records; their content unknown"
-        out += "  kmsg records never seen by the daemon: \(ledger.lostRecords) (\(lostKind))\n"
+        out.append("  kmsg records never seen by the daemon: \(ledger.lostRecords) (\(lostKind))\n")
         for l in ledger.losses {
             let after = l.afterSeq.map { "seq \($0)" } ?? "the start of this boot"
-            out += "    records lost between \(after) and seq \(l.beforeSeq): \(l.count)\n"
+            out.append("    records lost between \(after) and seq \(l.beforeSeq): \(l.count)\n")
         }
         if ledger.suppressed.isEmpty {
-            out += "  suppressed by the kernel ratelimit: none\n"
+            out.append("  suppressed by the kernel ratelimit: none\n")
         } else {
             let parts = ledger.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            out +=
-                "  suppressed by the kernel ratelimit (messages, not faults): " + parts.joined(separator: ", ") + "\n"
+            out.append(
+                "  suppressed by the kernel ratelimit (messages, not faults): " + parts.joined(separator: ", ") + "\n")
         }
         if !ledger.overflows.isEmpty {
             let parts = ledger.overflows.sorted { $0.key < $1.key }.map {
                 "\($0.key.unit) \($0.key.log) log ×\($0.value)"
             }
-            out += "  hardware queue overflows (faults lost, count unknown): " + parts.joined(separator: ", ") + "\n"
+            out.append(
+                "  hardware queue overflows (faults lost, count unknown): " + parts.joined(separator: ", ") + "\n")
         }
         if !ledger.unitErrors.isEmpty {
             let parts = ledger.unitErrors.sorted { $0.key < $1.key }.map {
                 "\($0.key.unit) \($0.key.what) ×\($0.value)"
             }
-            out += "  unit errors: " + parts.joined(separator: ", ") + "\n"
+            out.append("  unit errors: " + parts.joined(separator: ", ") + "\n")
         }
         if let t = lifetime {
-            out += "\nLifetime (\(t.previousBoots) boot\(t.previousBoots == 1 ? "" : "s") including this one"
-            if let since = t.sinceUsec { out += ", since " + CivilTime.iso8601(unixSeconds: since / 1_000_000) }
-            out += "): \(t.faults) faults (\(t.nonRecoverable) non-recoverable, \(t.recoverable) recoverable), "
-            out += "\(t.lostRecords) kmsg records lost, \(t.suppressed) messages suppressed\n"
+            out.append("\nLifetime (\(t.previousBoots) boot\(t.previousBoots == 1 ? "" : "s") including this one")
+            if let since = t.sinceUsec { out.append(", since " + CivilTime.iso8601(unixSeconds: since / 1_000_000)) }
+            out.append("): \(t.faults) faults (\(t.nonRecoverable) non-recoverable, \(t.recoverable) recoverable), ")
+            out.append("\(t.lostRecords) kmsg records lost, \(t.suppressed) messages suppressed\n")
         }
         let unparsedTotal = ledger.unparsed.values.reduce(0, +)
-        out += "\nUnparsed IOMMU lines: \(unparsedTotal)\n"
+        out.append("\nUnparsed IOMMU lines: \(unparsedTotal)\n")
         for u in ledger.recentUnparsed.suffix(5) {
-            out +=
-                "  " + (u.seq.map { "[\($0)] " } ?? "") + u.text.split(separator: "\n").joined(separator: " ⏎ ") + "\n"
+            out.append(
+                "  " + (u.seq.map { "[\($0)] " } ?? "") + u.text.split(separator: "\n").joined(separator: " ⏎ ") + "\n")
         }
-        return out
+        return out.string
     }
 
     /// What sysfs says of a device that faulted (nothing without a topology: a replay's address
@@ -503,8 +507,11 @@ public struct TextTable: ~Copyable {
     var widths: [Int]
     var cellStart = 0
 
-    public init(_ header: [String]) {
+    /// `rows`: how many rows will follow, when known (room is made for them at once).
+    public init(_ header: [String], rows: Int = 0) {
         widths = [Int](repeating: 0, count: header.count)
+        cells.reserveCapacity((rows + 1) * header.count)
+        bytes.reserve(rows * 12 * header.count)
         add(header)
     }
 
@@ -557,8 +564,15 @@ public struct TextTable: ~Copyable {
     }
 
     public func render() -> String {
+        var out = ByteSink()
+        render(into: &out)
+        return out.string
+    }
+
+    /// The table after what `out` holds.
+    public func render(into out: inout ByteSink) {
         let rows = cells.count / max(widths.count, 1)
-        var out = ByteSink(capacity: rows * (widths.reduce(0, +) + 2 * widths.count + 3))
+        out.reserve(rows * (widths.reduce(0, +) + 2 * widths.count + 3))
         bytes.withBytes { b in
             var start = 0
             for (i, c) in cells.enumerated() {
@@ -577,6 +591,5 @@ public struct TextTable: ~Copyable {
                 start = c.end
             }
         }
-        return out.string
     }
 }
