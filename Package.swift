@@ -22,9 +22,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
-        // [http] web_config: TLS (BoringSSL inside) and the exporter-toolkit YAML file.
+        // [http] web_config: TLS (BoringSSL inside). The exporter-toolkit YAML file is read by
+        // IOMMUCore's YAMLSubset: a YAML library would bring Foundation (5 MB of idle RSS).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // A few lines of C for what Swift's Glibc module does not export (eventfd, epoll, klogctl), and the
@@ -64,7 +64,6 @@ let package = Package(
                 "CCrypt",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),

@@ -142,7 +142,7 @@ struct WebConfigParserTests {
             ("rate_limit:\n  interval: soon\n", 2, "is not a duration"),
             ("rate_limit:\n  interval: 1s\n  burst: 0\n", 2, "burst' must be at least 1"),
             ("tls_server_config:\n  cert_file: [a\n", 3, "YAML syntax error"),
-            ("basic_auth_users:\n  alice: \(hash)\n  alice: \(hash)\n", 2, "duplicate key 'alice'"),
+            ("basic_auth_users:\n  alice: \(hash)\n  alice: \(hash)\n", 3, "duplicate key 'alice' (first on line 2)"),
             ("- just\n- a list\n", 1, "the file must be a mapping"),
         ])
     func bad(_ text: String, _ line: Int, _ message: String) {

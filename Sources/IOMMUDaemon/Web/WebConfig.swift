@@ -1,4 +1,4 @@
-import Yams
+import IOMMUCore
 
 /// `[http] web_config`: the Prometheus exporter-toolkit web configuration file (YAML) —
 /// `tls_server_config`, `http_server_config`, `basic_auth_users`, `rate_limit` — so iommud
@@ -144,26 +144,23 @@ public enum WebConfigParser {
         var p = ParseState(file: path)
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let e as YamlError {
-            return .failure(
-                WebConfigProblems([
-                    WebConfigProblem(file: path, line: e.line, "YAML syntax error: \(e.oneLine)")
-                ]))
+            root = try YAMLSubset.compose(text)
         } catch {
             return .failure(
-                WebConfigProblems([WebConfigProblem(file: path, line: nil, "YAML syntax error: \(error)")]))
+                WebConfigProblems([
+                    WebConfigProblem(file: path, line: error.line, "YAML syntax error: \(error.message)")
+                ]))
         }
         var config = WebConfig(file: path)
-        guard let root, root.null == nil else { return .success(config) }  // an empty file: plain HTTP, no auth
+        guard let root, !root.isNull else { return .success(config) }  // an empty file: plain HTTP, no auth
         guard let top = p.mapping(root, "the file") else {
             return .failure(WebConfigProblems(p.problems))
         }
         for (k, v) in top {
             guard let key = p.key(k) else { continue }
-            if v.null != nil { continue }
+            if v.isNull { continue }
             switch key {
-            case "tls_server_config": config.tls = p.tls(v, keyLine: k.mark?.line)
+            case "tls_server_config": config.tls = p.tls(v, keyLine: k.line)
             case "http_server_config": p.http(v, into: &config)
             case "basic_auth_users": config.users = p.users(v)
             case "rate_limit": config.rateLimit = p.rateLimit(v)
@@ -195,6 +192,8 @@ public enum WebConfigParser {
     static func digit(_ c: UInt8) -> Int? { c >= 48 && c <= 57 ? Int(c - 48) : nil }
 }
 
+private typealias Node = YAMLSubset.Node
+
 /// Walks the YAML tree, collecting every problem with its line.
 private struct ParseState {
     let file: String
@@ -203,19 +202,19 @@ private struct ParseState {
     init(file: String) { self.file = file }
 
     mutating func problem(_ node: Node?, _ message: String) {
-        problems.append(WebConfigProblem(file: file, line: node?.mark?.line, message))
+        problems.append(WebConfigProblem(file: file, line: node?.line, message))
     }
 
-    mutating func mapping(_ n: Node, _ what: String) -> Node.Mapping? {
+    mutating func mapping(_ n: Node, _ what: String) -> [(key: Node, value: Node)]? {
         guard let m = n.mapping else {
             problem(n, "\(what) must be a mapping of keys to values")
             return nil
         }
-        return m
+        return m.map { ($0.key, $0.value) }
     }
 
     mutating func key(_ k: Node) -> String? {
-        guard let s = k.scalar?.string else {
+        guard let s = k.string else {
             problem(k, "keys must be plain strings")
             return nil
         }
@@ -227,7 +226,7 @@ private struct ParseState {
     }
 
     mutating func string(_ v: Node, _ path: String) -> String? {
-        guard let s = v.scalar?.string else {
+        guard let s = v.string else {
             problem(v, "'\(path)' must be a string")
             return nil
         }
@@ -241,7 +240,7 @@ private struct ParseState {
         }
         var out: [String] = []
         for e in seq {
-            guard let s = e.scalar?.string else {
+            guard let s = e.string else {
                 problem(e, "'\(path)' must be a list of strings")
                 return nil
             }
@@ -251,7 +250,7 @@ private struct ParseState {
     }
 
     mutating func bool(_ v: Node, _ path: String) -> Bool? {
-        guard v.scalar != nil, let b = v.bool else {
+        guard let b = v.bool else {
             problem(v, "'\(path)' must be true or false")
             return nil
         }
@@ -273,8 +272,8 @@ private struct ParseState {
         for (k, v) in m {
             guard let name = key(k) else { continue }
             let path = "tls_server_config.\(name)"
-            lines[name] = k.mark?.line
-            if v.null != nil { continue }
+            lines[name] = k.line
+            if v.isNull { continue }
             switch name {
             case "cert": certText = string(v, path)
             case "key": keyText = string(v, path)
@@ -335,7 +334,7 @@ private struct ParseState {
             }
         }
         tls.lines = lines
-        let line = keyLine ?? node.mark?.line
+        let line = keyLine ?? node.line
         func both(_ a: String, _ b: String) {
             problems.append(
                 WebConfigProblem(
@@ -405,12 +404,12 @@ private struct ParseState {
         for (k, v) in m {
             guard let name = key(k) else { continue }
             let path = "http_server_config.\(name)"
-            if v.null != nil { continue }
+            if v.isNull { continue }
             switch name {
             case "http2":
                 if bool(v, path) == true {
                     config.warnings.append(
-                        "\(file):\(k.mark?.line ?? 0): 'http2: true' is ignored: iommud serves HTTP/1.1 (Prometheus scrapes it the same)"
+                        "\(file):\(k.line): 'http2: true' is ignored: iommud serves HTTP/1.1 (Prometheus scrapes it the same)"
                     )
                 }
             case "headers":
@@ -424,7 +423,7 @@ private struct ParseState {
                                 + WebConfigParser.headers.map(\.0).joined(separator: ", ") + ")")
                         continue
                     }
-                    if hv.null != nil { continue }
+                    if hv.isNull { continue }
                     guard let value = string(hv, "\(path).\(h)") else { continue }
                     if value.isEmpty { continue }  // "Unset if blank"
                     if let values = allowed.1, !values.contains(value) {
@@ -454,8 +453,8 @@ private struct ParseState {
                 problem(k, "user name \"\(user)\" in 'basic_auth_users' must not be empty nor contain ':'")
                 continue
             }
-            guard let hash = v.null == nil ? string(v, "basic_auth_users.\(user)") : nil else {
-                if v.null != nil { problem(v, "'basic_auth_users.\(user)' has no password hash") }
+            guard let hash = v.isNull == false ? string(v, "basic_auth_users.\(user)") : nil else {
+                if v.isNull { problem(v, "'basic_auth_users.\(user)' has no password hash") }
                 continue
             }
             guard WebConfigParser.isBcryptHash(hash) else {
@@ -508,29 +507,5 @@ private struct ParseState {
             return nil
         }
         return WebConfig.RateLimit(interval: interval, burst: burst)
-    }
-}
-
-extension YamlError {
-    var line: Int? {
-        switch self {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            return mark.line
-        case .duplicatedKeysInMapping(_, let context): return context.mark.line
-        default: return nil
-        }
-    }
-
-    /// The problem without Yams' multi-line snippet.
-    var oneLine: String {
-        switch self {
-        case .scanner(let ctx, let problem, _, _), .parser(let ctx, let problem, _, _),
-            .composer(let ctx, let problem, _, _):
-            return [ctx?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
-        case .duplicatedKeysInMapping(let keys, _):
-            return "duplicate key " + keys.map { "'\($0)'" }.joined(separator: ", ")
-        default:
-            return String(describing: self).split(separator: "\n").first.map(String.init) ?? "\(self)"
-        }
     }
 }
