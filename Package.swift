@@ -21,9 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
-        // [http] web_config: TLS (BoringSSL inside). The exporter-toolkit YAML file is read by
-        // IOMMUCore's YAMLSubset: a YAML library would bring Foundation (5 MB of idle RSS).
+        // [http] web_config: TLS (BoringSSL inside). iommud.toml and the exporter-toolkit YAML file
+        // are read by IOMMUCore's TOMLSubset and YAMLSubset: the TOML and YAML libraries bring
+        // Foundation, whose start-up alone costs megabytes of idle RSS.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
@@ -60,7 +60,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 "CCrypt",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -13,7 +13,7 @@ file of faults of every vendor among ordinary noise, in that order: what every n
 first, what faults add comes after it. nio-bare serves three scrapes.
 
 A function is left out when the input section holding it is large (> 16 KiB) and mostly cold
-(< 25 % of its bytes ran): the prebuilt Swift runtime, Foundation and CoreFoundation archives
+(< 25 % of its bytes ran): the prebuilt Swift runtime archives
 were not compiled one function per section, and moving such a section to the front would pull
 all its cold code into the hot pages.
 """

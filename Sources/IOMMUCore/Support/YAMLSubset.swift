@@ -106,9 +106,9 @@ private struct Parser {
     var columnOverride: (row: Int, column: Int)?
 
     init(_ text: String) {
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            Array($0.hasSuffix("\r") ? $0.dropLast() : $0)
-        }
+        // CRLF made LF first: Swift keeps "\r\n" as one Character, which no "\n" would match.
+        let lf = text.unicodeScalars.contains("\r") ? text.replacing("\r\n", with: "\n") : text
+        lines = lf.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0) }
     }
 
     typealias Node = YAMLSubset.Node

@@ -1,5 +1,5 @@
+import IOMMUCore
 import Logging
-import TOMLKit
 
 enum ConfigValueKind: Sendable {
     case path, optionalPath, bool, duration, listenArray, logLevel, string, stringArray, positiveInt
@@ -71,42 +71,34 @@ public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
-/// Reads and validates a TOML config. TOMLKit reports positions only for syntax errors, so the
-/// line of an unknown key or a wrong type is found in the source text here.
+/// Reads and validates a TOML config (IOMMUCore's TOMLSubset), naming the line of every problem.
 public enum ConfigLoader {
     public static func load(path: String, text: String) -> Result<Configuration, ConfigProblems> {
-        let table: TOMLTable
+        let table: TOMLSubset.Table
         do {
-            table = try TOMLTable(string: text)
-        } catch let e as TOMLParseError {
-            return .failure(
-                ConfigProblems([
-                    ConfigProblem(file: path, line: e.source.begin.line, key: nil, reason: .syntax(e.description))
-                ]))
+            table = try TOMLSubset.parse(text)
         } catch {
             return .failure(
-                ConfigProblems([ConfigProblem(file: path, line: nil, key: nil, reason: .syntax("\(error)"))]))
+                ConfigProblems([ConfigProblem(file: path, line: error.line, key: nil, reason: .syntax(error.message))]))
         }
-        let lines = SourceLines(text)
         var config = Configuration()
         config.file = path
         var problems: [ConfigProblem] = []
         for section in table.keys.sorted() {
             guard let keys = Configuration.schema[section] else {
                 problems.append(
-                    ConfigProblem(
-                        file: path, line: lines.sectionLine(section), key: section, reason: .unknownSection))
+                    ConfigProblem(file: path, line: table.line(of: section), key: section, reason: .unknownSection))
                 continue
             }
             guard let sub = table[section]?.table else {
                 problems.append(
                     ConfigProblem(
-                        file: path, line: lines.keyLine(section: nil, key: section), key: section,
+                        file: path, line: table.line(of: section), key: section,
                         reason: .wrongType(expected: "a table ([\(section)])")))
                 continue
             }
             for key in sub.keys.sorted() {
-                let line = lines.keyLine(section: section, key: key)
+                let line = sub.line(of: key)
                 guard let kind = keys[key] else {
                     problems.append(
                         ConfigProblem(file: path, line: line, key: "\(section).\(key)", reason: .unknownKey))
@@ -123,7 +115,7 @@ public enum ConfigLoader {
             ? .success(config) : .failure(ConfigProblems(problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) }))
     }
 
-    static func convert(_ v: TOMLValueConvertible, kind: ConfigValueKind) -> Result<ConfigValue, ConfigProblem.Reason> {
+    static func convert(_ v: TOMLSubset.Value, kind: ConfigValueKind) -> Result<ConfigValue, ConfigProblem.Reason> {
         switch kind {
         case .path:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
@@ -139,7 +131,7 @@ public enum ConfigLoader {
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
             return .success(.string(s))
         case .bool:
-            guard v.type == .bool, let b = v.bool else { return .failure(.wrongType(expected: kind.expected)) }
+            guard let b = v.bool else { return .failure(.wrongType(expected: kind.expected)) }
             return .success(.bool(b))
         case .duration:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
@@ -148,7 +140,7 @@ public enum ConfigLoader {
             }
             return .success(.duration(d))
         case .positiveInt:
-            guard v.type == .int, let i = v.int else { return .failure(.wrongType(expected: kind.expected)) }
+            guard let i = v.int else { return .failure(.wrongType(expected: kind.expected)) }
             guard i > 0 else { return .failure(.badValue("\(i) must be greater than 0")) }
             return .success(.int(i))
         case .logLevel:
@@ -191,48 +183,10 @@ public enum ConfigLoader {
     }
 }
 
-/// Finds where a section or key is written in the TOML source.
-struct SourceLines {
-    let lines: [Substring]
-
-    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
-
-    func sectionLine(_ name: String) -> Int? {
-        for (i, l) in lines.enumerated() {
-            let t = l.drop { $0 == " " || $0 == "\t" }
-            if t.hasPrefix("["), !t.hasPrefix("[["),
-                t.dropFirst().prefix(while: { $0 != "]" }).trimmingCharacters() == name
-            {
-                return i + 1
-            }
-        }
-        return nil
-    }
-
-    /// The line of `key = …` inside `[section]` (or `section.key = …` at the top level).
-    func keyLine(section: String?, key: String) -> Int? {
-        var current: String? = nil
-        for (i, l) in lines.enumerated() {
-            let t = l.drop { $0 == " " || $0 == "\t" }
-            if t.hasPrefix("[") && !t.hasPrefix("[[") {
-                current = t.dropFirst().prefix { $0 != "]" }.trimmingCharacters()
-                continue
-            }
-            guard let eq = t.firstIndex(of: "=") else { continue }
-            let k = t[t.startIndex..<eq].trimmingCharacters().replacingQuotes()
-            if current == section && k == key { return i + 1 }
-            if current == nil, let section, k == "\(section).\(key)" { return i + 1 }
-        }
-        return section.flatMap { sectionLine($0) }
-    }
-}
-
 extension StringProtocol {
     /// Without spaces, tabs and line ends at either end.
     func trimmingCharacters() -> String {
         let ws: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
         return String(self.drop(while: ws).reversed().drop(while: ws).reversed())
     }
-
-    func replacingQuotes() -> String { String(self.filter { $0 != "\"" && $0 != "'" }) }
 }

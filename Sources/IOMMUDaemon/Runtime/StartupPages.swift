@@ -3,8 +3,8 @@ import IOMMUCore
 
 /// Gives back the clean pages of the daemon's own executable that only start-up touched.
 ///
-/// The static binary carries the Swift runtime, Foundation (TOMLKit needs it) and
-/// ArgumentParser; parsing the command line and the config makes the runtime scan every
+/// The static binary carries the Swift runtime, swift-nio, BoringSSL and ArgumentParser
+/// (Foundation no longer: iommud.toml and the web config are read by IOMMUCore); parsing the command line and the config makes the runtime scan every
 /// protocol conformance record in it, which pulls ~14 MB of read-only pages into RSS that the
 /// running daemon never reads again. They are clean file pages: MADV_PAGEOUT (Linux 5.4+) lets
 /// the kernel drop them, and any page needed later is read back from the page cache. Nothing
