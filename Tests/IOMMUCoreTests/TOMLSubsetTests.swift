@@ -97,3 +97,34 @@ struct TOMLSubsetTests {
         #expect(e?.message.contains(message) == true, "\(String(describing: e)) should say \(message)")
     }
 }
+
+/// Random text over the characters both parsers branch on: whatever comes, an answer or a
+/// syntax error, never a crash (a config error must name file and line, not kill the daemon).
+@Suite("config parsers on random text")
+struct ConfigParserSmokeTests {
+    static let alphabet: [String] = [
+        "a", "b", "-", ":", " ", "  ", "\n", "[", "]", "{", "}", "\"", "'", "#", "|", ">", "\\", "=", ".", ",",
+        "1", "0x", "true", "\t", "\r\n", "- ", ": ", "\"\"\"", "'''", "u00", "&", "*", "!", "?", "~", "---",
+    ]
+
+    static func documents(seed: UInt64, count: Int) -> [String] {
+        var state = seed
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        return (0..<count).map { _ in
+            (0..<(next() % 60)).map { _ in alphabet[next() % alphabet.count] }.joined()
+        }
+    }
+
+    @Test("YAML and TOML: 5 000 random documents each, no crash")
+    func noCrash() {
+        var answered = 0
+        for text in Self.documents(seed: 42, count: 5000) {
+            if (try? YAMLSubset.compose(text)) != nil { answered += 1 }
+            if (try? TOMLSubset.parse(text)) != nil { answered += 1 }
+        }
+        #expect(answered > 0)
+    }
+}

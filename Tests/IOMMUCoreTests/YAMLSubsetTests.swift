@@ -159,6 +159,8 @@ struct YAMLSubsetTests {
             ("- a\nb: 1\n", 2, "content after"),
             ("a: [1] x\n", 1, "after a flow collection"),
             ("? complex\n", 1, "complex keys"),
+            // Found by ConfigParserSmokeTests: an unclosed quote ending in a backslash.
+            ("- \t\n=[[\"=\\", 2, "content after"),
         ])
     func errors(_ text: String, _ line: Int, _ message: String) {
         let e = Self.error(text)

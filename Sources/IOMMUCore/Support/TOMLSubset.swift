@@ -407,7 +407,7 @@ private struct TOMLParser {
         }
         var out = ""
         while let ch = peek {
-            if ch == q && i + 2 < c.count + 0 && c[i + 1] == q && c[i + 2] == q {
+            if ch == q && i + 2 < c.count && c[i + 1] == q && c[i + 2] == q {
                 i += 3
                 // Up to two more quotes belong to the string.
                 var extra = 0

@@ -155,7 +155,7 @@ private struct Parser {
             k += 1
             if quote == nil { end = k }
         }
-        if quote != nil { end = k }
+        if quote != nil { end = min(k, line.count) }  // an unclosed quote runs to the line's end
         while end > i && (line[end - 1] == " " || line[end - 1] == "\t") { end -= 1 }
         return end > i ? (i, line[i..<end]) : nil
     }
