@@ -61,7 +61,7 @@ struct JSONWriterTests {
             w.beginObject()
             w.string("a", "x")
             let computed = "a"
-            w.string(computed, "x\"")
+            w.string(JSONKey(computed), "x\"")
             w.hex("h", 0xfff0)
             w.hex("none", nil)
             w.number("n", UInt64(42))

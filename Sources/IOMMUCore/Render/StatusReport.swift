@@ -194,7 +194,7 @@ public struct StatusReport: Sendable {
             w.number("suppressed", u.suppressed)
             w.bool("overflow_seen", u.overflowSeen)
             w.beginObject("bounds")
-            for (k, b) in [("lower", u.lower), ("upper", u.upper)] {
+            for (k, b): (JSONKey, BoundedFigure) in [("lower", u.lower), ("upper", u.upper)] {
                 w.beginObject(k)
                 w.number("value", b.value)
                 w.string("kind", b.kind)
@@ -220,7 +220,7 @@ public struct StatusReport: Sendable {
             w.number("recoverable", d.recoverable)
             w.number("non_recoverable", d.nonRecoverable)
             w.beginObject("by_kind")
-            for (k, n) in d.byKind.sorted(by: { $0.key < $1.key }) { w.number(k.rawValue, n) }
+            for (k, n) in d.byKind.sorted(by: { $0.key < $1.key }) { w.number(JSONKey(k.rawValue), n) }
             w.endObject()
             w.string("top_reason", d.topReason?.reason)
             w.number("last_fault_unix_usec", d.lastFaultRealtimeUsec)
@@ -271,7 +271,7 @@ public struct StatusReport: Sendable {
             w.endObject()
         }
         w.beginObject("suppressed")
-        for (k, v) in ledger.suppressed.sorted(by: { $0.key < $1.key }) { w.number(k, v) }
+        for (k, v) in ledger.suppressed.sorted(by: { $0.key < $1.key }) { w.number(JSONKey(k), v) }
         w.endObject()
         w.beginArray("overflows")
         for (k, v) in ledger.overflows.sorted(by: { $0.key < $1.key }) {
@@ -296,7 +296,7 @@ public struct StatusReport: Sendable {
         w.beginObject("unparsed")
         w.number("total", ledger.unparsed.values.reduce(0, +))
         w.beginObject("by_vendor")
-        for (k, v) in ledger.unparsed.sorted(by: { $0.key < $1.key }) { w.number(k, v) }
+        for (k, v) in ledger.unparsed.sorted(by: { $0.key < $1.key }) { w.number(JSONKey(k), v) }
         w.endObject()
         w.beginArray("recent")
         for u in ledger.recentUnparsed {

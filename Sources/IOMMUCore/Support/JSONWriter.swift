@@ -3,6 +3,19 @@
 ///
 /// Built as UTF-8 bytes, not by appending to a String: `replay --json` writes one object per
 /// fault, and String appends (scalar by scalar for escaping) were most of its time.
+/// A key of a JSON object: a literal written in code, copied as it is (`replay --json` writes
+/// eighteen per fault, none needing an escape), or a computed name, escaped.
+public struct JSONKey: ExpressibleByStringLiteral, Sendable {
+    enum Storage: Sendable {
+        case literal(StaticString)
+        case text(String)
+    }
+    let storage: Storage
+
+    public init(stringLiteral s: StaticString) { storage = .literal(s) }
+    public init(_ s: String) { storage = .text(s) }
+}
+
 public struct JSONWriter: ~Copyable {
     /// What has been written so far.
     public var sink = ByteSink()
@@ -32,91 +45,66 @@ public struct JSONWriter: ~Copyable {
         needsComma |= 1
     }
 
-    @_disfavoredOverload
-    mutating func key(_ k: String) {
+    /// An object's key (or, nil, an array element's separator).
+    mutating func key(_ k: JSONKey?) {
         separator()
-        JSONWriter.appendEscaped(k, to: &sink)
+        switch k?.storage {
+        case nil: return
+        case .literal(let s)?:
+            sink.reserve(s.utf8CodeUnitCount + 3)
+            sink.append(UInt8(ascii: "\""))
+            sink.append(s)
+            sink.append(UInt8(ascii: "\""))
+        case .text(let s)?:
+            JSONWriter.appendEscaped(s, to: &sink)
+        }
         sink.append(UInt8(ascii: ":"))
         needsComma &= ~1
     }
 
-    /// A literal key, copied as it is: the keys written in code need no escape, and
-    /// `replay --json` writes eighteen per fault. (The `String` forms are disfavoured so that a
-    /// literal key comes here.)
-    mutating func key(_ k: StaticString) {
-        separator()
-        sink.reserve(k.utf8CodeUnitCount + 3)
-        sink.append(UInt8(ascii: "\""))
-        sink.append(k)
-        sink.append(UInt8(ascii: "\""))
-        sink.append(UInt8(ascii: ":"))
-        needsComma &= ~1
-    }
-
-    @_disfavoredOverload public mutating func beginObject(_ k: String? = nil) { open(k, "{") }
-    public mutating func beginObject(_ k: StaticString) { open(k, "{") }
+    public mutating func beginObject(_ k: JSONKey? = nil) { open(k, "{") }
     public mutating func endObject() { close("}") }
-    @_disfavoredOverload public mutating func beginArray(_ k: String? = nil) { open(k, "[") }
-    public mutating func beginArray(_ k: StaticString) { open(k, "[") }
+    public mutating func beginArray(_ k: JSONKey? = nil) { open(k, "[") }
     public mutating func endArray() { close("]") }
 
-    // Each value has two forms: a literal key (`key(StaticString)`), and a computed key or
-    // none (an array element).
+    // Values: `k` is the key in an object, nil for an array element.
 
-    @_disfavoredOverload public mutating func string(_ k: String?, _ v: String?) {
-        keyOrSeparator(k)
-        value(v)
-    }
-    public mutating func string(_ k: StaticString, _ v: String?) {
+    public mutating func string(_ k: JSONKey?, _ v: String?) {
         key(k)
-        value(v)
-    }
-    @_disfavoredOverload public mutating func number(_ k: String?, _ v: UInt64?) {
-        keyOrSeparator(k)
-        value(v)
-    }
-    public mutating func number(_ k: StaticString, _ v: UInt64?) {
-        key(k)
-        value(v)
-    }
-    @_disfavoredOverload public mutating func number(_ k: String?, _ v: Int64?) {
-        keyOrSeparator(k)
-        value(v)
-    }
-    public mutating func number(_ k: StaticString, _ v: Int64?) {
-        key(k)
-        value(v)
-    }
-    @_disfavoredOverload public mutating func number(_ k: String?, _ v: Int?) {
-        keyOrSeparator(k)
-        value(v.map { Int64($0) })
-    }
-    public mutating func number(_ k: StaticString, _ v: Int?) {
-        key(k)
-        value(v.map { Int64($0) })
-    }
-    @_disfavoredOverload public mutating func double(_ k: String?, _ v: Double?) {
-        keyOrSeparator(k)
-        if let v, v.isFinite { sink.append(String(v)) } else { raw("null") }
+        if let v { JSONWriter.appendEscaped(v, to: &sink) } else { raw("null") }
         needsComma |= 1
     }
-    public mutating func double(_ k: StaticString, _ v: Double?) {
+
+    public mutating func number(_ k: JSONKey?, _ v: UInt64?) {
+        key(k)
+        if let v { sink.append(String(v)) } else { raw("null") }
+        needsComma |= 1
+    }
+
+    public mutating func number(_ k: JSONKey?, _ v: Int64?) {
+        key(k)
+        if let v { sink.append(String(v)) } else { raw("null") }
+        needsComma |= 1
+    }
+
+    public mutating func number(_ k: JSONKey?, _ v: Int?) { number(k, v.map { Int64($0) }) }
+
+    public mutating func double(_ k: JSONKey?, _ v: Double?) {
         key(k)
         if let v, v.isFinite { sink.append(String(v)) } else { raw("null") }
         needsComma |= 1
     }
-    @_disfavoredOverload public mutating func bool(_ k: String?, _ v: Bool?) {
-        keyOrSeparator(k)
-        value(v)
-    }
-    public mutating func bool(_ k: StaticString, _ v: Bool?) {
+
+    public mutating func bool(_ k: JSONKey?, _ v: Bool?) {
         key(k)
-        value(v)
+        if let v { v ? raw("true") : raw("false") } else { raw("null") }
+        needsComma |= 1
     }
+
     /// `"0x…"` as `hex0x` spells it, written in place (no String per value).
-    public mutating func hex(_ k: StaticString, _ v: UInt64?) {
+    public mutating func hex(_ k: JSONKey?, _ v: UInt64?) {
+        guard let v else { return string(k, nil) }
         key(k)
-        guard let v else { return value(nil as Bool?) }
         sink.write(maxCount: 20) { b in
             b[0] = UInt8(ascii: "\"")
             let n = writeHex(v, width: 0, prefix: true, into: UnsafeMutableBufferPointer(rebasing: b[1...]))
@@ -126,42 +114,9 @@ public struct JSONWriter: ~Copyable {
         needsComma |= 1
     }
 
-    mutating func keyOrSeparator(_ k: String?) {
-        if let k { key(k) } else { separator() }
-    }
-
-    mutating func value(_ v: String?) {
-        if let v { JSONWriter.appendEscaped(v, to: &sink) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    mutating func value(_ v: UInt64?) {
-        if let v { sink.append(String(v)) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    mutating func value(_ v: Int64?) {
-        if let v { sink.append(String(v)) } else { raw("null") }
-        needsComma |= 1
-    }
-
-    mutating func value(_ v: Bool?) {
-        if let v { v ? raw("true") : raw("false") } else { raw("null") }
-        needsComma |= 1
-    }
-
     /// A new level: its first value needs no comma.
-    mutating func open(_ k: String?, _ bracket: StaticString) {
-        keyOrSeparator(k)
-        enter(bracket)
-    }
-
-    mutating func open(_ k: StaticString, _ bracket: StaticString) {
+    mutating func open(_ k: JSONKey?, _ bracket: StaticString) {
         key(k)
-        enter(bracket)
-    }
-
-    mutating func enter(_ bracket: StaticString) {
         raw(bracket)
         precondition(depth < 63, "JSONWriter nests at most 63 levels")
         depth += 1
