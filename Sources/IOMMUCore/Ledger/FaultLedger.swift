@@ -120,14 +120,11 @@ public struct FaultLedger: Sendable, Equatable {
 
     // MARK: - Views
 
-    /// Faults per unit and class — `iommu_unit_faults_total`.
-    public func unitFaults() -> [String: (recoverable: UInt64, nonRecoverable: UInt64)] {
-        var out: [String: (recoverable: UInt64, nonRecoverable: UInt64)] = [:]
-        for (k, v) in faults {
-            var e = out[k.unit] ?? (0, 0)
-            if k.recoverable { e.recoverable += v } else { e.nonRecoverable += v }
-            out[k.unit] = e
-        }
+    /// Faults per unit, by class (`iommu_unit_faults_total`) and by vendor (status), in one
+    /// pass over the counters: a large replay has tens of thousands of series.
+    public func unitFaults() -> [String: UnitFaults] {
+        var out: [String: UnitFaults] = [:]
+        for (k, v) in faults { out[k.unit, default: UnitFaults()].add(k, v) }
         return out
     }
 
@@ -139,5 +136,32 @@ public struct FaultLedger: Sendable, Equatable {
 
     public func overflowSeen(vendor: Vendor, unit: String) -> Bool {
         overflows.contains { $0.key.vendor == vendor && ($0.key.unit == unit || $0.key.unit == unknownLabel) }
+    }
+}
+
+/// One unit's counters summed: faults by class and by vendor.
+public struct UnitFaults: Sendable {
+    public var recoverable: UInt64 = 0
+    public var nonRecoverable: UInt64 = 0
+    /// Faults per vendor, in `Vendor.allCases` order; nil: none of that vendor.
+    var byVendor: [UInt64?] = Array(repeating: nil, count: Vendor.allCases.count)
+
+    public init() {}
+
+    mutating func add(_ k: FaultCounterKey, _ n: UInt64) {
+        if k.recoverable { recoverable += n } else { nonRecoverable += n }
+        let v = Vendor.allCases.firstIndex(of: k.vendor)!
+        byVendor[v] = (byVendor[v] ?? 0) + n
+    }
+
+    /// The vendor with the most faults; ties go to the first in `Vendor.allCases`.
+    public var mostFaultsVendor: Vendor? {
+        var best: Int?
+        for (i, n) in byVendor.enumerated() {
+            guard let n else { continue }
+            if let b = best, byVendor[b]! >= n { continue }
+            best = i
+        }
+        return best.map { Vendor.allCases[$0] }
     }
 }

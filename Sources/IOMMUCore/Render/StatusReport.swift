@@ -47,31 +47,6 @@ public struct UnitStatus: Sendable, Equatable {
     public var unit: Topology.Unit?
 }
 
-/// A unit's counters summed: faults by class and by vendor.
-struct UnitTally {
-    var recoverable: UInt64 = 0
-    var nonRecoverable: UInt64 = 0
-    /// Faults per vendor, in `Vendor.allCases` order; nil: none of that vendor.
-    var byVendor: [UInt64?] = Array(repeating: nil, count: Vendor.allCases.count)
-
-    mutating func add(_ k: FaultCounterKey, _ n: UInt64) {
-        if k.recoverable { recoverable += n } else { nonRecoverable += n }
-        let v = Vendor.allCases.firstIndex(of: k.vendor)!
-        byVendor[v] = (byVendor[v] ?? 0) + n
-    }
-
-    /// The vendor with the most faults; ties go to the first in `Vendor.allCases`.
-    var mostFaultsVendor: Vendor? {
-        var best: Int?
-        for (i, n) in byVendor.enumerated() {
-            guard let n else { continue }
-            if let b = best, byVendor[b]! >= n { continue }
-            best = i
-        }
-        return best.map { Vendor.allCases[$0] }
-    }
-}
-
 /// Everything `iommud status` shows, computed from the ledger and the topology. `replay` uses
 /// the same report without `DaemonInfo`.
 public struct StatusReport: Sendable {
@@ -90,16 +65,13 @@ public struct StatusReport: Sendable {
         self.ledger = ledger
         self.topology = topology
         self.platform = PlatformSummary(topology: topology, inventory: ledger.inventory)
-        // One pass over the counters (a large replay has tens of thousands of series): per unit,
-        // faults by class and by vendor.
-        var perUnit: [String: UnitTally] = [:]
-        for (k, n) in ledger.faults { perUnit[k.unit, default: UnitTally()].add(k, n) }
+        let perUnit = ledger.unitFaults()
         var names = Set(topology.units.keys).union(perUnit.keys)
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
             let u = topology.units[name]
-            let counts = perUnit[name] ?? UnitTally()
+            let counts = perUnit[name] ?? UnitFaults()
             // A unit sysfs does not know takes the vendor of most of its faults (`unknown` can
             // hold several vendors'); ties go to the first in `Vendor.allCases`.
             let vendor = u?.vendor ?? counts.mostFaultsVendor

@@ -150,7 +150,7 @@ final class MetricsExporter {
         let perUnit = l.unitFaults()
         w.family("iommu_unit_faults_total", "counter", present: !units.isEmpty)
         for u in units {
-            let c = perUnit[u] ?? (0, 0)
+            let c = perUnit[u] ?? UnitFaults()
             w.sample("iommu_unit_faults_total", ["unit": u, "recoverable": "false"], c.nonRecoverable)
             w.sample("iommu_unit_faults_total", ["unit": u, "recoverable": "true"], c.recoverable)
         }
