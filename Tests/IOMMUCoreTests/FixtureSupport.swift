@@ -46,3 +46,13 @@ func listFiles(_ dir: String) -> [String] {
     }
     return out
 }
+
+/// The error `body` throws, or nil when it returns.
+func thrown<E: Error>(_ body: () throws(E) -> Void) -> E? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error
+    }
+}

@@ -4,12 +4,7 @@ import Testing
 @Suite("TOML subset (iommud.toml)")
 struct TOMLSubsetTests {
     static func error(_ text: String) -> TOMLSubset.SyntaxError? {
-        do {
-            _ = try TOMLSubset.parse(text)
-            return nil
-        } catch {
-            return error
-        }
+        thrown { () throws(TOMLSubset.SyntaxError) in _ = try TOMLSubset.parse(text) }
     }
 
     @Test("tables, keys and every kind of value, with the line of each key")

@@ -12,12 +12,7 @@ struct YAMLSubsetTests {
     }
 
     static func error(_ text: String) -> YAMLSubset.SyntaxError? {
-        do {
-            _ = try YAMLSubset.compose(text)
-            return nil
-        } catch {
-            return error
-        }
+        thrown { () throws(YAMLSubset.SyntaxError) in _ = try YAMLSubset.compose(text) }
     }
 
     @Test("nested block mappings and sequences, with the line of every node")
