@@ -28,8 +28,9 @@ public struct ReplayEngine: Sendable {
         if format != .auto { resolvedFormat = format }
     }
 
-    /// Feeds a chunk. Returns the faults it completed. The last call (`isFinal`) ends the input: held and unfinished groups are
-    /// emitted with what they have. An unfinished record at the end is kept for the next call.
+    /// Feeds a chunk. Returns the faults it completed. The last call (`isFinal`) ends the input:
+    /// held and unfinished groups are emitted with what they have. An unfinished record at the
+    /// end is kept for the next call.
     public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> [Fault] {
         if carry.isEmpty {
             let used = feed(buffered: chunk, isFinal: isFinal)
@@ -181,7 +182,6 @@ extension ClassifierOutput {
     /// Attributes a fault to its unit and device in place: moved out and back rather than
     /// copied (a copy retains each of the fault's strings; every fault of a replay comes here).
     mutating func attributeFault(in topology: Topology) {
-        guard case .fault = self else { return }
         switch consume self {
         case .fault(var f):
             topology.attribute(&f)
