@@ -19,6 +19,22 @@ public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(FileError
     return String(decoding: out, as: UTF8.self)
 }
 
+/// Runs `body` over a regular file's bytes mapped read-only (nil when it cannot be opened or
+/// mapped). For large read-only data files read once (pci.ids): the pages are the page cache's
+/// and leave with the mapping, where a read into the heap leaves freed pages behind in RSS.
+public func withMappedFile<R>(_ path: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let size = Int(st.st_size)
+    guard size > 0 else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+    guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
+    defer { munmap(p, size) }
+    return body(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size))
+}
+
 public struct FileError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var errno: Int32

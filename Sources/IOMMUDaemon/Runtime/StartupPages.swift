@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import IOMMUCore
 
@@ -23,6 +24,10 @@ enum StartupPages {
         // first pass, so the second pass is what gives back what start-up alone needed.
         release()
         release()
+        // Start-up's own heap garbage goes too: the config, the first scans and the warm-up
+        // freed more than glibc gives back by itself (it trims the top only past a threshold
+        // that large start-up buffers raise).
+        _ = clinux_malloc_trim()
     }
 
     static let madvPageout: Int32 = 21

@@ -55,14 +55,12 @@ public struct TopologyScanner: Sendable {
 
     /// Names from pci.ids for the devices present (only their ids are looked up).
     func nameDevices(_ t: inout Topology) {
-        guard let path = pciIDsPaths.first(where: { fileExists($0) }),
-            let text = try? readSmallFile(path, limit: 8 << 20)
-        else { return }
+        guard let path = pciIDsPaths.first(where: { fileExists($0) }) else { return }
         var ids: Set<PCIID> = []
         for d in t.devices.values {
             if let v = d.vendorID, let dev = d.deviceID { ids.insert(PCIID(vendor: v, device: dev)) }
         }
-        let names = PCIIDs.names(for: ids, in: text)
+        guard !ids.isEmpty, let names = withMappedFile(path, { PCIIDs.names(for: ids, in: $0) }) else { return }
         for (addr, d) in t.devices {
             if let v = d.vendorID, let dev = d.deviceID { t.devices[addr]!.name = names[PCIID(vendor: v, device: dev)] }
         }
