@@ -33,9 +33,11 @@ final class BasicAuthVerifier: Sendable {
     /// One bcrypt at a time, on a thread pool thread: a flood of wrong passwords costs one
     /// core at most and never stalls the event loop.
     private let bcryptLock = Mutex<Void>(())
-    private let pool: NIOThreadPool
+    /// nil: NIO's shared pool, reached only when a bcrypt is due — touching `.singleton` starts
+    /// its threads, which a daemon without `basic_auth_users` never needs.
+    private let pool: NIOThreadPool?
 
-    init(pool: NIOThreadPool = .singleton) {
+    init(pool: NIOThreadPool? = nil) {
         self.pool = pool
     }
 
@@ -55,7 +57,7 @@ final class BasicAuthVerifier: Sendable {
         if let hash, cachedOK(user: user, password: password, hash: hash) {
             return eventLoop.makeSucceededFuture(.allowed(user: user))
         }
-        return pool.runIfActive(eventLoop: eventLoop) { [self] in
+        return (pool ?? .singleton).runIfActive(eventLoop: eventLoop) { [self] in
             let ok = bcryptLock.withLock { _ in
                 Self.check(password: password, hash: hash ?? Self.decoyHash)
             }
