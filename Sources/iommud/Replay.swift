@@ -108,8 +108,11 @@ struct Replay: ParsableCommand {
         }
         out.flush()
         progress.finish()
-        let summary = StatusReport(ledger: ledger, topology: topology, daemon: nil).text()
-        if json { writeStderr(summary) } else { print(summary, terminator: "") }
+        // The summary goes out as the bytes it was written in: a large log's device table runs
+        // to megabytes, and a String of it would be one more copy, checked as UTF-8 again.
+        var summary = ByteSink()
+        StatusReport(ledger: ledger, topology: topology, daemon: nil).text(into: &summary)
+        summary.withBytes { writeAll(json ? 2 : 1, $0) }
         // Done: end the process here rather than free the ledger's summaries one by one on the
         // way out (a large log leaves tens of thousands; it took 3 % of a replay).
         fflush(nil)
@@ -134,14 +137,7 @@ final class OutputBuffer {
     }
 
     func flush() {
-        writer.sink.withBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(1, b.baseAddress! + off, b.count - off)
-                if n <= 0 { break }
-                off += n
-            }
-        }
+        writer.sink.withBytes { writeAll(1, $0) }
         writer.sink.removeAll()
     }
 }

@@ -79,10 +79,12 @@ public enum KmsgRecordParser {
 
     /// Undoes the kernel's escaping: every byte < 0x20, >= 0x7f and `\` itself is `\xNN`.
     public static func unescape(_ b: UnsafeBufferPointer<UInt8>) -> String {
-        guard b.contains(UInt8(ascii: "\\")) else { return String(decoding: b, as: UTF8.self) }
+        // Nearly every record has no escape: found (or not) with memchr, not byte by byte.
+        var i = ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0)
+        guard i < b.count else { return String(decoding: b, as: UTF8.self) }
         var out = [UInt8]()
         out.reserveCapacity(b.count)
-        var i = 0
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[..<i]))
         while i < b.count {
             if b[i] == UInt8(ascii: "\\"), i + 3 < b.count + 0, b[i + 1] == UInt8(ascii: "x"),
                 let h = ByteScanner.hexValue(b[i + 2]), let l = ByteScanner.hexValue(b[i + 3])

@@ -42,16 +42,17 @@ public struct FaultKind: RawRepresentable, Hashable, Sendable, Comparable, Expre
 
     /// `IO_PAGE_FAULT` → `io-page-fault`, `F_TRANSLATION` → `f-translation`.
     public init(kernelEventName name: some StringProtocol) {
-        var out = ""
-        out.reserveCapacity(name.utf8.count)
-        for c in name.unicodeScalars {
-            switch c {
-            case "_": out.append("-")
-            case "A"..."Z": out.unicodeScalars.append(Unicode.Scalar(c.value + 32)!)
-            default: out.unicodeScalars.append(c)
+        // Byte by byte: only ASCII bytes change, into ASCII bytes, so the result stays UTF-8
+        // (one per AMD and SMMUv3 fault of a replay; scalar by scalar it showed in the profile).
+        let utf8 = name.utf8
+        self.rawValue = String(unsafeUninitializedCapacity: utf8.count) { out in
+            var i = 0
+            for c in utf8 {
+                out[i] = c == UInt8(ascii: "_") ? UInt8(ascii: "-") : (c &- 0x41 < 26 ? c + 32 : c)
+                i += 1
             }
+            return i
         }
-        self.rawValue = out
     }
 }
 

@@ -287,7 +287,14 @@ public struct StatusReport: Sendable {
     // MARK: - Text
 
     public func text() -> String {
-        var out = ByteSink(capacity: 256 + 160 * ledger.devices.count)
+        var out = ByteSink()
+        text(into: &out)
+        return out.string
+    }
+
+    /// The text report, appended to `out`.
+    public func text(into out: inout ByteSink) {
+        out.reserve(256 + 160 * ledger.devices.count)
         if let d = daemon {
             let up = CivilTime.duration(seconds: (d.nowRealtimeUsec - d.startedRealtimeUsec) / 1_000_000)
             out.append("iommud \(d.version) — pid \(d.pid), up \(up)")
@@ -392,7 +399,6 @@ public struct StatusReport: Sendable {
             out.append(
                 "  " + (u.seq.map { "[\($0)] " } ?? "") + u.text.split(separator: "\n").joined(separator: " ⏎ ") + "\n")
         }
-        return out.string
     }
 
     /// What sysfs says of a device that faulted (nothing without a topology: a replay's address

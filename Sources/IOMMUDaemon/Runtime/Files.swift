@@ -95,12 +95,16 @@ public enum Clocks {
 /// Writes to fd 2 directly (stdio's `stderr` is shared mutable state to Swift 6).
 public func writeStderr(_ s: String) {
     var copy = s
-    copy.withUTF8 { b in
-        var off = 0
-        while off < b.count {
-            let n = write(2, b.baseAddress! + off, b.count - off)
-            if n <= 0 { break }
-            off += n
-        }
+    copy.withUTF8 { writeAll(2, $0) }
+}
+
+/// Writes all of `b` to `fd` (retrying short writes and EINTR); stops at the first error.
+public func writeAll(_ fd: Int32, _ b: UnsafeBufferPointer<UInt8>) {
+    var off = 0
+    while off < b.count {
+        let n = write(fd, b.baseAddress! + off, b.count - off)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        off += n
     }
 }
