@@ -4,13 +4,9 @@
 /// 1.3 MB database in memory.
 public enum PCIIDs {
     /// Names for `ids` (vendor, device as lower-case 4-hex-digit strings without 0x), parsed out of
-    /// the database text. Missing ids are absent from the result.
-    public static func names(for ids: Set<PCIID>, in text: String) -> [PCIID: String] {
-        text.withBytes { names(for: ids, in: $0) }
-    }
-
-    /// The same, read from the database's bytes where they lie (the daemon maps the file: read
-    /// into the heap, its 1.3 MB left freed pages there that stayed in the idle daemon's RSS).
+    /// the database's bytes where they lie (the daemon maps the file: read into the heap, its
+    /// 1.3 MB left freed pages there that stayed in the idle daemon's RSS). Missing ids are
+    /// absent from the result.
     public static func names(for ids: Set<PCIID>, in b: UnsafeBufferPointer<UInt8>) -> [PCIID: String] {
         let vendors = Set(ids.map(\.vendor))
         var out: [PCIID: String] = [:]
