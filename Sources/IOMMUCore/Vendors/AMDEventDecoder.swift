@@ -21,6 +21,10 @@ enum AMDEventDecoder {
     /// The event names the kernel prints (plus `UNKNOWN`, last), in event-code order — the
     /// prefilter's list, which lets split bodies through.
     static var names: [StaticString] { IOMMUPrefilter.amdEventNames }
+    /// The names as Strings and the kinds they give (`IO_PAGE_FAULT` → `io-page-fault`), made
+    /// once rather than for every event.
+    static let nameStrings: [String] = names.map(\.description)
+    static let kinds: [FaultKind] = nameStrings.map { FaultKind(kernelEventName: $0) }
 
     /// Index into `names` of the event name at the cursor (followed by a space or `]`), if any.
     static func knownEvent(at s: ByteScanner) -> Int? {
@@ -59,13 +63,13 @@ enum AMDEventDecoder {
         guard let index = knownEvent(at: s) else { return nil }
         let name = names[index]
         _ = s.skip(name)
-        let nameString = name.description
+        let nameString = nameStrings[index]
         if index == names.count - 1 {
             // UNKNOWN event[0]=0x%08x … (no closing bracket), ≤4.8 `UNKNOWN type=0x%02x]`.
             s.skipSpaces()
             return Fields(name: nameString, kind: "unknown-event", raw: s.rest)
         }
-        var f = Fields(name: nameString, kind: FaultKind(kernelEventName: nameString))
+        var f = Fields(name: nameString, kind: kinds[index])
         var count = 0
         while true {
             s.skipSpaces()
