@@ -73,22 +73,25 @@ struct ArmSMMUv3Parser: Sendable {
                 return false
             }
             let unit = s.string(dp.device)
-            // Taken out of the table, not copied: the open group's words and text are then
-            // uniquely held and grow in place (five records per event).
-            let known = units[unit] != nil
-            var st = units.removeValue(forKey: unit) ?? UnitState()
-            let mine = consume(&s, unit: unit, state: &st, record: r, into: &out)
+            // A unit with an event under way is changed where it lies in the table (not copied
+            // out: the open group's words and text are then uniquely held and grow in place,
+            // five records per event), and leaves the table once nothing is pending.
+            if let i = units.index(forKey: unit) {
+                let mine = Self.consume(&s, unit: unit, state: &units.values[i], record: r, into: &out)
+                if units.values[i].isEmpty { units.remove(at: i) }
+                return mine
+            }
+            var st = UnitState()
+            let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
             if !st.isEmpty {
-                if !known && units.count >= Self.maxUnits, let victim = units.keys.first {
-                    abandon(victim, into: &out)
-                }
+                if units.count >= Self.maxUnits, let victim = units.keys.first { abandon(victim, into: &out) }
                 units[unit] = st
             }
             return mine
         }
     }
 
-    private func consume(
+    private static func consume(
         _ s: inout ByteScanner, unit: String, state st: inout UnitState, record r: KmsgRecord,
         into out: inout [ClassifierOutput]
     ) -> Bool {
@@ -253,7 +256,7 @@ struct ArmSMMUv3Parser: Sendable {
         return f
     }
 
-    private func releaseAwaiting(
+    private static func releaseAwaiting(
         unit: String, state st: inout UnitState, into out: inout [ClassifierOutput]
     ) {
         if let g = st.awaiting {
