@@ -153,6 +153,7 @@ public enum Daemon {
         var ledger = FaultLedger()
         var lifetime = LifetimeTotals()
         var tracker = KmsgSequenceTracker(resumeAfter: nil)
+        var resumeAfter: UInt64?
         var countedThrough: UInt64?
         var journaled: UInt64?
         switch store.load() {
@@ -172,6 +173,7 @@ public enum Daemon {
                 ledger = cp.ledger
                 lifetime = cp.lifetime
                 tracker = KmsgSequenceTracker(resumeAfter: cp.resumeSeq, countedThrough: cp.countedSeq)
+                resumeAfter = cp.resumeSeq
                 countedThrough = cp.countedSeq
                 journaled = cp.journaledSeq
                 logger.info(
@@ -196,7 +198,7 @@ public enum Daemon {
         try reader.open()
         let core = DaemonCore(
             config: config, ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID,
-            countedThrough: countedThrough, journaledSeq: journaled, logger: logger)
+            resumeAfter: resumeAfter, countedThrough: countedThrough, journaledSeq: journaled, logger: logger)
         webSecurity.reportStatus { ok in core.setWebConfigOK(ok) }
         let group = DaemonEventLoop.group
         let metricsServer = MetricsServer(

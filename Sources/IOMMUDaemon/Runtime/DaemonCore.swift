@@ -15,6 +15,8 @@ public final class DaemonCore: Sendable {
         var bootID: String
         /// Outputs carrying a seq at or below this were counted by an earlier run.
         var countedThrough: UInt64?
+        /// `classifier.pendingSince` when the ledger was last counted (see `checkpointState`).
+        var countedPendingSince: UInt64?
         var journaledSeq: UInt64?
         var ready = false
         var lastCheckpointUsec: Int64?
@@ -48,13 +50,17 @@ public final class DaemonCore: Sendable {
 
     init(
         config: Configuration, ledger: FaultLedger, lifetime: LifetimeTotals, topology: Topology, bootID: String,
-        countedThrough: UInt64?, journaledSeq: UInt64?, logger: Logger
+        resumeAfter: UInt64? = nil, countedThrough: UInt64?, journaledSeq: UInt64?, logger: Logger
     ) {
         state = Mutex(
             State(
                 config: config,
                 classifier: Classifier(options: Classifier.Options(acceptUserFacility: config.acceptUserFacility)),
                 ledger: ledger, lifetime: lifetime, topology: topology, bootID: bootID, countedThrough: countedThrough,
+                // A checkpoint that resumed before what it counted had a group pending from the
+                // record after `resumeAfter`; until the records replayed rebuild it, that stands.
+                countedPendingSince: countedThrough == nil || resumeAfter == countedThrough
+                    ? nil : resumeAfter.map { $0 + 1 } ?? 0,
                 journaledSeq: journaledSeq))
         state.withLock { $0.storms.policy = StormTracker.Policy(config) }
         startedUsec = Clocks.realtimeUsec()
@@ -66,8 +72,21 @@ public final class DaemonCore: Sendable {
     @discardableResult
     func ingest(_ batch: KmsgBatch) -> [Fault] {
         let offset = Clocks.realtimeOffsetUsec()
-        // 1. Classify (in memory) and see whether a fault names a device sysfs did not have.
-        let (outputs, unknown) = state.withLock { s -> ([ClassifierOutput], [PCIAddress]) in
+        let (outputs, unknown) = classify(batch)
+        // Hotplug: rescan sysfs (I/O, outside the lock) at most once per 10 s; addresses still
+        // unknown afterwards go to a negative cache until the next periodic rescan.
+        if !unknown.isEmpty { rescanForUnknownDevices(unknown) }
+        let topology = state.withLock { $0.topology }
+        let sample: Result<[InterruptObservation], FileError>? =
+            batch.candidates.isEmpty ? nil : sampler.sample(topology: topology)
+        return count(batch, outputs: outputs, sample: sample, realtimeOffsetUsec: offset)
+    }
+
+    /// Step 1 of `ingest`: classify (in memory) and see whether a fault names a device sysfs did
+    /// not have. The lock is then released for I/O; until `count` the classifier is ahead of the
+    /// ledger, and a checkpoint taken meanwhile uses `countedPendingSince`.
+    func classify(_ batch: KmsgBatch) -> (outputs: [ClassifierOutput], unknown: [PCIAddress]) {
+        state.withLock { s -> ([ClassifierOutput], [PCIAddress]) in
             s.outputs.removeAll(keepingCapacity: true)
             // Records an earlier run counted, replayed only to rebuild an unfinished group.
             for r in batch.replayed { s.classifier.classify(r, into: &s.outputs) }
@@ -81,14 +100,14 @@ public final class DaemonCore: Sendable {
             }
             return (s.outputs, unknown)
         }
-        // 2. Hotplug: rescan sysfs (I/O, outside the lock) at most once per 10 s; addresses still
-        // unknown afterwards go to a negative cache until the next periodic rescan.
-        if !unknown.isEmpty { rescanForUnknownDevices(unknown) }
-        let topology = state.withLock { $0.topology }
-        let sample: Result<[InterruptObservation], FileError>? =
-            batch.candidates.isEmpty ? nil : sampler.sample(topology: topology)
-        // 3. Attribute and count.
-        return state.withLock { s in
+    }
+
+    /// Step 3 of `ingest`: attribute and count what `classify` found, with the batch's records.
+    func count(
+        _ batch: KmsgBatch, outputs: [ClassifierOutput], sample: Result<[InterruptObservation], FileError>?,
+        realtimeOffsetUsec offset: Int64?
+    ) -> [Fault] {
+        state.withLock { s in
             s.processingSinceUsec = Clocks.monotonicUsec()
             defer { s.processingSinceUsec = nil }
             var faults: [Fault] = []
@@ -104,6 +123,8 @@ public final class DaemonCore: Sendable {
             for loss in batch.losses { s.ledger.recordLoss(loss) }
             for _ in 0..<batch.overruns { s.ledger.recordOverrun() }
             s.ledger.recordKmsg(records: batch.records, lastSeq: batch.lastSeq)
+            // The ledger and the classifier agree again: this is what a checkpoint pairs.
+            s.countedPendingSince = s.classifier.pendingSince
             if case .success(let obs)? = sample { s.ledger.recordInterrupts(obs) }
             if batch.records > 0 || !outputs.isEmpty { s.dirty = true }
             if !outputs.isEmpty || !batch.losses.isEmpty { s.generation &+= 1 }
@@ -220,7 +241,10 @@ public final class DaemonCore: Sendable {
             let last = max(s.ledger.lastSeq ?? 0, s.countedThrough ?? 0)
             let hasSeq = s.ledger.lastSeq != nil || s.countedThrough != nil
             var resume: UInt64? = hasSeq ? last : nil
-            if let pending = s.classifier.pendingSince {
+            // The groups as they stood when the ledger was last counted, not the classifier's
+            // live state: between `classify` and `count` it is a batch ahead, and pairing it
+            // with the ledger lost that batch's records on restart (ExactlyOnceTests, SIGKILL).
+            if let pending = s.countedPendingSince {
                 resume = pending == 0 ? nil : pending - 1
             }
             return CheckpointState(
