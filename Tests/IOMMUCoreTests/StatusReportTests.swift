@@ -29,6 +29,29 @@ struct StatusReportTests {
         }
     }
 
+    @Test("devices are listed by fault count, then by address as text")
+    func deviceOrder() {
+        var ledger = FaultLedger()
+        var rng = SystemRandomNumberGenerator()
+        var totals: [String: Int] = [:]
+        for _ in 0..<400 {
+            // Few segments, buses and functions: many ties on the count and on leading bytes.
+            let a = PCIAddress(
+                segment: [0, 1, 0xa, 0x10, 0xffff].randomElement(using: &rng)!,
+                bus: UInt8.random(in: 0...3, using: &rng), device: UInt8.random(in: 0...31, using: &rng),
+                function: UInt8.random(in: 0...7, using: &rng))
+            var f = Self.fault(.amd, bus: 0)
+            f.device = a
+            ledger.record(.fault(f))
+            totals[a.description, default: 0] += 1
+        }
+        let text = StatusReport(ledger: ledger, topology: Topology(), daemon: nil).text()
+        let rows = text.split(separator: "\n").drop { !$0.hasPrefix("Devices with faults") }.dropFirst(2)
+        let listed = rows.prefix { $0.hasPrefix("  ") }.map { String($0.split(separator: " ")[0]) }
+        let expected = totals.keys.sorted { a, b in totals[a]! != totals[b]! ? totals[a]! > totals[b]! : a < b }
+        #expect(listed == expected)
+    }
+
     @Test("the top reason is the most frequent; a tie goes to the lower code")
     func topReason() {
         var ledger = FaultLedger()
