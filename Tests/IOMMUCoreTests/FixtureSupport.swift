@@ -1,4 +1,5 @@
 import IOMMUCore
+import Testing
 
 /// Where the fixtures live: beside this file (tests never read ../shared).
 enum Fixtures {
@@ -55,4 +56,17 @@ func thrown<E: Error>(_ body: () throws(E) -> Void) -> E? {
     } catch {
         return error
     }
+}
+
+/// A config parser's error table row: `text` fails, on `line`, with a message containing
+/// `message` (TOMLSubset and YAMLSubset).
+func expectSyntaxError(
+    _ e: ConfigSyntaxError?, in text: String, line: Int, message: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(e != nil, "should fail: \(text)", sourceLocation: sourceLocation)
+    #expect(e?.line == line, "\(String(describing: e))", sourceLocation: sourceLocation)
+    #expect(
+        e?.message.contains(message) == true, "\(String(describing: e)) should say \(message)",
+        sourceLocation: sourceLocation)
 }

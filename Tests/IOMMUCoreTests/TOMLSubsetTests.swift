@@ -86,10 +86,7 @@ struct TOMLSubsetTests {
             ("x = {a = 1,\n b = 2}\n", 1, "on one line"),
         ])
     func errors(_ text: String, _ line: Int, _ message: String) {
-        let e = Self.error(text)
-        #expect(e != nil, "should fail: \(text)")
-        #expect(e?.line == line, "\(String(describing: e))")
-        #expect(e?.message.contains(message) == true, "\(String(describing: e)) should say \(message)")
+        expectSyntaxError(Self.error(text), in: text, line: line, message: message)
     }
 }
 

@@ -158,9 +158,6 @@ struct YAMLSubsetTests {
             ("- \t\n=[[\"=\\", 2, "content after"),
         ])
     func errors(_ text: String, _ line: Int, _ message: String) {
-        let e = Self.error(text)
-        #expect(e != nil, "should fail: \(text)")
-        #expect(e?.line == line, "\(String(describing: e))")
-        #expect(e?.message.contains(message) == true, "\(String(describing: e)) should say \(message)")
+        expectSyntaxError(Self.error(text), in: text, line: line, message: message)
     }
 }

@@ -70,11 +70,7 @@ public enum TOMLSubset {
         }
     }
 
-    public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-        public var line: Int
-        public var message: String
-        public var description: String { "line \(line): \(message)" }
-    }
+    public typealias SyntaxError = ConfigSyntaxError
 
     public static func parse(_ text: String) throws(SyntaxError) -> Table {
         var p = TOMLParser(text)

@@ -82,11 +82,7 @@ public enum YAMLSubset {
         }
     }
 
-    public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-        public var line: Int
-        public var message: String
-        public var description: String { "line \(line): \(message)" }
-    }
+    public typealias SyntaxError = ConfigSyntaxError
 
     /// The document's root; nil for a file with no content (empty, or only comments).
     public static func compose(_ text: String) throws(SyntaxError) -> Node? {
