@@ -13,35 +13,33 @@ public enum PCIIDs {
         var vendorNames: [String: String] = [:]
         var vendor: String?
         var vendorName = ""
-        do {
-            var i = 0
-            while i < b.count {
-                var end = i
-                while end < b.count && b[end] != 0x0a { end += 1 }
-                let line = UnsafeBufferPointer(rebasing: b[i..<end])
-                i = end + 1
-                guard let first = line.first, first != UInt8(ascii: "#") else { continue }
-                // The class list at the end starts with "C xx": no more vendors.
-                if first == UInt8(ascii: "C") && line.count > 1 && line[1] == 0x20 { break }
-                if first != 0x09 {
-                    // "vvvv  Vendor Name"
-                    guard line.count > 6 else { continue }
-                    let id = String(decoding: UnsafeBufferPointer(rebasing: line[0..<4]), as: UTF8.self).lowercased()
-                    vendor = vendors.contains(id) ? id : nil
-                    vendorName =
-                        vendor == nil ? "" : String(decoding: UnsafeBufferPointer(rebasing: line[6...]), as: UTF8.self)
-                    if let v = vendor { vendorNames[v] = vendorName }
-                    continue
-                }
-                guard let v = vendor else { continue }
-                // "\tdddd  Device Name" (two tabs = subsystem: skip).
-                guard line.count > 7, line[1] != 0x09 else { continue }
-                let dev = String(decoding: UnsafeBufferPointer(rebasing: line[1..<5]), as: UTF8.self).lowercased()
-                let key = PCIID(vendor: v, device: dev)
-                if ids.contains(key) {
-                    out[key] =
-                        vendorName + " " + String(decoding: UnsafeBufferPointer(rebasing: line[7...]), as: UTF8.self)
-                }
+        var i = 0
+        while i < b.count {
+            var end = i
+            while end < b.count && b[end] != 0x0a { end += 1 }
+            let line = UnsafeBufferPointer(rebasing: b[i..<end])
+            i = end + 1
+            guard let first = line.first, first != UInt8(ascii: "#") else { continue }
+            // The class list at the end starts with "C xx": no more vendors.
+            if first == UInt8(ascii: "C") && line.count > 1 && line[1] == 0x20 { break }
+            if first != 0x09 {
+                // "vvvv  Vendor Name"
+                guard line.count > 6 else { continue }
+                let id = String(decoding: UnsafeBufferPointer(rebasing: line[0..<4]), as: UTF8.self).lowercased()
+                vendor = vendors.contains(id) ? id : nil
+                vendorName =
+                    vendor == nil ? "" : String(decoding: UnsafeBufferPointer(rebasing: line[6...]), as: UTF8.self)
+                if let v = vendor { vendorNames[v] = vendorName }
+                continue
+            }
+            guard let v = vendor else { continue }
+            // "\tdddd  Device Name" (two tabs = subsystem: skip).
+            guard line.count > 7, line[1] != 0x09 else { continue }
+            let dev = String(decoding: UnsafeBufferPointer(rebasing: line[1..<5]), as: UTF8.self).lowercased()
+            let key = PCIID(vendor: v, device: dev)
+            if ids.contains(key) {
+                out[key] =
+                    vendorName + " " + String(decoding: UnsafeBufferPointer(rebasing: line[7...]), as: UTF8.self)
             }
         }
         // Devices whose vendor is known but not the device: the vendor name alone.
