@@ -48,6 +48,32 @@ struct KmsgRecordTests {
         #expect(r.flag == UInt8(ascii: "c"))
     }
 
+    @Test("a dictionary value the previous record had is the same value, whether shared or made")
+    func dictionaryReuse() throws {
+        func record(_ text: String, previous: KmsgRecord?) throws -> KmsgRecord {
+            let r = text.withBytes { b in
+                KmsgRecordParser.layout(b).map { KmsgRecordParser.record(b, layout: $0, previous: previous) }
+            }
+            return try #require(r)
+        }
+        let a = try record("6,1,1,-;x\n SUBSYSTEM=platform\n DEVICE=+platform:arm-smmu-v3.0.auto\n", previous: nil)
+        let same = try record("6,2,2,-;y\n SUBSYSTEM=platform\n DEVICE=+platform:arm-smmu-v3.0.auto\n", previous: a)
+        let other = try record("6,3,3,-;z\n SUBSYSTEM=pci\n DEVICE=+platform:arm-smmu-v3.1.auto\n", previous: same)
+        let escaped = try record("6,4,4,-;w\n DEVICE=+platform:arm-smmu-v3.1\\x2eauto\n", previous: other)
+        #expect(same.device == "+platform:arm-smmu-v3.0.auto" && same.subsystem == "platform")
+        #expect(other.device == "+platform:arm-smmu-v3.1.auto" && other.subsystem == "pci")
+        #expect(escaped.device == "+platform:arm-smmu-v3.1.auto" && escaped.subsystem == nil)
+    }
+
+    @Test("unescaping repairs invalid UTF-8 and keeps a backslash that starts no escape")
+    func unescapeEdges() {
+        func unescape(_ s: String) -> String { s.withBytes { KmsgRecordParser.unescape($0) } }
+        #expect(unescape("a\\xffb") == "a\u{FFFD}b")
+        #expect(unescape("caf\\xc3\\xa9") == "café")
+        #expect(unescape("x\\y \\x4") == "x\\y \\x4")
+        #expect(unescape("\\x09") == "\t")
+    }
+
     @Test(
         "malformed headers are rejected, never trap",
         arguments: [

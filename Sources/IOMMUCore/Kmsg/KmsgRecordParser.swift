@@ -43,8 +43,12 @@ public enum KmsgRecordParser {
             dictionary: dictStart..<b.count)
     }
 
-    /// The full record: text unescaped, SUBSYSTEM/DEVICE taken from the dictionary.
-    public static func record(_ b: UnsafeBufferPointer<UInt8>, layout l: KmsgRecordLayout) -> KmsgRecord {
+    /// The full record: text unescaped, SUBSYSTEM/DEVICE taken from the dictionary. A value equal
+    /// to `previous`'s is shared with it, not made again: a multi-record event (SMMUv3: five)
+    /// repeats its `DEVICE=`, which is too long for a String without storage.
+    public static func record(
+        _ b: UnsafeBufferPointer<UInt8>, layout l: KmsgRecordLayout, previous: KmsgRecord? = nil
+    ) -> KmsgRecord {
         var subsystem: String?
         var device: String?
         var i = l.dictionary.lowerBound
@@ -55,11 +59,11 @@ public enum KmsgRecordParser {
             let line = UnsafeBufferPointer(rebasing: b[(i + 1)..<end])
             if let eq = line.firstIndex(of: UInt8(ascii: "=")) {
                 let key = UnsafeBufferPointer(rebasing: line[0..<eq])
-                let value = unescape(UnsafeBufferPointer(rebasing: line[(eq + 1)...]))
+                let raw = UnsafeBufferPointer(rebasing: line[(eq + 1)...])
                 if key.elementsEqual("SUBSYSTEM".utf8) {
-                    subsystem = value
+                    subsystem = unescape(raw, reusing: previous?.subsystem)
                 } else if key.elementsEqual("DEVICE".utf8) {
-                    device = value
+                    device = unescape(raw, reusing: previous?.device)
                 }
             }
             i = end + 1
@@ -77,25 +81,41 @@ public enum KmsgRecordParser {
         text.withBytes { parse($0) }
     }
 
+    /// `unescape`, or `previous` itself when it is what the bytes say unescaped.
+    static func unescape(_ b: UnsafeBufferPointer<UInt8>, reusing previous: String?) -> String {
+        if let previous, ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0) == b.count,
+            previous.utf8.elementsEqual(b)
+        {
+            return previous
+        }
+        return unescape(b)
+    }
+
     /// Undoes the kernel's escaping: every byte < 0x20, >= 0x7f and `\` itself is `\xNN`.
     public static func unescape(_ b: UnsafeBufferPointer<UInt8>) -> String {
         // Nearly every record has no escape: found (or not) with memchr, not byte by byte.
-        var i = ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0)
-        guard i < b.count else { return String(decoding: b, as: UTF8.self) }
-        var out = [UInt8]()
-        out.reserveCapacity(b.count)
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[..<i]))
-        while i < b.count {
-            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count + 0, b[i + 1] == UInt8(ascii: "x"),
-                let h = ByteScanner.hexValue(b[i + 2]), let l = ByteScanner.hexValue(b[i + 3])
-            {
-                out.append(h << 4 | l)
-                i += 4
-            } else {
-                out.append(b[i])
-                i += 1
+        let first = ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0)
+        guard first < b.count else { return String(decoding: b, as: UTF8.self) }
+        // Unescaped into the String's own storage (never longer than the escaped bytes): one
+        // allocation, not a byte array and then a String (SMMUv3 dumps escape their tab).
+        // Invalid UTF-8 is repaired, as `String(decoding:)` does.
+        return String(unsafeUninitializedCapacity: b.count) { out in
+            var n = first
+            _ = out.initialize(from: UnsafeBufferPointer(rebasing: b[..<first]))
+            var i = first
+            while i < b.count {
+                if b[i] == UInt8(ascii: "\\"), i + 3 < b.count + 0, b[i + 1] == UInt8(ascii: "x"),
+                    let h = ByteScanner.hexValue(b[i + 2]), let l = ByteScanner.hexValue(b[i + 3])
+                {
+                    out[n] = h << 4 | l
+                    i += 4
+                } else {
+                    out[n] = b[i]
+                    i += 1
+                }
+                n += 1
             }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

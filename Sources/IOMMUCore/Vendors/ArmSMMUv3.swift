@@ -72,15 +72,15 @@ struct ArmSMMUv3Parser: Sendable {
             guard let dp = DevicePrefix.scan(&s), s.bytesEqual(dp.driver, "arm-smmu-v3") else {
                 return false
             }
-            let unit = s.string(dp.device)
             // A unit with an event under way is changed where it lies in the table (not copied
             // out: the open group's words and text are then uniquely held and grow in place,
             // five records per event), and leaves the table once nothing is pending.
-            if let i = units.index(forKey: unit) {
-                let mine = Self.consume(&s, unit: unit, state: &units.values[i], record: r, into: &out)
+            if let i = Self.pendingUnit(UnsafeBufferPointer(rebasing: b[dp.device]), in: units) {
+                let mine = Self.consume(&s, unit: units.keys[i], state: &units.values[i], record: r, into: &out)
                 if units.values[i].isEmpty { units.remove(at: i) }
                 return mine
             }
+            let unit = s.string(dp.device)
             var st = UnitState()
             let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
             if !st.isEmpty {
@@ -89,6 +89,21 @@ struct ArmSMMUv3Parser: Sendable {
             }
             return mine
         }
+    }
+
+    /// The pending unit the bytes name, found without making a String of them: four of an
+    /// event's five records come here, and its faults then share one String for the unit (a
+    /// name like `arm-smmu-v3.0.auto` is too long for a String without storage). Few units are
+    /// pending at once (at most `maxUnits`): a look at each is cheaper than hashing.
+    static func pendingUnit(_ name: UnsafeBufferPointer<UInt8>, in units: [String: UnitState])
+        -> [String: UnitState].Index?
+    {
+        var i = units.startIndex
+        while i != units.endIndex {
+            if units.keys[i].utf8.elementsEqual(name) { return i }
+            i = units.index(after: i)
+        }
+        return nil
     }
 
     private static func consume(
@@ -104,10 +119,14 @@ struct ArmSMMUv3Parser: Sendable {
                 out.append(.unparsed(vendor: .armSMMUv3, text: stale.text, seq: stale.lastSeq))
             }
             st.releasedSID = nil
-            st.open = RawGroup(
+            // Room for the four word records at once: the words and the text then grow in place.
+            var g = RawGroup(
                 id: UInt8(id), level: r.level, firstSeq: r.seq, lastSeq: r.seq,
                 lastTimestamp: r.timestampUsec,
                 text: r.text)
+            g.dwords.reserveCapacity(4)
+            g.text.reserveCapacity(5 * (r.text.utf8.count + 1))
+            st.open = g
             return true
         }
         if s.skip(byte: 0x09) {

@@ -293,7 +293,7 @@ public final class KmsgReader: @unchecked Sendable {
             return
         case .replay:
             if Classifier.wants(layout: layout, bytes: bytes, options: options) {
-                batch.replayed.append(KmsgRecordParser.record(bytes, layout: layout))
+                batch.replayed.append(KmsgRecordParser.record(bytes, layout: layout, previous: batch.replayed.last))
             }
             return
         case .accept(let lost, let after):
@@ -302,7 +302,7 @@ public final class KmsgReader: @unchecked Sendable {
         batch.records += 1
         batch.lastSeq = layout.seq
         if Classifier.wants(layout: layout, bytes: bytes, options: options) {
-            batch.candidates.append(KmsgRecordParser.record(bytes, layout: layout))
+            batch.candidates.append(KmsgRecordParser.record(bytes, layout: layout, previous: batch.candidates.last))
         }
     }
 }
