@@ -91,8 +91,10 @@ struct Replay: ParsableCommand {
                     ledger = FaultLedger()  // the engine's copy is then the only one: no copy on write
                     engine!.topology = topology
                 }
-                let used = engine!.feed(buffered: bytes, isFinal: n == 0)
-                if json { engine!.forEachFault { out.append($0) } }
+                let used =
+                    json
+                    ? engine!.feed(buffered: bytes, isFinal: n == 0) { out.append($0) }
+                    : engine!.feed(buffered: bytes, isFinal: n == 0)
                 pending = bytes.count - used
                 if pending > 0 && used > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + used, pending) }
                 done += Int64(n)

@@ -108,8 +108,9 @@ struct ReplayTests {
                 let piece = input[offset..<min(offset + readSize, input.count)]
                 offset += piece.count
                 buffer += piece
-                let used = buffer.withUnsafeBufferPointer { e.feed(buffered: $0, isFinal: piece.isEmpty) }
-                faults += e.lastFaults
+                let used = buffer.withUnsafeBufferPointer {
+                    e.feed(buffered: $0, isFinal: piece.isEmpty) { faults.append(copy $0) }
+                }
                 buffer.removeFirst(used)
                 if piece.isEmpty { break }
             }

@@ -79,8 +79,9 @@ struct StatusReportTests {
         #expect(d?.byReason == ["0x05": 4, "0x06": 2])
         #expect(d?.topReason?.reason == "0x05" && d?.topReason?.count == 4, "summed over kinds")
         // The same counts, folded in from the counters in another order, are the same summary.
-        var rebuilt = ledger
-        rebuilt.rebuildDevices(lastFaults: ["0000:04:00.0": (d!.lastFault!, d!.lastFaultRealtimeUsec)])
+        var rebuilt = FaultLedger()
+        for (k, v) in ledger.faults.sorted(by: { $0.key > $1.key }) { rebuilt.addFaults(k, count: v) }
+        rebuilt.restoreLastFaults(["0000:04:00.0": (d!.lastFault!, d!.lastFaultRealtimeUsec)])
         #expect(rebuilt.devices == ledger.devices)
     }
 

@@ -175,7 +175,7 @@ public enum CheckpointCodec {
                     unit: unesc(f[1]), device: unesc(f[2]), vendor: try vendor(f[3]),
                     kind: FaultKind(rawValue: unesc(f[4])),
                     reason: f[5] == "-" ? "" : unesc(f[5]), recoverable: f[6] == "1")
-                l.faults[key] = try u(f[7])
+                l.addFaults(key, count: try u(f[7]))
             case "suppressed":
                 try need(4)
                 let src = unesc(f[1])
@@ -228,7 +228,7 @@ public enum CheckpointCodec {
             }
         }
         guard let bootID else { throw CheckpointDecodeError(line: nil, message: "no boot_id") }
-        l.rebuildDevices(lastFaults: lasts)
+        l.restoreLastFaults(lasts)
         return CheckpointState(
             bootID: bootID, resumeSeq: resume, countedSeq: counted, writtenUsec: written, ledger: l, lifetime: t,
             journaledSeq: journaled)
@@ -254,14 +254,13 @@ public enum CheckpointCodec {
                 let key = FaultCounterKey(
                     unit: f[1], device: f[2], vendor: vendor, kind: FaultKind(rawValue: f[4]),
                     reason: f[5] == "-" ? "" : f[5], recoverable: f[6] == "true")
-                l.faults[key, default: 0] += count
+                l.addFaults(key, count: count)
             default:
                 continue
             }
         }
         guard let bootID else { throw CheckpointDecodeError(line: nil, message: "no boot_id") }
         l.lastSeq = seq
-        l.rebuildDevices(lastFaults: [:])
         var s = CheckpointState(
             bootID: bootID, resumeSeq: seq, countedSeq: seq, writtenUsec: 0, ledger: l, lifetime: LifetimeTotals())
         s.version = 1

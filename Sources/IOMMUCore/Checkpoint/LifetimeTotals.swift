@@ -16,7 +16,7 @@ public struct LifetimeTotals: Sendable, Equatable {
     /// Adds a finished boot's ledger.
     public mutating func fold(_ l: FaultLedger) {
         previousBoots += 1
-        for (k, v) in l.faults {
+        l.forEachSeries { k, v in
             faults += v
             if k.recoverable { recoverable += v } else { nonRecoverable += v }
         }

@@ -1,8 +1,13 @@
-/// What the ledger remembers about one device that faulted.
+/// What the ledger remembers about one device that faulted: its fault counters, one per
+/// `iommu_faults_total` series (unit, vendor, kind, reason, class), and its last fault.
 ///
-/// Kept small: the ledger holds one per device (tens of thousands in a large replay) in a hash
-/// table that moves every entry each time it grows. The last fault, a large value, lives in a
-/// box (copy on write) so an entry is a few words, not the size of a `Fault`.
+/// The counters live here, not in a table of their own keyed by the whole series: a fault is
+/// then counted with one lookup (by device) instead of two, and a large replay's tens of
+/// thousands of devices fill one hash table, not two (bench/: replay throughput).
+///
+/// Kept small: the ledger holds one per device in a hash table that moves every entry each
+/// time it grows. The last fault, a large value, lives in a box (copy on write) so an entry is
+/// a few words, not the size of a `Fault`.
 public struct DeviceSummary: Sendable, Equatable {
     public var device: String
     public var unit: String
@@ -10,26 +15,32 @@ public struct DeviceSummary: Sendable, Equatable {
     public var total: UInt64 = 0
     public var recoverable: UInt64 = 0
     public var nonRecoverable: UInt64 = 0
-    /// Faults by (kind, reason). Nearly every device faults one way only, so the first tally is
-    /// kept inline and only further ones go to an array: a new device costs no allocation for
-    /// its counts (two dictionaries per device took a fifth of a large replay's time and most
-    /// of its memory — bench/: replay throughput).
-    private var firstTally: Tally?
-    private var moreTallies: [Tally] = []
+    /// Nearly every device faults one way only, so the first series is kept inline and only
+    /// further ones go to an array: a new device costs no allocation for its counts.
+    private(set) var firstSeries: Series?
+    private(set) var moreSeries: [Series] = []
 
     /// Faults by kind.
     public var byKind: [FaultKind: UInt64] {
         var out: [FaultKind: UInt64] = [:]
-        forEachTally { out[$0.kind, default: 0] += $0.count }
+        forEachSeries { out[$0.kind, default: 0] += $0.count }
         return out
     }
 
     /// Faults by reason code ("" when the vendor has none).
     public var byReason: [String: UInt64] {
         var out: [String: UInt64] = [:]
-        forEachTally { out[$0.reason, default: 0] += $0.count }
+        forEachSeries { out[$0.reason, default: 0] += $0.count }
         return out
     }
+
+    /// The device's counters, by their `iommu_faults_total` key.
+    public var series: [FaultCounterKey: UInt64] {
+        var out: [FaultCounterKey: UInt64] = [:]
+        forEachSeries { out[$0.key(device: device)] = $0.count }
+        return out
+    }
+
     public var lastFault: Fault? {
         get { lastFaultBox?.fault }
         set {
@@ -58,50 +69,58 @@ public struct DeviceSummary: Sendable, Equatable {
         self.vendor = vendor
     }
 
-    mutating func count(_ f: Fault, key: FaultCounterKey, realtimeOffsetUsec: Int64?) {
-        unit = key.unit
-        total += 1
-        if f.recoverable { recoverable += 1 } else { nonRecoverable += 1 }
-        add(kind: f.kind, reason: key.reason, count: 1)
-        lastFault = f
+    /// Counts one fault of this device; it becomes the last.
+    mutating func count(_ f: __owned Fault, realtimeOffsetUsec: Int64?) {
+        let unit = f.unit ?? unknownLabel
+        self.unit = unit
+        add(
+            Series(
+                unit: unit, vendor: f.vendor, kind: f.kind, reason: f.reasonString ?? "", recoverable: f.recoverable,
+                count: 1))
         if let ts = f.timestampUsec, let off = realtimeOffsetUsec {
             lastFaultRealtimeUsec = Int64(truncatingIfNeeded: ts) + off
         }
+        lastFault = consume f
     }
 
-    /// Adds `count` faults of one kind and reason.
-    mutating func add(kind: FaultKind, reason: String, count: UInt64) {
-        if firstTally == nil {
-            firstTally = Tally(kind: kind, reason: reason, count: count)
-        } else if firstTally!.kind == kind && firstTally!.reason == reason {
-            firstTally!.count += count
-        } else if let i = moreTallies.firstIndex(where: { $0.kind == kind && $0.reason == reason }) {
-            moreTallies[i].count += count
+    /// Adds the faults of one series (a fault, or a counter read back from a checkpoint).
+    mutating func add(_ s: Series) {
+        total += s.count
+        if s.recoverable { recoverable += s.count } else { nonRecoverable += s.count }
+        if firstSeries == nil {
+            firstSeries = s
+        } else if firstSeries!.sameKey(s) {
+            firstSeries!.count += s.count
+        } else if let i = moreSeries.firstIndex(where: { $0.sameKey(s) }) {
+            moreSeries[i].count += s.count
         } else {
-            moreTallies.append(Tally(kind: kind, reason: reason, count: count))
+            moreSeries.append(s)
         }
     }
 
-    private func forEachTally(_ body: (Tally) -> Void) {
-        guard let first = firstTally else { return }
+    func forEachSeries(_ body: (Series) -> Void) {
+        guard let first = firstSeries else { return }
         body(first)
-        for t in moreTallies { body(t) }
+        for s in moreSeries { body(s) }
     }
 
     public static func == (l: Self, r: Self) -> Bool {
         l.device == r.device && l.unit == r.unit && l.vendor == r.vendor && l.total == r.total
-            && l.recoverable == r.recoverable && l.nonRecoverable == r.nonRecoverable && l.byKind == r.byKind
-            && l.byReason == r.byReason && l.lastFault == r.lastFault
-            && l.lastFaultRealtimeUsec == r.lastFaultRealtimeUsec
+            && l.recoverable == r.recoverable && l.nonRecoverable == r.nonRecoverable && l.series == r.series
+            && l.lastFault == r.lastFault && l.lastFaultRealtimeUsec == r.lastFaultRealtimeUsec
     }
 
     /// The reason seen most often (ties: the lower code), with its count.
-    public var topReason: (reason: String, count: UInt64)? {
-        // The status of a large replay asks every device of thousands: most have one tally.
-        if moreTallies.isEmpty {
-            guard let t = firstTally, !t.reason.isEmpty else { return nil }
-            return (t.reason, t.count)
-        }
+    public var topReason: (reason: String, count: UInt64)? { Self.topReason(firstSeries, moreSeries) }
+
+    /// `topReason` from the series alone (the status table reads them where they lie: a
+    /// summary read whole through a pointer is copied first).
+    static func topReason(_ first: Series?, _ more: [Series]) -> (reason: String, count: UInt64)? {
+        // The status of a large replay asks every device of thousands: most have one series.
+        guard let first else { return nil }
+        if more.isEmpty { return first.reason.isEmpty ? nil : (first.reason, first.count) }
+        var byReason: [String: UInt64] = [first.reason: first.count]
+        for s in more { byReason[s.reason, default: 0] += s.count }
         var best: (reason: String, count: UInt64)?
         for (reason, count) in byReason where !reason.isEmpty {
             if let b = best, b.count > count || (b.count == count && b.reason < reason) { continue }
@@ -111,11 +130,39 @@ public struct DeviceSummary: Sendable, Equatable {
     }
 }
 
-/// Faults of one kind and reason on one device.
-private struct Tally: Sendable {
+/// The faults of one device under one counter key: everything of a `FaultCounterKey` but the
+/// device, and the count.
+struct Series: Sendable {
+    var unit: String
+    var vendor: Vendor
     var kind: FaultKind
+    /// `0x06`, or "" when the vendor has no reason code.
     var reason: String
+    var recoverable: Bool
     var count: UInt64
+
+    init(unit: String, vendor: Vendor, kind: FaultKind, reason: String, recoverable: Bool, count: UInt64) {
+        self.unit = unit
+        self.vendor = vendor
+        self.kind = kind
+        self.reason = reason
+        self.recoverable = recoverable
+        self.count = count
+    }
+
+    init(_ k: FaultCounterKey, count: UInt64) {
+        self.init(
+            unit: k.unit, vendor: k.vendor, kind: k.kind, reason: k.reason, recoverable: k.recoverable, count: count)
+    }
+
+    func sameKey(_ o: Series) -> Bool {
+        kind == o.kind && reason == o.reason && recoverable == o.recoverable && vendor == o.vendor && unit == o.unit
+    }
+
+    func key(device: String) -> FaultCounterKey {
+        FaultCounterKey(
+            unit: unit, device: device, vendor: vendor, kind: kind, reason: reason, recoverable: recoverable)
+    }
 }
 
 /// A contiguous run of kmsg records the daemon never saw.

@@ -3,8 +3,10 @@
 /// each device. Pure: the daemon's event loop owns one, `iommud replay` another; sinks render
 /// from it. Everything here is saved in the checkpoint (see `LedgerCodec`).
 public struct FaultLedger: Sendable, Equatable {
-    public internal(set) var faults: [FaultCounterKey: UInt64] = [:]
-    public internal(set) var devices: [String: DeviceSummary] = [:]
+    /// Faults of lines that named no device (device `unknown`), by counter key. A device's
+    /// counters live in its summary (`devices`); `faults` and `forEachSeries` show them all.
+    public internal(set) var devicelessFaults: [FaultCounterKey: UInt64] = [:]
+    public internal(set) var devices = DeviceTable()
     /// `callbacks suppressed` messages, by kernel function.
     public internal(set) var suppressed: [String: UInt64] = [:]
     /// The family each suppressed source belongs to (nil: an IOMMU function we do not know).
@@ -36,15 +38,16 @@ public struct FaultLedger: Sendable, Equatable {
     /// not grow step by step: each step rehashes every entry (`iommud replay`, which knows the
     /// size of its input).
     public mutating func reserveCapacity(devices n: Int) {
-        faults.reserveCapacity(n)
         self.devices.reserveCapacity(n)
     }
 
     // MARK: - Folding outputs in
 
     /// Folds one classifier output in. `realtimeOffsetUsec` maps the kmsg monotonic timestamp
-    /// to wall time (realtime_now − monotonic_now), when the caller knows it.
-    public mutating func record(_ output: ClassifierOutput, realtimeOffsetUsec: Int64? = nil) {
+    /// to wall time (realtime_now − monotonic_now), when the caller knows it. The output is
+    /// consumed: a caller done with it hands it over, and its fault becomes the device's last
+    /// without a copy.
+    public mutating func record(_ output: __owned ClassifierOutput, realtimeOffsetUsec: Int64? = nil) {
         switch output {
         case .fault(let f):
             recordFault(f, realtimeOffsetUsec: realtimeOffsetUsec)
@@ -69,14 +72,30 @@ public struct FaultLedger: Sendable, Equatable {
         }
     }
 
-    mutating func recordFault(_ f: Fault, realtimeOffsetUsec: Int64?) {
-        let key = FaultCounterKey(f)
-        faults[key, default: 0] += 1
-        guard f.device != nil else { return }
-        // Updated in place (the `default:` subscript's modify accessor): copying the summary out
-        // and back would copy its two dictionaries on every fault.
-        devices[key.device, default: DeviceSummary(device: key.device, unit: key.unit, vendor: f.vendor)].count(
-            f, key: key, realtimeOffsetUsec: realtimeOffsetUsec)
+    mutating func recordFault(_ f: __owned Fault, realtimeOffsetUsec: Int64?) {
+        guard let device = f.device else {
+            devicelessFaults[FaultCounterKey(f), default: 0] += 1
+            return
+        }
+        let name = device.description
+        let unit = f.unit ?? unknownLabel
+        let vendor = f.vendor
+        let i = devices.position(of: name) { DeviceSummary(device: name, unit: unit, vendor: vendor) }
+        // Updated in place: copying the summary out and back would copy its counters on every
+        // fault; the fault itself moves in.
+        devices.values[i].count(consume f, realtimeOffsetUsec: realtimeOffsetUsec)
+    }
+
+    /// Adds `count` faults under one counter key (a checkpoint's counters, read back).
+    public mutating func addFaults(_ key: FaultCounterKey, count: UInt64) {
+        guard key.device != unknownLabel else {
+            devicelessFaults[key, default: 0] += count
+            return
+        }
+        let i = devices.position(of: key.device) {
+            DeviceSummary(device: key.device, unit: key.unit, vendor: key.vendor)
+        }
+        devices.values[i].add(Series(key, count: count))
     }
 
     /// Records read from the kernel (after skipping what an earlier run already counted),
@@ -100,21 +119,14 @@ public struct FaultLedger: Sendable, Equatable {
         interrupts.fold(sample)
     }
 
-    /// Rebuilds the per-device summaries from the counters (after loading a checkpoint, which
-    /// stores only each device's last fault beside them).
-    public mutating func rebuildDevices(lastFaults: [String: (Fault, Int64?)]) {
-        devices = [:]
-        for (k, v) in faults where k.device != unknownLabel {
-            var d = devices[k.device] ?? DeviceSummary(device: k.device, unit: k.unit, vendor: k.vendor)
-            d.total += v
-            if k.recoverable { d.recoverable += v } else { d.nonRecoverable += v }
-            d.add(kind: k.kind, reason: k.reason, count: v)
-            devices[k.device] = d
-        }
-        for (dev, last) in lastFaults where devices[dev] != nil {
-            devices[dev]!.lastFault = last.0
-            devices[dev]!.lastFaultRealtimeUsec = last.1
-            devices[dev]!.unit = last.0.unit ?? devices[dev]!.unit
+    /// Gives the devices their last faults back (a checkpoint stores them beside the counters,
+    /// which `addFaults` has read back).
+    public mutating func restoreLastFaults(_ lastFaults: [String: (Fault, Int64?)]) {
+        for (dev, last) in lastFaults {
+            guard let i = devices.position(of: dev) else { continue }
+            devices.values[i].lastFault = last.0
+            devices.values[i].lastFaultRealtimeUsec = last.1
+            devices.values[i].unit = last.0.unit ?? devices.values[i].unit
         }
     }
 
@@ -124,11 +136,33 @@ public struct FaultLedger: Sendable, Equatable {
     /// pass over the counters: a large replay has tens of thousands of series.
     public func unitFaults() -> [String: UnitFaults] {
         var out: [String: UnitFaults] = [:]
-        for (k, v) in faults { out[k.unit, default: UnitFaults()].add(k, v) }
+        for (k, v) in devicelessFaults { out[k.unit, default: UnitFaults()].add(k.vendor, k.recoverable, v) }
+        for d in devices.values {
+            d.forEachSeries { out[$0.unit, default: UnitFaults()].add($0.vendor, $0.recoverable, $0.count) }
+        }
         return out
     }
 
-    public var totalFaults: UInt64 { faults.values.reduce(0, +) }
+    /// Every counter: one `iommu_faults_total` series each.
+    public var faults: [FaultCounterKey: UInt64] {
+        var out = devicelessFaults
+        forEachDeviceSeries { out[$0] = $1 }
+        return out
+    }
+
+    /// Every counter with its key, in no particular order, without building a table of them.
+    public func forEachSeries(_ body: (FaultCounterKey, UInt64) -> Void) {
+        for (k, v) in devicelessFaults { body(k, v) }
+        forEachDeviceSeries(body)
+    }
+
+    private func forEachDeviceSeries(_ body: (FaultCounterKey, UInt64) -> Void) {
+        for d in devices.values { d.forEachSeries { body($0.key(device: d.device), $0.count) } }
+    }
+
+    public var hasFaults: Bool { !devices.isEmpty || !devicelessFaults.isEmpty }
+
+    public var totalFaults: UInt64 { devices.values.reduce(devicelessFaults.values.reduce(0, +)) { $0 + $1.total } }
 
     public func suppressed(for vendor: Vendor) -> UInt64 {
         suppressed.reduce(0) { $0 + (suppressedVendor[$1.key] == vendor ? $1.value : 0) }
@@ -148,9 +182,9 @@ public struct UnitFaults: Sendable {
 
     public init() {}
 
-    mutating func add(_ k: FaultCounterKey, _ n: UInt64) {
-        if k.recoverable { recoverable += n } else { nonRecoverable += n }
-        let v = Vendor.allCases.firstIndex(of: k.vendor)!
+    mutating func add(_ vendor: Vendor, _ isRecoverable: Bool, _ n: UInt64) {
+        if isRecoverable { recoverable += n } else { nonRecoverable += n }
+        let v = Vendor.allCases.firstIndex(of: vendor)!
         byVendor[v] = (byVendor[v] ?? 0) + n
     }
 

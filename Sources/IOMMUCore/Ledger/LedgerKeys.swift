@@ -21,7 +21,7 @@ public struct FaultCounterKey: Hashable, Sendable, Comparable {
         self.recoverable = recoverable
     }
 
-    public init(_ f: Fault) {
+    public init(_ f: borrowing Fault) {
         self.init(
             unit: f.unit ?? unknownLabel, device: f.device?.description ?? unknownLabel, vendor: f.vendor,
             kind: f.kind, reason: f.reasonString ?? "", recoverable: f.recoverable)

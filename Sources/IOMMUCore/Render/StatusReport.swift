@@ -99,13 +99,11 @@ public struct StatusReport: Sendable {
     /// The devices in report order: by fault count, then address — as positions in the ledger's
     /// table, so each summary is read where it lies, neither looked up again nor copied to be
     /// sorted (a replay of a large log ends with tens of thousands of devices).
-    func sortedDevices() -> [[String: DeviceSummary].Index] {
-        var order: [(total: UInt64, device: String, index: [String: DeviceSummary].Index)] = []
+    func sortedDevices() -> [Int] {
+        var order: [(total: UInt64, device: String, index: Int)] = []
         order.reserveCapacity(ledger.devices.count)
-        var i = ledger.devices.startIndex
-        while i != ledger.devices.endIndex {
-            order.append((ledger.devices.values[i].total, ledger.devices.keys[i], i))
-            i = ledger.devices.index(after: i)
+        ledger.devices.values.withUnsafeBufferPointer { all in
+            for i in all.indices { order.append((all[i].total, all[i].device, i)) }
         }
         order.sort { a, b in a.total != b.total ? a.total > b.total : a.device < b.device }
         return order.map(\.index)
@@ -179,7 +177,7 @@ public struct StatusReport: Sendable {
         w.beginArray("devices")
         for i in sortedDevices() {
             let d = ledger.devices.values[i]
-            let topo = topologyDevice(d)
+            let topo = topologyDevice(d.device)
             w.beginObject()
             w.string("device", d.device)
             w.string("unit", d.unit)
@@ -340,7 +338,9 @@ public struct StatusReport: Sendable {
             var t = TextTable(
                 ["DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON"],
                 rows: ledger.devices.count)
-            for i in sortedDevices() { deviceRow(ledger.devices.values[i], into: &t) }
+            ledger.devices.values.withUnsafeBufferPointer { all in
+                for i in sortedDevices() { deviceRow(all.baseAddress! + i, into: &t) }
+            }
             t.render(into: &out)
         }
         if daemon != nil {
@@ -403,14 +403,17 @@ public struct StatusReport: Sendable {
 
     /// What sysfs says of a device that faulted (nothing without a topology: a replay's address
     /// is then not even parsed).
-    func topologyDevice(_ d: DeviceSummary) -> Topology.Device? {
-        topology.devices.isEmpty ? nil : PCIAddress(parsing: d.device).flatMap { topology.devices[$0] }
+    func topologyDevice(_ device: String) -> Topology.Device? {
+        topology.devices.isEmpty ? nil : PCIAddress(parsing: device).flatMap { topology.devices[$0] }
     }
 
-    /// One row of the devices table, written into the table's buffer piece by piece.
-    func deviceRow(_ d: DeviceSummary, into t: inout TextTable) {
-        t.cell(d.device)
-        if let topo = topologyDevice(d) {
+    /// One row of the devices table, written into the table's buffer piece by piece. The
+    /// summary is read where it lies in the ledger: passed as a value, each was copied first,
+    /// retaining its strings and its last fault's box (tens of thousands in a large replay).
+    func deviceRow(_ d: UnsafePointer<DeviceSummary>, into t: inout TextTable) {
+        let top = DeviceSummary.topReason(d.pointee.firstSeries, d.pointee.moreSeries)
+        t.cell(d.pointee.device)
+        if let topo = topologyDevice(d.pointee.device) {
             var name = [topo.name, topo.driver.map { "[\($0)]" }].compactMap { $0 }.joined(separator: " ")
             if topo.gone { name += " (gone)" }
             t.cell(name.isEmpty ? "-" : name)
@@ -419,13 +422,13 @@ public struct StatusReport: Sendable {
             t.cell("-")
             t.cell("-")
         }
-        t.cell(d.unit)
-        t.cell(d.total)
-        t.cell(d.nonRecoverable)
-        t.cell(d.recoverable)
-        let last = d.withLastFault { f in (kind: f.kind, address: f.address, reasonText: f.reasonText) }
+        t.cell(d.pointee.unit)
+        t.cell(d.pointee.total)
+        t.cell(d.pointee.nonRecoverable)
+        t.cell(d.pointee.recoverable)
+        let last = d.pointee.withLastFault { f in (kind: f.kind, address: f.address, reasonText: f.reasonText) }
         if let f = last {
-            if let usec = d.lastFaultRealtimeUsec {
+            if let usec = d.pointee.lastFaultRealtimeUsec {
                 t.append(CivilTime.iso8601(unixSeconds: usec / 1_000_000))
                 t.append(" ")
             }
@@ -438,9 +441,9 @@ public struct StatusReport: Sendable {
         } else {
             t.cell("-")
         }
-        if let r = d.topReason {
+        if let r = top {
             t.append(r.reason)
-            if d.vendor == .intel {
+            if d.pointee.vendor == .intel {
                 let text = IntelFaultReasons.text(for: UInt16(r.reason.dropFirst(2), radix: 16) ?? 0)
                 if !text.isEmpty {
                     t.append(" ")

@@ -32,26 +32,32 @@ public struct ReplayEngine: Sendable {
     /// held and unfinished groups are emitted with what they have. An unfinished record at the
     /// end is kept for the next call.
     public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> [Fault] {
+        var faults: [Fault] = []
         if carry.isEmpty {
-            let used = feed(buffered: chunk, isFinal: isFinal)
+            let used = feed(buffered: chunk, isFinal: isFinal) { faults.append(copy $0) }
             carry.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[used...]))
-            return lastFaults
+            return faults
         }
         // The chunk after the carried bytes, fed as one buffer; what is not used stays carried.
         var joined: [UInt8] = []
         swap(&joined, &carry)  // (feed(buffered:) runs with an empty carry)
         joined.append(contentsOf: chunk)
-        let used = joined.withUnsafeBufferPointer { feed(buffered: $0, isFinal: isFinal) }
+        let used = joined.withUnsafeBufferPointer {
+            feed(buffered: $0, isFinal: isFinal) { faults.append(copy $0) }
+        }
         joined.removeFirst(used)
         swap(&joined, &carry)
-        return lastFaults
+        return faults
     }
 
     /// `feed` for a caller that keeps the unfinished end itself (`iommud replay` reads into one
     /// buffer and moves the few bytes not `used` to its front before the next read: no copy of
     /// every chunk). Call it with an empty carry only, i.e. never mixed with `feed`. Returns how
-    /// many bytes it used; the faults it completed are `forEachFault`'s until the next call.
-    public mutating func feed(buffered bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> Int {
+    /// many bytes it used. `onFault` sees each fault the chunk completed, attributed, just before
+    /// the ledger counts it (`replay --json` writes it there, without copying it).
+    public mutating func feed(
+        buffered bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool, onFault: (borrowing Fault) -> Void = { _ in }
+    ) -> Int {
         precondition(carry.isEmpty, "feed(buffered:) after feed(_:) left a carry")
         outputs.removeAll(keepingCapacity: true)
         let used = consume(bytes, isFinal: isFinal)
@@ -59,26 +65,29 @@ public struct ReplayEngine: Sendable {
             endPendingText()
             classifier.finish(into: &outputs)
         }
-        for i in outputs.indices {
-            outputs[i].attributeFault(in: topology)
-            ledger.record(outputs[i])
+        // Each output is moved out of the array into the ledger, the fault into its device's
+        // summary: read in place instead, every string of every fault was retained for a copy
+        // and released again (a large replay counts tens of thousands). A placeholder without
+        // storage takes its slot, so the array stays whole.
+        var done: [ClassifierOutput] = []
+        swap(&done, &outputs)
+        let topology = self.topology  // (read through self, its tables were retained per fault)
+        done.withUnsafeMutableBufferPointer { outs in
+            for i in outs.indices {
+                let o = outs.moveElement(from: i)
+                outs.initializeElement(at: i, to: .unparsed(vendor: nil, text: "", seq: nil))
+                switch consume o {
+                case .fault(var f):
+                    topology.attribute(&f)
+                    onFault(f)
+                    ledger.recordFault(consume f, realtimeOffsetUsec: nil)
+                case let other:
+                    ledger.record(other)
+                }
+            }
         }
+        swap(&done, &outputs)
         return used
-    }
-
-    /// The faults the last feed completed, read where they lie: `replay --json` writes each
-    /// without copying it into an array first (a copy retains every string of a fault).
-    public func forEachFault(_ body: (borrowing Fault) -> Void) {
-        for i in outputs.indices {
-            if case .fault(let f) = outputs[i] { body(f) }
-        }
-    }
-
-    /// The faults the last feed completed, as an array.
-    public var lastFaults: [Fault] {
-        var faults: [Fault] = []
-        forEachFault { faults.append(copy $0) }
-        return faults
     }
 
     mutating func consume(_ b: UnsafeBufferPointer<UInt8>, isFinal: Bool) -> Int {
@@ -93,13 +102,16 @@ public struct ReplayEngine: Sendable {
             let options = classifier.options
             var lastSeq: UInt64?
             var count: UInt64 = 0
+            var previous: KmsgRecord?  // (its dictionary values are shared when they repeat)
             let used = KmsgFraming.forEachRecord(in: b, isFinal: isFinal) { rec, lineEnd in
                 guard let layout = KmsgRecordParser.layout(rec, firstLineEnd: lineEnd) else { return }
                 count += 1
                 lastSeq = layout.seq
                 // The fast path: most records end here, before any String is made.
                 guard Classifier.wants(layout: layout, bytes: rec, options: options) else { return }
-                classifier.classify(KmsgRecordParser.record(rec, layout: layout), into: &outputs)
+                let record = KmsgRecordParser.record(rec, layout: layout, previous: previous)
+                classifier.classify(record, into: &outputs)
+                previous = record
             }
             recordsRead += count
             ledger.recordKmsg(records: count, lastSeq: lastSeq)
@@ -175,19 +187,5 @@ public struct ReplayEngine: Sendable {
         guard let r = pendingText else { return }
         pendingText = nil
         if Classifier.wants(r, options: classifier.options) { classifier.classify(r, into: &outputs) }
-    }
-}
-
-extension ClassifierOutput {
-    /// Attributes a fault to its unit and device in place: moved out and back rather than
-    /// copied (a copy retains each of the fault's strings; every fault of a replay comes here).
-    mutating func attributeFault(in topology: Topology) {
-        switch consume self {
-        case .fault(var f):
-            topology.attribute(&f)
-            self = .fault(f)
-        case let other:
-            self = other
-        }
     }
 }

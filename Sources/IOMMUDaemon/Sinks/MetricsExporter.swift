@@ -97,7 +97,7 @@ final class MetricsExporter {
         if let g = extras.generation, g == syncedGeneration { return }
         syncedGeneration = extras.generation
         units.formUnion(topology.units.keys)
-        for k in ledger.faults.keys { units.insert(k.unit) }
+        ledger.forEachSeries { k, _ in units.insert(k.unit) }
         for u in topology.units.values {
             fixed.info(
                 "iommu_unit_info", key: u.name,
@@ -137,8 +137,8 @@ final class MetricsExporter {
 
     func renderBulk(into w: inout TextWriter) {
         let l = ledger
-        w.family("iommu_faults_total", "counter", present: !l.faults.isEmpty)
-        for (k, v) in l.faults {
+        w.family("iommu_faults_total", "counter", present: l.hasFaults)
+        l.forEachSeries { k, v in
             w.sample(
                 "iommu_faults_total",
                 [
