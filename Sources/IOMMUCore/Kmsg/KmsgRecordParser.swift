@@ -84,7 +84,7 @@ public enum KmsgRecordParser {
     /// `unescape`, or `previous` itself when it is what the bytes say unescaped.
     static func unescape(_ b: UnsafeBufferPointer<UInt8>, reusing previous: String?) -> String {
         if let previous, ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0) == b.count,
-            previous.utf8.elementsEqual(b)
+            ByteSearch.equals(previous, b)
         {
             return previous
         }

@@ -15,4 +15,14 @@ public enum ByteSearch {
         guard let hit = memchr(base + start, Int32(byte), b.count - start) else { return b.count }
         return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
+
+    /// Whether `s` is exactly these UTF-8 bytes, compared with memcmp (`String.utf8`'s own
+    /// `elementsEqual` goes index by index; this runs for several records of every SMMUv3 event).
+    public static func equals(_ s: String, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let u = s.utf8
+        guard u.count == b.count else { return false }
+        guard b.count > 0 else { return true }
+        return u.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }
+            ?? u.elementsEqual(b)
+    }
 }

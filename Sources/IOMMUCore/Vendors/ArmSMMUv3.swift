@@ -100,7 +100,7 @@ struct ArmSMMUv3Parser: Sendable {
     {
         var i = units.startIndex
         while i != units.endIndex {
-            if units.keys[i].utf8.elementsEqual(name) { return i }
+            if ByteSearch.equals(units.keys[i], name) { return i }
             i = units.index(after: i)
         }
         return nil
