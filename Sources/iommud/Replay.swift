@@ -110,11 +110,16 @@ struct Replay: ParsableCommand {
         }
         out.flush()
         progress.finish()
-        // The summary goes out as the bytes it was written in: a large log's device table runs
-        // to megabytes, and a String of it would be one more copy, checked as UTF-8 again.
+        // The summary goes out as the bytes it was written in, 64 KiB at a time: a large log's
+        // device table runs to megabytes, and a String of it would be one more copy, checked as
+        // UTF-8 again.
+        let fd: Int32 = json ? 2 : 1
         var summary = ByteSink()
-        StatusReport(ledger: ledger, topology: topology, daemon: nil).text(into: &summary)
-        summary.withBytes { writeAll(json ? 2 : 1, $0) }
+        StatusReport(ledger: ledger, topology: topology, daemon: nil).text(into: &summary) { full in
+            full.withBytes { writeAll(fd, $0) }
+            full.removeAll()
+        }
+        summary.withBytes { writeAll(fd, $0) }
         // Done: end the process here rather than free the ledger's summaries one by one on the
         // way out (a large log leaves tens of thousands; it took 3 % of a replay).
         fflush(nil)

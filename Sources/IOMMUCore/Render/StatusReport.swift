@@ -290,9 +290,11 @@ public struct StatusReport: Sendable {
         return out.string
     }
 
-    /// The text report, appended to `out`.
-    public func text(into out: inout ByteSink) {
-        out.reserve(256 + 160 * ledger.devices.count)
+    /// The text report, appended to `out`. `flush`, when given, gets `out` whenever it holds
+    /// 64 KiB or more, to write out and empty: a large replay's device table (megabytes) is then
+    /// never whole in memory.
+    public func text(into out: inout ByteSink, flush: ((inout ByteSink) -> Void)? = nil) {
+        if flush == nil { out.reserve(256 + 160 * ledger.devices.count) }
         if let d = daemon {
             let up = CivilTime.duration(seconds: (d.nowRealtimeUsec - d.startedRealtimeUsec) / 1_000_000)
             out.append("iommud \(d.version) — pid \(d.pid), up \(up)")
@@ -338,10 +340,13 @@ public struct StatusReport: Sendable {
             var t = TextTable(
                 ["DEVICE", "NAME/DRIVER", "GROUP", "UNIT", "FAULTS", "NON-REC", "REC", "LAST FAULT", "TOP REASON"],
                 rows: ledger.devices.count)
+            // Rows are written in the ledger's order (its summaries, and their last faults, lie
+            // in memory about in that order) and put out in the report's: each summary is read
+            // once, in passing, instead of in a jump to wherever the next one lies.
             ledger.devices.values.withUnsafeBufferPointer { all in
-                for i in sortedDevices() { deviceRow(all.baseAddress! + i, into: &t) }
+                for i in all.indices { deviceRow(all.baseAddress! + i, into: &t) }
             }
-            t.render(into: &out)
+            t.render(into: &out, rows: sortedDevices(), flush: flush)
         }
         if daemon != nil {
             out.append("\nFault storms")
@@ -484,7 +489,8 @@ public struct TextTable: ~Copyable {
     /// Every cell's bytes, one after another.
     var bytes = ByteSink(capacity: 4096)
     /// Where each cell ends in `bytes`, and its width in Unicode scalars (≥, ≤, —: one each).
-    var cells: [(end: Int, width: Int)] = []
+    /// 32 bits each: a large replay's device table has a quarter of a million cells.
+    var cells: [(end: UInt32, width: UInt32)] = []
     var widths: [Int]
     var cellStart = 0
 
@@ -538,9 +544,10 @@ public struct TextTable: ~Copyable {
             for k in cellStart..<end where b[k] & 0xC0 != 0x80 { width += 1 }
             return width
         }
+        precondition(end <= Int(UInt32.max), "a text table of 4 GiB")
         let column = cells.count % widths.count
         widths[column] = max(widths[column], width)
-        cells.append((end, width))
+        cells.append((UInt32(end), UInt32(width)))
         cellStart = end
     }
 
@@ -550,26 +557,40 @@ public struct TextTable: ~Copyable {
         return out.string
     }
 
-    /// The table after what `out` holds.
-    public func render(into out: inout ByteSink) {
-        let rows = cells.count / max(widths.count, 1)
-        out.reserve(rows * (widths.reduce(0, +) + 2 * widths.count + 3))
+    /// The table after what `out` holds: the header, then the rows in the order added, or in
+    /// the order `rows` gives (positions among the rows added, from 0). `flush`, when given, gets
+    /// `out` whenever it holds 64 KiB or more, to write out and empty.
+    public func render(into out: inout ByteSink, rows order: [Int]? = nil, flush: ((inout ByteSink) -> Void)? = nil) {
+        let columns = max(widths.count, 1)
+        let rows = cells.count / columns
+        if flush == nil { out.reserve(rows * (widths.reduce(0, +) + 2 * widths.count + 3)) }
         bytes.withBytes { b in
-            var start = 0
-            for (i, c) in cells.enumerated() {
-                let column = i % widths.count
-                if column == 0 { out.append("  " as StaticString) }
-                out.append(UnsafeBufferPointer(rebasing: b[start..<c.end]))
-                if column < widths.count - 1 {
-                    let pad = widths[column] - c.width + 2
-                    out.write(maxCount: pad) { p in
-                        p.initialize(repeating: 0x20)
-                        return pad
+            func row(_ r: Int) {
+                var start = r == 0 ? 0 : Int(cells[r * columns - 1].end)
+                for column in 0..<widths.count {
+                    let c = cells[r * columns + column]
+                    if column == 0 { out.append("  " as StaticString) }
+                    out.append(UnsafeBufferPointer(rebasing: b[start..<Int(c.end)]))
+                    if column < widths.count - 1 {
+                        let pad = widths[column] - Int(c.width) + 2
+                        out.write(maxCount: pad) { p in
+                            p.initialize(repeating: 0x20)
+                            return pad
+                        }
+                    } else {
+                        out.append(0x0a)
                     }
-                } else {
-                    out.append(0x0a)
+                    start = Int(c.end)
                 }
-                start = c.end
+                if let flush, out.count >= 1 << 16 { flush(&out) }
+            }
+            guard rows > 0 else { return }
+            row(0)
+            if let order {
+                precondition(order.count == rows - 1, "a row order that is not one of every row")
+                for r in order { row(r + 1) }
+            } else {
+                for r in 1..<rows { row(r) }
             }
         }
     }
