@@ -30,6 +30,19 @@ public struct DeviceTable: Sendable, Equatable {
 
     func position(of name: String) -> Int? { positions[name] }
 
+    /// Each device's series, read where they lie: a loop over `values` copies every summary
+    /// first, retaining its strings and its last fault's box.
+    func forEachSeries(_ body: (_ device: String, Series) -> Void) {
+        values.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                let d = all.baseAddress! + i
+                guard let first = d.pointee.firstSeries else { continue }
+                body(d.pointee.device, first)
+                for s in d.pointee.moreSeries { body(d.pointee.device, s) }
+            }
+        }
+    }
+
     mutating func reserveCapacity(_ n: Int) {
         positions.reserveCapacity(n)
         values.reserveCapacity(n)

@@ -137,9 +137,7 @@ public struct FaultLedger: Sendable, Equatable {
     public func unitFaults() -> [String: UnitFaults] {
         var out: [String: UnitFaults] = [:]
         for (k, v) in devicelessFaults { out[k.unit, default: UnitFaults()].add(k.vendor, k.recoverable, v) }
-        for d in devices.values {
-            d.forEachSeries { out[$0.unit, default: UnitFaults()].add($0.vendor, $0.recoverable, $0.count) }
-        }
+        devices.forEachSeries { _, s in out[s.unit, default: UnitFaults()].add(s.vendor, s.recoverable, s.count) }
         return out
     }
 
@@ -157,12 +155,16 @@ public struct FaultLedger: Sendable, Equatable {
     }
 
     private func forEachDeviceSeries(_ body: (FaultCounterKey, UInt64) -> Void) {
-        for d in devices.values { d.forEachSeries { body($0.key(device: d.device), $0.count) } }
+        devices.forEachSeries { body($1.key(device: $0), $1.count) }
     }
 
     public var hasFaults: Bool { !devices.isEmpty || !devicelessFaults.isEmpty }
 
-    public var totalFaults: UInt64 { devices.values.reduce(devicelessFaults.values.reduce(0, +)) { $0 + $1.total } }
+    public var totalFaults: UInt64 {
+        var n = devicelessFaults.values.reduce(0, +)
+        devices.forEachSeries { n += $1.count }
+        return n
+    }
 
     public func suppressed(for vendor: Vendor) -> UInt64 {
         suppressed.reduce(0) { $0 + (suppressedVendor[$1.key] == vendor ? $1.value : 0) }
