@@ -54,15 +54,14 @@ public enum KmsgRecordParser {
         var i = l.dictionary.lowerBound
         while i < l.dictionary.upperBound {
             guard b[i] == 0x20 else { break }
-            var end = i + 1
-            while end < l.dictionary.upperBound && b[end] != 0x0a { end += 1 }
+            let end = min(ByteSearch.index(of: 0x0a, in: b, from: i + 1), l.dictionary.upperBound)
             let line = UnsafeBufferPointer(rebasing: b[(i + 1)..<end])
             if let eq = line.firstIndex(of: UInt8(ascii: "=")) {
                 let key = UnsafeBufferPointer(rebasing: line[0..<eq])
                 let raw = UnsafeBufferPointer(rebasing: line[(eq + 1)...])
-                if key.elementsEqual("SUBSYSTEM".utf8) {
+                if ByteSearch.equals(key, "SUBSYSTEM") {
                     subsystem = unescape(raw, reusing: previous?.subsystem)
-                } else if key.elementsEqual("DEVICE".utf8) {
+                } else if ByteSearch.equals(key, "DEVICE") {
                     device = unescape(raw, reusing: previous?.device)
                 }
             }

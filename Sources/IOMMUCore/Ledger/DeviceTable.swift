@@ -43,9 +43,12 @@ public struct DeviceTable: Sendable, Equatable {
         }
     }
 
+    /// Room for `n` devices at once. The summaries get room for twice as many: room never
+    /// written costs only address space, while outgrowing it moves every summary to new memory
+    /// (the estimate is rough; the table of positions, written all over, gets what is asked).
     mutating func reserveCapacity(_ n: Int) {
         positions.reserveCapacity(n)
-        values.reserveCapacity(n)
+        values.reserveCapacity(2 * n)
     }
 
     /// The same devices with the same summaries, in whatever order they came.

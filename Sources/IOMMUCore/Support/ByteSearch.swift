@@ -16,6 +16,13 @@ public enum ByteSearch {
         return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 
+    /// Whether the bytes are exactly `s` (`elementsEqual` with `s.utf8`'s String view goes
+    /// index by index: this runs for every dictionary line of every IOMMU record).
+    @inline(__always)
+    public static func equals(_ b: UnsafeBufferPointer<UInt8>, _ s: StaticString) -> Bool {
+        b.count == s.utf8CodeUnitCount && (b.isEmpty || memcmp(b.baseAddress!, s.utf8Start, b.count) == 0)
+    }
+
     /// Whether `s` is exactly these UTF-8 bytes, compared with memcmp (`String.utf8`'s own
     /// `elementsEqual` goes index by index; this runs for several records of every SMMUv3 event).
     public static func equals(_ s: String, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
