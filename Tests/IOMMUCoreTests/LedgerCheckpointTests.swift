@@ -24,6 +24,51 @@ struct LedgerCheckpointTests {
         return l
     }
 
+    @Test("series kept with their devices and apart from them read as one set of counters")
+    func seriesViews() {
+        func fault(_ bus: UInt8?, unit: String?, reason: UInt16?, recoverable: Bool = false) -> Fault {
+            Fault(
+                vendor: .intel, kind: .dmaRead, recoverable: recoverable,
+                device: bus.map { PCIAddress(bus: $0, device: 0, function: 0) }, unit: unit, reason: reason,
+                text: "fault")
+        }
+        let faults = [
+            fault(1, unit: "dmar0", reason: 6), fault(2, unit: "dmar1", reason: 5), fault(1, unit: "dmar0", reason: 5),
+            fault(nil, unit: "dmar0", reason: 6), fault(1, unit: "dmar0", reason: 6), fault(1, unit: nil, reason: 6),
+            fault(2, unit: "dmar1", reason: nil, recoverable: true),
+        ]
+        var l = FaultLedger()
+        for f in faults { l.record(.fault(f)) }
+        func key(_ dev: String, _ unit: String, _ reason: String, _ rec: Bool = false) -> FaultCounterKey {
+            FaultCounterKey(unit: unit, device: dev, vendor: .intel, kind: .dmaRead, reason: reason, recoverable: rec)
+        }
+        let expected: [FaultCounterKey: UInt64] = [
+            key("0000:01:00.0", "dmar0", "0x06"): 2, key("0000:01:00.0", "dmar0", "0x05"): 1,
+            key("0000:01:00.0", "unknown", "0x06"): 1, key("0000:02:00.0", "dmar1", "0x05"): 1,
+            key("0000:02:00.0", "dmar1", "", true): 1, key("unknown", "dmar0", "0x06"): 1,
+        ]
+        #expect(l.faults == expected)
+        var walked: [FaultCounterKey: UInt64] = [:]
+        l.forEachSeries { walked[$0, default: 0] += $1 }
+        #expect(walked == expected)
+        #expect(l.totalFaults == 7 && l.hasFaults)
+        #expect(l.devices.count == 2 && l.devicelessFaults.count == 1)
+        #expect(l.devices["0000:01:00.0"]?.total == 4 && l.devices["0000:01:00.0"]?.unit == "unknown")
+        let units = l.unitFaults()
+        #expect(units["dmar0"]?.nonRecoverable == 4 && units["dmar1"]?.recoverable == 1)
+        #expect(units["unknown"]?.nonRecoverable == 1)
+        // The same faults of each device, the devices met in another order: the same ledger.
+        var other = FaultLedger()
+        for f in faults where f.device?.bus != 1 { other.record(.fault(f)) }
+        for f in faults where f.device?.bus == 1 { other.record(.fault(f)) }
+        #expect(other.devices == l.devices && other == l)
+        // Read back from the counters alone (a checkpoint), in any order, the counts are the same.
+        var back = FaultLedger()
+        for (k, v) in expected.sorted(by: { $0.key > $1.key }) { back.addFaults(k, count: v) }
+        #expect(back.faults == expected && back.totalFaults == 7)
+        #expect(back.devices["0000:01:00.0"]?.byReason == ["0x06": 3, "0x05": 1])
+    }
+
     @Test("the ledger counts per key, device, suppressed, overflow")
     func counts() {
         let l = Self.sampleLedger()
