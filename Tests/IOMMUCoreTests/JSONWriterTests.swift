@@ -76,6 +76,18 @@ struct JSONWriterTests {
         #expect(w.output == line + "\n" + line + "\n")
     }
 
+    @Test("numbers are written as Swift spells them, to the ends of their range")
+    func numbers() {
+        let unsigned: [UInt64] = [0, 7, 10, 99, 100, 4_294_967_296, .max]
+        let signed: [Int64] = [0, -1, 9, -10, .min, .max]
+        var w = JSONWriter()
+        w.beginArray()
+        for n in unsigned { w.number(nil, n) }
+        for n in signed { w.number(nil, n) }
+        w.endArray()
+        #expect(w.output == "[" + (unsigned.map(String.init) + signed.map(String.init)).joined(separator: ",") + "]")
+    }
+
     @Test("the byte sink grows past its capacity and keeps every byte")
     func sinkGrows() {
         var sink = ByteSink(capacity: 16)

@@ -520,22 +520,7 @@ public struct TextTable: ~Copyable {
     /// Appends to the cell being written; `endCell` ends it.
     public mutating func append(_ s: String) { bytes.append(s) }
 
-    public mutating func append(_ n: UInt64) {
-        bytes.write(maxCount: 20) { d in
-            var v = n
-            var digits = 0
-            repeat {
-                digits += 1
-                v /= 10
-            } while v > 0
-            v = n
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            return digits
-        }
-    }
+    public mutating func append(_ n: UInt64) { bytes.append(decimal: n) }
 
     public mutating func endCell() {
         let end = bytes.count

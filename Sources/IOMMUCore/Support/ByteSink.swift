@@ -64,6 +64,25 @@ public struct ByteSink: ~Copyable {
         count += body(UnsafeMutableBufferPointer(start: base + count, count: maxCount))
     }
 
+    /// `n` in decimal, written in place (no String per number: `replay --json` writes two per
+    /// fault, the status table three per device).
+    public mutating func append(decimal n: UInt64) {
+        write(maxCount: 20) { d in
+            var v = n
+            var digits = 0
+            repeat {
+                digits += 1
+                v /= 10
+            } while v > 0
+            v = n
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            return digits
+        }
+    }
+
     public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }

@@ -77,13 +77,18 @@ public struct JSONWriter: ~Copyable {
 
     public mutating func number(_ k: JSONKey?, _ v: UInt64?) {
         key(k)
-        if let v { sink.append(String(v)) } else { raw("null") }
+        if let v { sink.append(decimal: v) } else { raw("null") }
         needsComma |= 1
     }
 
     public mutating func number(_ k: JSONKey?, _ v: Int64?) {
         key(k)
-        if let v { sink.append(String(v)) } else { raw("null") }
+        if let v {
+            if v < 0 { sink.append(UInt8(ascii: "-")) }
+            sink.append(decimal: v.magnitude)
+        } else {
+            raw("null")
+        }
         needsComma |= 1
     }
 
