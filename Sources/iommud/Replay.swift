@@ -55,8 +55,8 @@ struct Replay: ParsableCommand {
             defer { if fd != 0 { close(fd) } }
             var st = stat()
             let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
-            // Room for a new device every 4 KiB of log, more than real logs have: the tables are
-            // then not rehashed as they fill (about 100 bytes of table per 4 KiB read).
+            // Room for a new device every 4 KiB of log, more than real logs have: the device
+            // table is then not rehashed as it fills (room not used is address space only).
             if let size { ledger.reserveCapacity(devices: Int(min(size / 4096, 1 << 20))) }
             // One buffer: each read goes after the unfinished record the last feed left at its
             // front, so the engine sees whole records without copying every chunk.

@@ -2,12 +2,11 @@
 /// `iommu_faults_total` series (unit, vendor, kind, reason, class), and its last fault.
 ///
 /// The counters live here, not in a table of their own keyed by the whole series: a fault is
-/// then counted with one lookup (by device) instead of two, and a large replay's tens of
-/// thousands of devices fill one hash table, not two (bench/: replay throughput).
+/// then counted with one lookup (by device) instead of two (bench/: replay throughput).
 ///
-/// Kept small: the ledger holds one per device in a hash table that moves every entry each
-/// time it grows. The last fault, a large value, lives in a box (copy on write) so an entry is
-/// a few words, not the size of a `Fault`.
+/// Kept small: the ledger holds one per device (`DeviceTable`, tens of thousands in a large
+/// replay), and copies of the ledger share them until one changes. The last fault, a large
+/// value, lives in a box (copy on write) so a summary is a few words, not the size of a `Fault`.
 public struct DeviceSummary: Sendable, Equatable {
     public var device: String
     public var unit: String

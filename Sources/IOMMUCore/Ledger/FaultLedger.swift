@@ -34,9 +34,9 @@ public struct FaultLedger: Sendable, Equatable {
 
     public init() {}
 
-    /// Makes room for `devices` devices (and as many counter series) at once, so the tables do
-    /// not grow step by step: each step rehashes every entry (`iommud replay`, which knows the
-    /// size of its input).
+    /// Makes room for `devices` devices at once, so the device table does not grow step by
+    /// step: each step rehashes every name and moves every summary (`iommud replay`, which knows
+    /// the size of its input).
     public mutating func reserveCapacity(devices n: Int) {
         self.devices.reserveCapacity(n)
     }
