@@ -82,8 +82,10 @@ public enum KmsgRecordParser {
 
     /// `unescape`, or `previous` itself when it is what the bytes say unescaped.
     static func unescape(_ b: UnsafeBufferPointer<UInt8>, reusing previous: String?) -> String {
-        if let previous, ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0) == b.count,
-            ByteSearch.equals(previous, b)
+        // Equal bytes count only without an escape among them: `\x41` would equal a previous
+        // value whose own escape unescaped to those four characters.
+        if let previous, ByteSearch.equals(previous, b),
+            ByteSearch.index(of: UInt8(ascii: "\\"), in: b, from: 0) == b.count
         {
             return previous
         }

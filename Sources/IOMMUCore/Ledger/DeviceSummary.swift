@@ -27,9 +27,12 @@ public struct DeviceSummary: Sendable, Equatable {
     }
 
     /// Faults by reason code ("" when the vendor has none).
-    public var byReason: [String: UInt64] {
-        var out: [String: UInt64] = [:]
-        forEachSeries { out[$0.reason, default: 0] += $0.count }
+    public var byReason: [String: UInt64] { Self.byReason(firstSeries, moreSeries) }
+
+    static func byReason(_ first: Series?, _ more: [Series]) -> [String: UInt64] {
+        guard let first else { return [:] }
+        var out = [first.reason: first.count]
+        for s in more { out[s.reason, default: 0] += s.count }
         return out
     }
 
@@ -118,10 +121,8 @@ public struct DeviceSummary: Sendable, Equatable {
         // The status of a large replay asks every device of thousands: most have one series.
         guard let first else { return nil }
         if more.isEmpty { return first.reason.isEmpty ? nil : (first.reason, first.count) }
-        var byReason: [String: UInt64] = [first.reason: first.count]
-        for s in more { byReason[s.reason, default: 0] += s.count }
         var best: (reason: String, count: UInt64)?
-        for (reason, count) in byReason where !reason.isEmpty {
+        for (reason, count) in byReason(first, more) where !reason.isEmpty {
             if let b = best, b.count > count || (b.count == count && b.reason < reason) { continue }
             best = (reason, count)
         }

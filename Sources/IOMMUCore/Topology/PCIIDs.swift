@@ -15,8 +15,7 @@ public enum PCIIDs {
         var vendorName = ""
         var i = 0
         while i < b.count {
-            var end = i
-            while end < b.count && b[end] != 0x0a { end += 1 }
+            let end = ByteSearch.index(of: 0x0a, in: b, from: i)
             let line = UnsafeBufferPointer(rebasing: b[i..<end])
             i = end + 1
             guard let first = line.first, first != UInt8(ascii: "#") else { continue }

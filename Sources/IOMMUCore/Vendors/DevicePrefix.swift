@@ -37,11 +37,7 @@ struct DevicePrefix {
 extension ByteScanner {
     /// True when the bytes in `range` are exactly `literal`.
     func bytesEqual(_ range: Range<Int>, _ literal: StaticString) -> Bool {
-        let n = literal.utf8CodeUnitCount
-        guard range.count == n else { return false }
-        let lit = literal.utf8Start
-        for k in 0..<n where bytes[range.lowerBound + k] != lit[k] { return false }
-        return true
+        ByteSearch.equals(UnsafeBufferPointer(rebasing: bytes[range]), literal)
     }
 
     /// True when the bytes in `range` contain `literal`.
