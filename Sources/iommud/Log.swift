@@ -68,15 +68,15 @@ struct Log: ParsableCommand {
             writeStderr("iommud log: \(error)\n")
             throw ExitCode(1)
         }
-        let out = OutputBuffer()
         if json {
-            for e in entries { if let line = JournalLog.jsonLine(e) { out.append(line) } }
+            var out = ""
+            for e in entries { if let line = JournalLog.jsonLine(e) { out += line + "\n" } }
+            writeAll(1, out)
         } else if entries.isEmpty {
             writeStderr(
                 "no IOMMU faults in the journal" + (since != nil || until != nil ? " in that time range" : "") + ".\n")
         } else {
-            out.append(String(JournalLog.table(entries).dropLast()))
+            writeAll(1, JournalLog.table(entries))
         }
-        out.flush()
     }
 }

@@ -92,32 +92,32 @@ struct FixtureRunner {
         return Expectation(line: line, kind: tokens.first ?? "", fields: fields, text: text)
     }
 
-    /// The outputs, through the daemon's gate (facility + byte-level prefilter) and classifier.
-    func run(options: Classifier.Options = Classifier.Options()) -> [ClassifierOutput] {
-        var classifier = Classifier(options: options)
+    /// The outputs, through the daemon's own pipeline (framing, sequence numbers, facility and
+    /// prefilter gate, classifier, attribution with no topology): a record at a time, `@flush`
+    /// where the daemon's reader would have gone idle.
+    func run(options: Classifier.Options = Classifier.Options(), catalog: FamilyCatalog = .standard)
+        -> [ClassifierOutput]
+    {
+        var pipeline = KmsgPipeline(options: options, catalog: catalog)
         var out: [ClassifierOutput] = []
         for step in steps {
             switch step {
             case .flush:
-                classifier.flush(into: &out)
+                pipeline.idle()
             case .record(let i):
-                let raw = records[i].raw + "\n"
-                raw.withBytes { bytes in
-                    guard let layout = KmsgRecordParser.layout(bytes) else { return }
-                    if Classifier.wants(layout: layout, bytes: bytes, options: options) {
-                        classifier.classify(KmsgRecordParser.record(bytes, layout: layout), into: &out)
-                    }
-                }
+                (records[i].raw + "\n").withBytes { pipeline.read(record: $0) }
             }
+            out += pipeline.commit().outputs
         }
-        classifier.flush(into: &out)
+        pipeline.idle()
+        out += pipeline.commit().outputs
         return out
     }
 
     /// Every difference between the file's expectations and what the classifier produced.
-    func check(options: Classifier.Options = Classifier.Options()) -> [String] {
+    func check(options: Classifier.Options = Classifier.Options(), catalog: FamilyCatalog = .standard) -> [String] {
         var problems = self.problems
-        let outputs = run(options: options)
+        let outputs = run(options: options, catalog: catalog)
         var bySeq: [UInt64: [ClassifierOutput]] = [:]
         for o in outputs {
             guard let s = o.seq else {
@@ -170,7 +170,7 @@ struct FixtureRunner {
         case .fault(let f):
             return [
                 "_kind": "fault", "vendor": f.vendor.rawValue, "kind": f.kind.rawValue,
-                "recoverable": f.recoverable ? "true" : "false", "device": f.device?.description ?? "null",
+                "recoverable": f.recoverable ? "true" : "false", "device": f.deviceLabel ?? "null",
                 "unit": f.unit ?? "null", "sid": h(f.sourceID.map(UInt64.init)), "reason": f.reasonString ?? "null",
                 "reason_text": f.reasonText ?? "null", "owner": f.owner?.rawValue ?? "null", "address": h(f.address),
                 "pasid": h(f.pasid.map(UInt64.init)), "access": f.access?.rawValue ?? "null",

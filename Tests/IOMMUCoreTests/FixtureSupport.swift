@@ -70,3 +70,20 @@ func expectSyntaxError(
         e?.message.contains(message) == true, "\(String(describing: e)) should say \(message)",
         sourceLocation: sourceLocation)
 }
+
+/// Text through the daemon's pipeline as `iommud replay` feeds it: chunks, a commit after each.
+enum PipelineReplay {
+    static func run(_ chunks: [ArraySlice<UInt8>], format: ReplayFormat = .auto) -> (KmsgPipeline, [Fault]) {
+        var p = KmsgPipeline(input: format == .kmsg ? .kmsg : .text(format), fromStartOfBoot: false)
+        var faults: [Fault] = []
+        for (i, c) in chunks.enumerated() {
+            c.withUnsafeBufferPointer { p.read(stream: $0, isFinal: i == chunks.count - 1) }
+            faults += p.commit().faults
+        }
+        return (p, faults)
+    }
+
+    static func run(_ text: String, format: ReplayFormat = .auto) -> (KmsgPipeline, [Fault]) {
+        run([Array(text.utf8)[...]], format: format)
+    }
+}

@@ -3,7 +3,8 @@ import Testing
 
 @Suite("Byte-level prefilter")
 struct PrefilterTests {
-    static func wants(_ s: String) -> Bool { s.withBytes { IOMMUPrefilter.mightBeIOMMU($0) } }
+    static let prefilter = IOMMUPrefilter(catalog: .standard)
+    static func wants(_ s: String) -> Bool { s.withBytes { prefilter.mightBeIOMMU($0) } }
 
     @Test(
         "accepts every family's words",
@@ -52,19 +53,40 @@ struct PrefilterTests {
         #expect(!Self.wants(line))
     }
 
-    @Test(
-        "finds a word at every offset and text length: across block edges and in the overlapping last block",
-        arguments: ["dmar", "DMAR", "DRHD", "iommu", "SMMU", "INTR-", "AMD-V", "Event logged", "iopf", "prq_"])
-    func everyOffset(_ word: String) {
+    /// Every word a family declares, derived into the prefilter: found at every offset and text
+    /// length, and not found when its last byte is missing (unless what is left still holds
+    /// another declared word: `arm-smmu-v` holds `smmu`).
+    @Test("finds every declared word at every offset and text length", arguments: FamilyCatalog.standard.prefilterWords)
+    func everyOffset(_ word: PrefilterWord) {
+        let all = FamilyCatalog.standard.prefilterWords
+        let text = String(decoding: word.bytes, as: UTF8.self)
         for before in 0..<40 {
             for after in [0, 1, 5, 15, 16, 17, 31, 40] {
-                let line = String(repeating: "x", count: before) + word + String(repeating: "y", count: after)
-                #expect(Self.wants(line), "\(before) + \(word) + \(after)")
-                // A word short of its last letter (its anchor, mostly, but not all of it) is not.
-                let cut = String(repeating: "x", count: before) + word.dropLast() + String(repeating: "y", count: after)
-                #expect(!Self.wants(cut), "\(before) + \(word.dropLast()) + \(after)")
+                let line = String(repeating: "x", count: before) + text + String(repeating: "y", count: after)
+                #expect(Self.wants(line), "\(before) + \(text) + \(after)")
+                if word.anyCase {
+                    #expect(Self.wants(line.uppercased()) && Self.wants(line.lowercased()), "\(line), any case")
+                }
+                let cut = String(repeating: "x", count: before) + text.dropLast() + String(repeating: "y", count: after)
+                if !all.contains(where: { $0.occurs(in: cut) }) {
+                    #expect(!Self.wants(cut), "\(before) + \(text.dropLast()) + \(after)")
+                }
             }
         }
         for n in 0..<70 { #expect(!Self.wants(String(repeating: "ab-c_d ", count: n))) }
+    }
+
+    /// The descriptors and the prefilter agree: every record any fixture expects an output for
+    /// passes it (a parser can only claim what the prefilter lets through).
+    @Test("every fixture record with an output passes the prefilter")
+    func fixturesPass() {
+        for file in FixtureTests.files {
+            let runner = FixtureRunner(name: file, text: Fixtures.read(file))
+            for r in runner.records where r.expectations.contains(where: { $0.kind != "none" }) {
+                guard let k = KmsgRecordParser.parse(r.raw), k.isKernel else { continue }
+                let passes = k.text.withBytes { Self.prefilter.mightBeIOMMU($0) }
+                #expect(passes, "\(file):\(r.line) has an output but does not pass the prefilter: \(k.text)")
+            }
+        }
     }
 }

@@ -29,14 +29,10 @@ struct ReplayFormatTests {
         // Whole, and cut at a few places (chunk boundaries must not matter).
         let bytes = Array(input.utf8)
         for cut in [bytes.count, 1, bytes.count / 3, bytes.count / 2 + 7] where cut <= bytes.count {
-            var e = ReplayEngine(format: .auto)
-            var faults: [Fault] = []
-            bytes[..<cut].withUnsafeBufferPointer { faults += e.feed($0, isFinal: false) }
-            bytes[cut...].withUnsafeBufferPointer { faults += e.feed($0, isFinal: false) }
-            faults += e.feed(UnsafeBufferPointer(start: nil, count: 0), isFinal: true)
+            let (e, faults) = PipelineReplay.run([bytes[..<cut], bytes[cut...], []])
             let label = "\(name) cut at \(cut)"
             #expect(e.resolvedFormat?.rawValue == want["format"], "\(label): resolved format")
-            if let r = want["records"] { #expect(String(e.recordsRead) == r, "\(label): records") }
+            if let r = want["records"] { #expect(String(e.ledger.records) == r, "\(label): records") }
             #expect(faults.count == wantFaults.count, "\(label): \(faults.map { FixtureRunner.describe(.fault($0)) })")
             for (f, w) in zip(faults, wantFaults) {
                 var got = FixtureRunner.fields(of: .fault(f))
@@ -85,10 +81,7 @@ struct ReplayFormatTests {
     }
 
     static func replay(_ text: String, _ format: ReplayFormat) -> [Fault] {
-        var e = ReplayEngine(format: format)
-        var faults: [Fault] = []
-        text.withBytes { faults += e.feed($0, isFinal: true) }
-        return faults
+        PipelineReplay.run(text, format: format).1
     }
 
     /// What a text log can carry of a fault (not seq, not the exact text), sorted.

@@ -3,12 +3,8 @@ import Testing
 
 @Suite("Replay")
 struct ReplayTests {
-    static func replay(_ text: String, format: ReplayFormat = .auto) -> (ReplayEngine, [Fault]) {
-        let f = format == .auto ? ReplayFormat.detect(text) : format
-        var e = ReplayEngine(format: f)
-        var faults: [Fault] = []
-        text.withBytes { faults += e.feed($0, isFinal: true) }
-        return (e, faults)
+    static func replay(_ text: String, format: ReplayFormat = .auto) -> (KmsgPipeline, [Fault]) {
+        PipelineReplay.run(text, format: format)
     }
 
     @Test(
@@ -29,10 +25,7 @@ struct ReplayTests {
     @Test("fuzzer crashers replay without trapping", arguments: listFiles(Fixtures.root + "/replay/crashers").sorted())
     func crashers(_ name: String) {
         let bytes = Array(readFile(Fixtures.root + "/replay/crashers/" + name).utf8)
-        for format in ReplayFormat.allCases {
-            var e = ReplayEngine(format: format)
-            bytes.withUnsafeBufferPointer { _ = e.feed($0, isFinal: true) }
-        }
+        for format in ReplayFormat.allCases { _ = PipelineReplay.run([bytes[...]], format: format) }
         // A stamp bracket that closes after ` kernel: ` is not a dmesg stamp.
         #expect(ReplayFormat.detect("[ 7100.00001 host kernel: iommu ivhd0: AMD-Vi: Event logged [X]") == .journal)
     }
@@ -72,17 +65,15 @@ struct ReplayTests {
         let (whole, _) = Self.replay(kmsg, format: .kmsg)
         let bytes = Array(kmsg.utf8)
         for split in stride(from: 1, to: bytes.count, by: max(1, bytes.count / 37)) {
-            var e = ReplayEngine(format: .kmsg)
-            bytes[..<split].withUnsafeBufferPointer { _ = e.feed($0, isFinal: false) }
-            bytes[split...].withUnsafeBufferPointer { _ = e.feed($0, isFinal: true) }
+            let (e, _) = PipelineReplay.run([bytes[..<split], bytes[split...]], format: .kmsg)
             #expect(e.ledger.faults == whole.ledger.faults)
             #expect(e.ledger.suppressed == whole.ledger.suppressed)
-            #expect(e.recordsRead == whole.recordsRead)
+            #expect(e.ledger.records == whole.ledger.records)
         }
     }
 
-    @Test("a caller-kept buffer (feed(buffered:)) read in pieces gives what one feed gives", arguments: [7, 64, 1000])
-    func bufferedFeed(_ readSize: Int) {
+    @Test("reads of any size give what one read gives", arguments: [7, 64, 1000])
+    func pieces(_ readSize: Int) {
         let kmsg = (0..<40).map { i in
             i % 3 == 0
                 ? "3,\(i),\(i),-;DMAR: [DMA Read NO_PASID] Request device [00:0\(i % 8).0] fault addr 0x\(i)000 [fault reason 0x06] PTE Read access is not set\n"
@@ -98,26 +89,13 @@ struct ReplayTests {
                 .joined()
             let (whole, wholeFaults) = Self.replay(text, format: format)
             #expect(wholeFaults.count == 14)
-            // The CLI's protocol: append a read after what was not used, feed it all, keep the rest.
             let input = Array(text.utf8)
-            var e = ReplayEngine(format: format)
-            var buffer: [UInt8] = []
-            var faults: [Fault] = []
-            var offset = 0
-            while true {
-                let piece = input[offset..<min(offset + readSize, input.count)]
-                offset += piece.count
-                buffer += piece
-                let used = buffer.withUnsafeBufferPointer {
-                    e.feed(buffered: $0, isFinal: piece.isEmpty) { faults.append(copy $0) }
-                }
-                buffer.removeFirst(used)
-                if piece.isEmpty { break }
+            let chunks = stride(from: 0, to: input.count, by: readSize).map {
+                input[$0..<min($0 + readSize, input.count)]
             }
-            #expect(buffer.isEmpty)
+            let (e, faults) = PipelineReplay.run(chunks + [[]], format: format)
             #expect(faults == wholeFaults, "\(format), reads of \(readSize)")
             #expect(e.ledger == whole.ledger)
-            #expect(e.recordsRead == whole.recordsRead)
         }
     }
 

@@ -160,11 +160,11 @@ struct StormTrackerTests {
     }
 }
 
-@Suite("Journal rate limit")
-struct RateLimitTests {
+@Suite("Window budget (journal, actions)")
+struct WindowBudgetTests {
     @Test("never more than the limit in any period, whatever the offered rate")
     func bounded() {
-        var r = RateLimit(limit: 5, periodUsec: 1_000_000)
+        var r = WindowBudget(limit: 5, periodUsec: 1_000_000)
         var sent: [Int64] = []
         var now: Int64 = 0
         for _ in 0..<20_000 {

@@ -17,7 +17,7 @@ struct VendorTests {
                 c.flush(into: &out)
             } else {
                 let r = record(l)
-                if Classifier.wants(r, options: c.options) { c.classify(r, into: &out) }
+                if c.wants(r) { c.classify(r, into: &out) }
             }
         }
         return out

@@ -34,7 +34,7 @@ final class FakeSysfs {
         switch vendor {
         case .intel: return "devices/virtual/iommu/\(name)"
         case .amd: return "devices/pci0000:00/\(device!)/iommu/\(name)"
-        case .armSMMUv3, .armSMMU: return "devices/platform/\(device!)/iommu/\(name)"
+        default: return "devices/platform/\(device!)/iommu/\(name)"
         }
     }
 

@@ -299,16 +299,14 @@ final class Daemon {
         throw HarnessError("the daemon did not become ready in \(timeout) s:\n\(log)")
     }
 
+    /// `iommud status --json`, through the CLI and the control socket, as a user would ask.
     func status() throws -> MiniJSON {
-        switch ControlClient.get(path: controlSocket, target: "/status.json", timeoutMs: 2000) {
-        case .success(let body):
-            guard let j = MiniJSON.parse(body.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                throw HarnessError("status is not JSON: \(body)")
-            }
-            return j
-        case .failure(let f):
-            throw HarnessError("status failed: \(f)")
+        let (code, out) = try runCommand(Binary.path, ["status", "--json", "--socket", controlSocket])
+        guard code == 0 else { throw HarnessError("status failed (\(code)): \(out)") }
+        guard let j = MiniJSON.parse(out.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("status is not JSON: \(out)")
         }
+        return j
     }
 
     func metrics() throws -> Scrape {

@@ -34,6 +34,8 @@ public struct CheckpointState: Sendable, Equatable {
 public struct CheckpointDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: Int?
     public var message: String
+    /// Written by a newer iommud: not corrupt, only not understood here.
+    public var isNewerFormat = false
     public var description: String { (line.map { "line \($0): " } ?? "") + message }
 }
 
@@ -107,7 +109,8 @@ public enum CheckpointCodec {
         case 2: return try decodeV2(text)
         default:
             throw CheckpointDecodeError(
-                line: 1, message: "format version \(version) is newer than this iommud understands")
+                line: 1, message: "format version \(version) is newer than this iommud understands", isNewerFormat: true
+            )
         }
     }
 
@@ -151,7 +154,7 @@ public enum CheckpointCodec {
                 }
             }
             func vendor(_ s: String) throws(CheckpointDecodeError) -> Vendor {
-                guard let v = Vendor(rawValue: s) else {
+                guard let v = Vendor(validating: s) else {
                     throw CheckpointDecodeError(line: n, message: "unknown vendor '\(s)'")
                 }
                 return v
@@ -248,7 +251,7 @@ public enum CheckpointCodec {
             case "seq" where f.count == 2: seq = UInt64(f[1])
             case "lost" where f.count == 2: l.lostRecords = UInt64(f[1]) ?? 0
             case "fault" where f.count == 8:
-                guard let vendor = Vendor(rawValue: f[3]), let count = UInt64(f[7]) else {
+                guard let vendor = Vendor(validating: f[3]), let count = UInt64(f[7]) else {
                     throw CheckpointDecodeError(line: i + 1, message: "bad v1 fault line")
                 }
                 let key = FaultCounterKey(

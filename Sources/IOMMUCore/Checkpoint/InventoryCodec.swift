@@ -25,14 +25,14 @@ enum InventoryCodec {
         func h(_ s: String) -> UInt64? { s == "-" ? nil : UInt64(s.dropFirst(2), radix: 16) }
         func s(_ v: String) -> String? { v == "-" ? nil : v }
         switch kind {
-        case "enabled": return Vendor(rawValue: rest).map { .iommuEnabled($0) }
+        case "enabled": return Vendor(validating: rest).map { .iommuEnabled($0) }
         case "disabled":
             let p = rest.split(separator: " ", maxSplits: 1).map(String.init)
             guard p.count == 2 else { return nil }
-            return .iommuDisabled(Vendor(rawValue: p[0]), reason: p[1])
+            return .iommuDisabled(Vendor(validating: p[0]), reason: p[1])
         case "passthrough": return .passthrough(source: rest)
         case "unit":
-            guard f.count == 6, let v = Vendor(rawValue: f[0]) else { return nil }
+            guard f.count == 6, let v = Vendor(validating: f[0]) else { return nil }
             return .unit(vendor: v, name: s(f[1]), address: h(f[2]), version: s(f[3]), cap: h(f[4]), ecap: h(f[5]))
         case "amd-found":
             guard f.count == 2 else { return nil }

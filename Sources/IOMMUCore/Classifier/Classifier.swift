@@ -1,20 +1,14 @@
 /// Turns kernel records into faults, loss markers and platform facts.
 ///
-/// Pure and deterministic: the daemon and `iommud replay` drive the same value over /dev/kmsg
-/// and over files. Multi-record groups (AMD split events, SMMUv3's five-record dumps, pasted
-/// two-line Intel records, SMMUv2 global faults) are joined here; `pendingSince` tells the
-/// checkpoint where the oldest unfinished group began so a restart re-reads it whole.
+/// Pure and deterministic: `KmsgPipeline` drives it for the daemon and for `iommud replay`
+/// alike. Multi-record groups (AMD split events, SMMUv3's five-record dumps, pasted two-line
+/// Intel records, SMMUv2 global faults) are joined by the family parsers; `pendingSince` tells
+/// the checkpoint where the oldest unfinished group began so a restart re-reads it whole.
 ///
-/// Dispatch: ratelimit summaries → Intel → AMD → SMMUv3 → SMMUv2 → boot inventory → the
-/// `.unparsed` fallback for IOMMU-looking reports no parser knows (never dropped).
-///
-/// Where each vendor decides recoverable vs non-recoverable (kernel-formats.md §8.1):
-/// * Intel — IntelVTd.swift (DMA / IR records: never), IntelQueuedInvalidation.swift (QI:
-///   never), IntelPageRequest.swift (PRQ lines: always).
-/// * AMD — AMDVi.swift (event log: never), AMDViMessages.swift (PPR-log anomalies: always).
-/// * ARM SMMUv3 — ArmSMMUv3Events.swift (the event record's STALL bit), ArmSMMUv3.swift (PRI
-///   requests: always).
-/// * ARM SMMUv2 — ArmSMMUv2.swift (FSR.SS of a context fault; global faults never).
+/// Dispatch: `N callbacks suppressed` lines → each family of the catalog in order → boot
+/// inventory → the `.unparsed` fallback for IOMMU-looking reports no parser knows (never
+/// dropped). Each family file says where it decides recoverable vs non-recoverable
+/// (kernel-formats.md §8.1).
 public struct Classifier: Sendable {
     public struct Options: Sendable, Equatable {
         /// Tests only: also classify records written from userspace (facility ≠ 0).
@@ -25,65 +19,57 @@ public struct Classifier: Sendable {
         }
     }
 
-    public var options: Options
-    var intel = IntelVTdParser()
-    var amd = AMDViParser()
-    var smmuv3 = ArmSMMUv3Parser()
-    var smmuv2 = ArmSMMUv2Parser()
+    public let options: Options
+    public let catalog: FamilyCatalog
+    /// The byte-level gate, built from the catalog's descriptors.
+    public let prefilter: IOMMUPrefilter
+    var parsers: [any FamilyParser]
 
-    public init(options: Options = Options()) {
+    public init(options: Options = Options(), catalog: FamilyCatalog = .standard) {
         self.options = options
+        self.catalog = catalog
+        self.prefilter = IOMMUPrefilter(catalog: catalog)
+        self.parsers = catalog.families.map { $0.makeParser($0.descriptor) }
     }
 
     /// The fast path's question, asked on the raw record before any String exists: facility
-    /// filter first, then the byte-level IOMMU word check.
-    @inlinable
-    public static func wants(
-        layout: KmsgRecordLayout, bytes: UnsafeBufferPointer<UInt8>, options: Options
-    ) -> Bool {
+    /// first, then the byte-level IOMMU word check on the still-escaped text.
+    public func wants(layout: KmsgRecordLayout, bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         if layout.facility != 0 && !options.acceptUserFacility { return false }
-        return IOMMUPrefilter.mightBeIOMMU(UnsafeBufferPointer(rebasing: bytes[layout.text]))
+        return prefilter.mightBeIOMMU(UnsafeBufferPointer(rebasing: bytes[layout.text]))
     }
 
-    /// The same question for a record that is already decoded (text replay): facility, then the
-    /// prefilter over its (unescaped) text.
-    public static func wants(_ r: KmsgRecord, options: Options) -> Bool {
+    /// The same question for a record that is already decoded (text logs).
+    public func wants(_ r: KmsgRecord) -> Bool {
         if !r.isKernel && !options.acceptUserFacility { return false }
-        return r.text.withBytes { IOMMUPrefilter.mightBeIOMMU($0) }
+        return r.text.withBytes { prefilter.mightBeIOMMU($0) }
     }
 
     /// Sequence number of the first record of the oldest unfinished group, if any — including a
     /// complete fault held back for a detail line that may follow (Intel PTE dump, AMD DTE/CMD
     /// lines, a 6.14+ SMMUv3 raw dump waiting for its decoded line): it is not emitted yet.
     public var pendingSince: UInt64? {
-        var m: UInt64?
-        for s in [intel.pendingSince, amd.pendingSince, smmuv3.pendingSince, smmuv2.pendingSince] {
-            if let s { m = m.map { min($0, s) } ?? s }
-        }
-        return m
+        parsers.compactMap(\.pendingSince).min()
     }
 
     /// Classifies one record, appending what it completes to `out`.
     public mutating func classify(_ r: KmsgRecord, into out: inout [ClassifierOutput]) {
         if !r.isKernel && !options.acceptUserFacility { return }
-        // Each parser claims the records of its family; order matters only where formats
-        // could overlap (the ratelimit line has no vendor prefix).
-        if RatelimitParser.consume(r, into: &out) { return }
+        if SuppressedMessagesLine.consume(r, catalog: catalog, into: &out) { return }
         let before = out.count
-        if intel.consume(r, into: &out) { return }
-        if amd.consume(r, into: &out) {
-            intel.releaseHeld(into: &out, at: before)
-            return
-        }
-        // A fault held for its detail lines (Intel page-table dump, AMD DTE/CMD) is complete
-        // once another driver speaks: its details follow it immediately, from the same function.
-        if smmuv3.consume(r, into: &out) || smmuv2.consume(r, into: &out) {
-            intel.releaseHeld(into: &out, at: before)
-            amd.releaseHeld(into: &out, at: before)
+        for i in parsers.indices where parsers[i].consume(r, into: &out) {
+            // A fault held for its detail lines (Intel page-table dump, AMD DTE/CMD) is complete
+            // once another family speaks: its details follow it at once, from the same function.
+            var at = before
+            for j in parsers.indices where j != i {
+                let n = out.count
+                parsers[j].anotherFamilySpoke(into: &out, at: at)
+                at += out.count - n
+            }
             return
         }
         if BootInventoryParser.consume(r, into: &out) { return }
-        if let vendor = Self.unparsedVendor(r) {
+        if case .some(let vendor) = Self.unparsedVendor(r, catalog: catalog) {
             out.append(.unparsed(vendor: vendor, text: r.text, seq: r.seq))
         }
     }
@@ -91,53 +77,29 @@ public struct Classifier: Sendable {
     /// The reader went idle: release what was held only to see whether a follow-up line would
     /// add detail. Groups still missing records stay pending.
     public mutating func flush(into out: inout [ClassifierOutput]) {
-        intel.flush(into: &out)
-        amd.flush(into: &out)
-        smmuv3.flush(into: &out)
-        smmuv2.flush(into: &out)
+        for i in parsers.indices { parsers[i].flush(into: &out) }
     }
 
     /// End of input (replay): `flush`, then every group still missing records is emitted with
     /// what it has — a fault when the records seen say enough, else `.unparsed`.
     public mutating func finish(into out: inout [ClassifierOutput]) {
-        intel.finish(into: &out)
-        amd.finish(into: &out)
-        smmuv3.finish(into: &out)
-        smmuv2.finish(into: &out)
+        for i in parsers.indices { parsers[i].finish(into: &out) }
     }
 
     /// Decides whether an unclaimed record is an IOMMU *report* we do not know (counted as
     /// unparsed) or ordinary IOMMU chatter (`Adding to iommu group`, `ias 48-bit`, `Unable to
     /// read/write to IOMMU perf counter`): only lines that speak of a fault, an event or an
-    /// overflow count; the vendor comes from the words in the line. Returns `.some(nil)` for an
-    /// IOMMU report of no particular vendor.
-    static func unparsedVendor(_ r: KmsgRecord) -> Vendor?? {
-        r.text.withBytes { b -> Vendor?? in
+    /// overflow count; the family is the first whose naming words the line holds. Returns
+    /// `.some(nil)` for an IOMMU report of no particular family, nil for no report.
+    static func unparsedVendor(_ r: KmsgRecord, catalog: FamilyCatalog) -> Vendor?? {
+        let reportish = r.text.withBytes { b -> Bool in
             let s = ByteScanner(b)
-            let reportish =
-                s.containsWord("fault") || s.containsWord("Fault") || s.containsWord("FAULT")
-                || s.find("Event logged") != nil
-                || s.find("event 0x") != nil || s.containsWord("overflow")
-                || s.find("Request device") != nil
-                || s.find("PPR logged") != nil
-            guard reportish else { return .none }
-            if s.find("DMAR") != nil || s.find("dmar") != nil || s.find("DRHD") != nil
-                || s.find("INTR-REMAP") != nil
-            {
-                return .some(.intel)
-            }
-            if s.find("AMD-Vi") != nil || s.find("ivhd") != nil || s.find("amd_iommu") != nil {
-                return .some(.amd)
-            }
-            if s.find("arm-smmu-v3") != nil || s.find("smmuv3") != nil { return .some(.armSMMUv3) }
-            if s.find("arm-smmu") != nil || s.find("smmu") != nil || s.find("qcom-iommu") != nil {
-                return .some(.armSMMU)
-            }
-            if s.find("iommu") != nil || s.find("IOMMU") != nil || s.find("Event logged") != nil {
-                return .some(nil)
-            }
-            return .none
+            return s.containsWord("fault") || s.containsWord("Fault") || s.containsWord("FAULT")
+                || s.find("Event logged") != nil || s.find("event 0x") != nil || s.containsWord("overflow")
+                || s.find("Request device") != nil || s.find("PPR logged") != nil
         }
+        guard reportish else { return .none }
+        return catalog.vendor(namedIn: r.text)
     }
 }
 

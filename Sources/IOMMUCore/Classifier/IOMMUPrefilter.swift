@@ -1,169 +1,171 @@
-/// The hot path's first and only test for most records.
+/// The hot path's first and only test for most records: could this message be an IOMMU's?
 ///
 /// Nine in ten kernel records have nothing to do with an IOMMU (USB, network, audit, …). This
-/// check looks at the still-escaped message bytes in the read buffer and answers "could this be
-/// an IOMMU message?" without allocating, decoding or copying anything; only records that pass
-/// are turned into Strings and handed to the vendor parsers. It must accept every record any
-/// parser handles — every vendor's messages carry one of these words in their prefix or
-/// function name:
-///   `dmar`/`DMAR`/`DRHD`/`INTR-REMAP` (Intel, all eras, incl. `dmar_fault: N callbacks suppressed`),
-///   `iommu`/`IOMMU` (Intel PRQ `IOMMU: dmarN:`, AMD `iommu ivhdN:`, `amd_iommu_…` ratelimits,
-///     qcom-iommu, boot inventory and the `intel_iommu=`/`amd_iommu=` command line),
-///   `AMD-Vi`, `Event logged` (AMD 4.19.89+ per-device lines carry neither of the above),
-///   `smmu`/`SMMU` (arm-smmu, arm-smmu-v3 and their ratelimited functions),
-///   `iopf` (IOMMU-core page-fault functions such as `get_domain_for_iopf: N callbacks suppressed`),
-///   `prq_` (Intel `prq_event_thread: N callbacks suppressed`, the only PRQ line without `dmar`).
-/// One group of records carries none of them: the bodies of AMD's 4.9–4.17 split events
-/// (`IO_PAGE_FAULT device=… ]` in a record of its own). Those start with the event's upper-case
-/// name, which `startsWithEventName` accepts; the classifier decides whether a header is pending.
-public enum IOMMUPrefilter {
-    /// Finds the words through rare two-byte anchors instead of testing every common letter:
-    /// `dm` (dmar), `hd` (DRHD), `mm` (iommu, smmu), `r-` (INTR-), `-v` (AMD-V), `gg` (Event
-    /// logged), `pf` (iopf), `q_` (prq_), both cases. Sixteen positions at a time (SIMD, SSE2 or
-    /// NEON): each byte and the one before it, folded to lower case (`| 0x20`), are compared
-    /// with the anchors' bytes; only a hit is checked against the whole word, and ordinary text
-    /// hits an anchor rarely (`comm=` in audit records, `admin`). Texts shorter than a block go
-    /// through two 256-entry tables, a byte at a time (bench/: replay throughput).
-    public static func mightBeIOMMU(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
+/// check looks at the still-escaped message bytes and answers without allocating, decoding or
+/// copying; only records that pass become Strings for the family parsers. It is built from the
+/// families' descriptors (`FamilyDescriptor.words`, and their event names where an event may
+/// start a record of its own), so it accepts every record a parser claims by construction;
+/// `PrefilterTests` checks that against every fixture.
+///
+/// How: each word is found through one two-byte *anchor* inside it — the pair least likely in
+/// ordinary text (punctuation, a doubled letter, rare letters: `r-` of `INTR-`, `mm` of
+/// `iommu`). Two 256-entry tables of 64-bit masks say which anchors a byte may start and end;
+/// one pass over the text ANDs the mask of each byte with the one before, and only a hit is
+/// checked against the whole words of that anchor.
+public struct IOMMUPrefilter: Sendable {
+    struct Candidate: Sendable {
+        var bytes: [UInt8]
+        var anyCase: Bool
+        /// Where the anchor's first byte sits in the word.
+        var anchorOffset: Int
+    }
+
+    /// Per byte value: the anchors (bits) it may start; then per byte value, those it may end.
+    private var starts = [UInt64](repeating: 0, count: 256)
+    private var ends = [UInt64](repeating: 0, count: 256)
+    /// The words of each anchor.
+    private var candidates: [[Candidate]] = []
+    /// Event names that may start a record (AMD split bodies): first byte, length range, names.
+    private var nameFirstBytes = [Bool](repeating: false, count: 256)
+    private var nameLengths: ClosedRange<Int> = 0...0
+    private var names: [[UInt8]] = []
+    /// The shortest word: texts shorter than it cannot match.
+    private var shortest = Int.max
+
+    public init(words: [PrefilterWord], eventNames: [String] = []) {
+        var anchorIndex: [UInt16: Int] = [:]
+        for w in Set(words) where w.bytes.count >= 2 {
+            let offset = Self.anchorOffset(w)
+            let a = w.bytes[offset]
+            let b = w.bytes[offset + 1]
+            let key = UInt16(w.anyCase ? a.lowercasedASCII : a) << 8 | UInt16(w.anyCase ? b.lowercasedASCII : b)
+            let index: Int
+            if let i = anchorIndex[key] {
+                index = i
+            } else {
+                precondition(candidates.count < 64, "more than 64 distinct prefilter anchors")
+                index = candidates.count
+                anchorIndex[key] = index
+                candidates.append([])
+            }
+            let bit = UInt64(1) << UInt64(index)
+            for c in w.anyCase ? [a.lowercasedASCII, a.uppercasedASCII] : [a] { starts[Int(c)] |= bit }
+            for c in w.anyCase ? [b.lowercasedASCII, b.uppercasedASCII] : [b] { ends[Int(c)] |= bit }
+            candidates[index].append(Candidate(bytes: w.bytes, anyCase: w.anyCase, anchorOffset: offset))
+            shortest = min(shortest, w.bytes.count)
+        }
+        // Longer words first: a hit is confirmed by the first word that matches.
+        for i in candidates.indices { candidates[i].sort { $0.bytes.count > $1.bytes.count } }
+        let nameBytes = eventNames.map { Array($0.utf8) }.filter { !$0.isEmpty }
+        if let lo = nameBytes.map(\.count).min(), let hi = nameBytes.map(\.count).max() {
+            nameLengths = lo...hi
+            for n in nameBytes { nameFirstBytes[Int(n[0])] = true }
+            names = nameBytes
+        }
+    }
+
+    /// Builds the prefilter every family of the catalog needs.
+    public init(catalog: FamilyCatalog) {
+        var names: [String] = []
+        for f in catalog.descriptors where f.eventNamesStartRecords { names += f.events.map(\.name) }
+        self.init(words: catalog.prefilterWords, eventNames: names)
+    }
+
+    /// The anchor of a word: the pair of adjacent bytes, neither a space, least common in
+    /// ordinary kernel text by a fixed rarity score (ties: the first).
+    static func anchorOffset(_ w: PrefilterWord) -> Int {
+        var best = 0
+        var bestScore = Int.max
+        for i in 0..<(w.bytes.count - 1) {
+            let a = w.bytes[i]
+            let b = w.bytes[i + 1]
+            guard a != 0x20, b != 0x20 else { continue }
+            var score = commonness(a) + commonness(b)
+            if a.lowercasedASCII == b.lowercasedASCII && isLetter(a) { score = min(score, 3) }
+            if score < bestScore {
+                best = i
+                bestScore = score
+            }
+        }
+        return best
+    }
+
+    static func isLetter(_ c: UInt8) -> Bool { c.lowercasedASCII >= 0x61 && c.lowercasedASCII <= 0x7a }
+
+    /// How common a byte is in kernel messages: punctuation other than the usual is rare,
+    /// letters by their frequency in English text.
+    static func commonness(_ c: UInt8) -> Int {
+        if isLetter(c) {
+            // e t a o i n s r h l d c u m f p g w y b v k x j q z, most common first.
+            let order: [UInt8] = Array("etaoinsrhldcumfpgwybvkxjqz".utf8)
+            let rank = order.firstIndex(of: c.lowercasedASCII) ?? 25
+            return 26 - rank
+        }
+        if c >= 0x30 && c <= 0x39 { return 14 }
+        switch c {
+        case UInt8(ascii: ":"), UInt8(ascii: ","), UInt8(ascii: "."), UInt8(ascii: "="): return 20
+        default: return 1
+        }
+    }
+
+    public func mightBeIOMMU(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = t.count
-        guard n >= 4 else { return false }
+        guard n >= 2 else { return false }
         if startsWithEventName(t) { return true }
-        guard n > 16 else { return scalarScan(t, from: 1) }
-        let base = UnsafeRawPointer(t.baseAddress!)
-        var i = 1  // the anchor's second byte
-        while true {
-            let hits = anchorHits(
-                previous: base.loadUnaligned(fromByteOffset: i - 1, as: SIMD16<UInt8>.self),
-                current: base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self))
-            // Lanes are 0x00 or 0xff; as two words, a set byte k of word w is lane 8w + k
-            // (`any()` and lane subscripts compile to calls and a loop here).
-            let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
-            if words[0] | words[1] != 0 {
-                for w in 0..<2 {
-                    var m = words[w]
-                    while m != 0 {
-                        let bit = m.trailingZeroBitCount  // a multiple of 8
-                        if wordAround(anchorEnd: i + 8 * w + bit / 8, in: t) { return true }
-                        m &= ~(0xff << UInt64(bit))
-                    }
+        guard n >= shortest else { return false }
+        return starts.withUnsafeBufferPointer { s in
+            ends.withUnsafeBufferPointer { e in
+                var previous = s[Int(t[0])]
+                var i = 1
+                while i < n {
+                    let c = Int(t[i])
+                    let hit = previous & e[c]
+                    if hit != 0, confirm(hit, anchorEnd: i, in: t) { return true }
+                    previous = s[c]
+                    i += 1
                 }
+                return false
             }
-            if i + 16 == n { return false }
-            // The last block ends at the end of the text, overlapping the one before (a lane
-            // tested twice only costs a second look at a hit).
-            i = min(i + 16, n - 16)
         }
     }
 
-    /// A byte at a time through two 256-entry tables: texts too short for one block.
-    static func scalarScan(_ t: UnsafeBufferPointer<UInt8>, from first: Int) -> Bool {
-        anchorTables.withUnsafeBufferPointer { tables in
-            // tables[0..<256]: the anchors a byte can start; tables[256...]: those it can end.
-            let starts = tables.baseAddress!
-            let ends = starts + 256
-            var previous = starts[Int(t[first - 1])]
-            var i = first
-            while i < t.count {
-                let b = Int(t[i])
-                if previous & ends[b] != 0, wordAround(anchorEnd: i, in: t) { return true }
-                previous = starts[b]
-                i += 1
+    /// Whether a word of one of the anchors in `hit` surrounds the anchor ending at `i`.
+    private func confirm(_ hit: UInt64, anchorEnd i: Int, in t: UnsafeBufferPointer<UInt8>) -> Bool {
+        var m = hit
+        while m != 0 {
+            let k = m.trailingZeroBitCount
+            m &= m - 1
+            for c in candidates[k] {
+                let start = i - 1 - c.anchorOffset
+                guard start >= 0, start + c.bytes.count <= t.count else { continue }
+                var j = 0
+                if c.anyCase {
+                    while j < c.bytes.count, t[start + j].lowercasedASCII == c.bytes[j].lowercasedASCII { j += 1 }
+                } else {
+                    while j < c.bytes.count, t[start + j] == c.bytes[j] { j += 1 }
+                }
+                if j == c.bytes.count { return true }
             }
-            return false
-        }
-    }
-
-    /// Lane k set: an anchor ends at `current[k]` (after `previous[k]`).
-    @inline(__always)
-    static func anchorHits(previous: SIMD16<UInt8>, current: SIMD16<UInt8>) -> SIMDMask<SIMD16<Int8>> {
-        let fold = SIMD16<UInt8>(repeating: 0x20)
-        let p = previous | fold
-        let c = current | fold
-        @inline(__always) func eq(_ v: SIMD16<UInt8>, _ b: UInt8) -> SIMDMask<SIMD16<Int8>> {
-            v .== SIMD16(repeating: b)
-        }
-        let cm = eq(c, 0x6d)  // m
-        let cd = eq(c, 0x64)  // d
-        return (eq(p, 0x64) .& cm) .| (eq(p, 0x68) .& cd) .| (eq(p, 0x6d) .& cm)  // dm hd mm
-            .| (eq(p, 0x72) .& eq(c, 0x2d)) .| (eq(p, 0x2d) .& eq(c, 0x76))  // r- -v
-            .| (eq(p, 0x67) .& eq(c, 0x67)) .| (eq(p, 0x70) .& eq(c, 0x66))  // gg pf
-            .| (eq(p, 0x71) .& eq(c, 0x7f))  // q_ (`_` | 0x20)
-    }
-
-    /// The anchors (first byte, second byte), each bit of the tables one anchor.
-    static let anchors: [(UInt8, UInt8)] = [
-        (UInt8(ascii: "d"), UInt8(ascii: "m")), (UInt8(ascii: "h"), UInt8(ascii: "d")),
-        (UInt8(ascii: "m"), UInt8(ascii: "m")), (UInt8(ascii: "r"), UInt8(ascii: "-")),
-        (UInt8(ascii: "-"), UInt8(ascii: "v")), (UInt8(ascii: "g"), UInt8(ascii: "g")),
-        (UInt8(ascii: "p"), UInt8(ascii: "f")), (UInt8(ascii: "q"), UInt8(ascii: "_")),
-    ]
-
-    /// 256 bytes of "anchors this byte may start", then 256 of "anchors it may end", both
-    /// cases of each letter set.
-    static let anchorTables: [UInt8] = {
-        var t = [UInt8](repeating: 0, count: 512)
-        for (bit, (first, second)) in anchors.enumerated() {
-            for c in Set([first, first.lowercasedASCII, first.uppercasedASCII]) { t[Int(c)] |= 1 << bit }
-            for c in Set([second, second.lowercasedASCII, second.uppercasedASCII]) { t[256 + Int(c)] |= 1 << bit }
-        }
-        return t
-    }()
-
-    /// Is the word an anchor belongs to really there? `i` is the index of the anchor's second byte.
-    static func wordAround(anchorEnd i: Int, in t: UnsafeBufferPointer<UInt8>) -> Bool {
-        let pair = UInt16(t[i - 1] | 0x20) << 8 | UInt16(t[i] | 0x20)
-        /// `word` (case-insensitive when `fold`) starts at `start`.
-        func at(_ start: Int, _ word: StaticString, fold: Bool) -> Bool {
-            let count = word.utf8CodeUnitCount
-            guard start >= 0, start + count <= t.count else { return false }
-            let w = word.utf8Start
-            for k in 0..<count {
-                let b = fold ? t[start + k] | 0x20 : t[start + k]
-                if b != w[k] { return false }
-            }
-            return true
-        }
-        switch pair {
-        case 0x646d: return at(i - 1, "dmar", fold: true)
-        case 0x6864: return at(i - 3, "drhd", fold: true)
-        case 0x6d6d: return at(i - 3, "iommu", fold: true) || at(i - 2, "smmu", fold: true)
-        case 0x722d: return at(i - 4, "INTR-", fold: false)
-        case 0x2d76: return at(i - 4, "AMD-V", fold: false)
-        case 0x6767: return at(i - 9, "Event logged", fold: false)
-        case 0x7066: return at(i - 3, "iopf", fold: false)
-        case 0x717f: return at(i - 3, "prq_", fold: false)
-        default: return false
-        }
-    }
-
-    /// One of the AMD event names `iommu_print_event()` prints (or `UNKNOWN`), then a space:
-    /// an AMD event body printed in a record of its own (4.9–4.17). Other all-capitals words
-    /// (`ACPI_…`, `PM_…`) are not.
-    @inlinable
-    public static func startsWithEventName(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
-        var i = 0
-        while i < t.count {
-            let b = t[i]
-            if b == UInt8(ascii: " ") { break }
-            if (b < UInt8(ascii: "A") || b > UInt8(ascii: "Z")) && b != UInt8(ascii: "_") { return false }
-            i += 1
-        }
-        guard i < t.count, i >= 7, i <= 23 else { return false }
-        for name in amdEventNames where name.utf8CodeUnitCount == i {
-            let p = name.utf8Start
-            var k = 0
-            while k < i && t[k] == p[k] { k += 1 }
-            if k == i { return true }
         }
         return false
     }
 
-    @usableFromInline
-    static let amdEventNames: [StaticString] = [
-        "ILLEGAL_DEV_TABLE_ENTRY", "IO_PAGE_FAULT", "DEV_TAB_HARDWARE_ERROR", "PAGE_TAB_HARDWARE_ERROR",
-        "ILLEGAL_COMMAND_ERROR", "COMMAND_HARDWARE_ERROR", "IOTLB_INV_TIMEOUT", "INVALID_DEVICE_REQUEST",
-        "INVALID_PPR_REQUEST", "RMP_PAGE_FAULT", "RMP_HW_ERROR", "UNKNOWN",
-    ]
+    /// The record starts with one of the event names (upper-case letters and `_`), then a space
+    /// or the end: the body of an AMD event printed in a record of its own (4.9–4.17).
+    public func startsWithEventName(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !names.isEmpty, !t.isEmpty, nameFirstBytes[Int(t[0])] else { return false }
+        var i = 0
+        while i < t.count, i <= nameLengths.upperBound, t[i] != 0x20 {
+            let c = t[i]
+            guard
+                (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) || c == UInt8(ascii: "_")
+                    || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+            else { return false }
+            i += 1
+        }
+        guard nameLengths.contains(i) else { return false }
+        return names.contains { name in name.count == i && name.indices.allSatisfy { name[$0] == t[$0] } }
+    }
 }
 
 extension UInt8 {

@@ -1,4 +1,5 @@
-/// Which IOMMU fault vector an interrupt action name is (kernel-formats.md §6.2).
+/// Which IOMMU fault vector an interrupt action name is (kernel-formats.md §6.2); each family
+/// declares its names (`FamilyDescriptor.interrupts`).
 public struct IOMMUVector: Sendable, Equatable {
     public var vendor: Vendor
     /// The unit the name itself says (`dmar0`, `ivhd3` for `AMD-Vi3-Evt`), nil when the name is
@@ -7,48 +8,11 @@ public struct IOMMUVector: Sendable, Equatable {
     /// The contract's `vector` label: fault|prq|evt|ppr|ga|shared|evtq|priq|gerror|combined|context|global.
     public var vector: String
 
-    /// nil for names that are not IOMMU fault vectors (including `dmarN-perf`, perfmon).
-    public init?(action: String) {
-        if action.hasPrefix("dmar") {
-            let body = action.dropFirst(4)
-            if let n = UInt32(body) {
-                self.init(vendor: .intel, unit: "dmar\(n)", vector: "fault")
-                return
-            }
-            if body.hasSuffix("-prq"), let n = UInt32(body.dropLast(4)) {
-                self.init(vendor: .intel, unit: "dmar\(n)", vector: "prq")
-                return
-            }
-            return nil
-        }
-        if action == "AMD-Vi" {
-            self.init(vendor: .amd, unit: nil, vector: "shared")
-            return
-        }
-        if action.hasPrefix("AMD-Vi") {
-            // v6.6+ x2APIC mode: AMD-Vi%d-Evt / -PPR / -GA, %d = the N of ivhdN.
-            let body = action.dropFirst(6)
-            guard let dash = body.firstIndex(of: "-"), let n = UInt32(body[body.startIndex..<dash]) else { return nil }
-            let kind = body[body.index(after: dash)...]
-            let vector: String
-            switch kind {
-            case "Evt": vector = "evt"
-            case "PPR": vector = "ppr"
-            case "GA": vector = "ga"
-            default: return nil
-            }
-            self.init(vendor: .amd, unit: "ivhd\(n)", vector: vector)
-            return
-        }
-        switch action {
-        case "arm-smmu-v3-evtq": self.init(vendor: .armSMMUv3, unit: nil, vector: "evtq")
-        case "arm-smmu-v3-priq": self.init(vendor: .armSMMUv3, unit: nil, vector: "priq")
-        case "arm-smmu-v3-gerror": self.init(vendor: .armSMMUv3, unit: nil, vector: "gerror")
-        case "arm-smmu-v3-combined-irq": self.init(vendor: .armSMMUv3, unit: nil, vector: "combined")
-        case "arm-smmu global fault": self.init(vendor: .armSMMU, unit: nil, vector: "global")
-        case "arm-smmu-context-fault": self.init(vendor: .armSMMU, unit: nil, vector: "context")
-        default: return nil
-        }
+    /// The fault vector an action name is, from the families' declarations (nil: not one;
+    /// `dmarN-perf` and other perfmon vectors are not).
+    public init?(action: String, catalog: FamilyCatalog = .standard) {
+        guard let v = catalog.vector(forAction: action) else { return nil }
+        self = v
     }
 
     public init(vendor: Vendor, unit: String?, vector: String) {
@@ -97,21 +61,20 @@ public struct InterruptLedger: Sendable, Equatable {
         }
     }
 
-    /// Make sure a (unit, vector) exists with zero, so it is exported before any interrupt.
-    public mutating func declare(irq: UInt32, unit: String, vector: String) {
-        let key = Source(irq: irq, unit: unit, vector: vector)
-        if perCPUMax[key] == nil { perCPUMax[key] = [:] }
-    }
-
+    /// Per (unit, vector), summed over CPUs and IRQs. Sums saturate: the counts come from a
+    /// file, and a forged or corrupt one must not trap the daemon.
     public var totals: [InterruptKey: UInt64] {
         var out: [InterruptKey: UInt64] = [:]
         for (k, cpus) in perCPUMax {
-            out[InterruptKey(unit: k.unit, vector: k.vector), default: 0] += cpus.values.reduce(0, +)
+            let key = InterruptKey(unit: k.unit, vector: k.vector)
+            out[key] = (out[key] ?? 0).saturatingAdd(cpus.values.saturatingSum())
         }
         return out
     }
 
     public func total(unit: String) -> UInt64 {
-        perCPUMax.reduce(0) { $0 + ($1.key.unit == unit ? $1.value.values.reduce(0, +) : 0) }
+        var n: UInt64 = 0
+        for (k, cpus) in perCPUMax where k.unit == unit { n = n.saturatingAdd(cpus.values.saturatingSum()) }
+        return n
     }
 }

@@ -170,14 +170,8 @@ public enum JournalEntries {
         }
     }
 
-    public static func vendorName(_ v: Vendor) -> String {
-        switch v {
-        case .intel: return "Intel VT-d"
-        case .amd: return "AMD-Vi"
-        case .armSMMUv3: return "SMMUv3"
-        case .armSMMU: return "SMMU"
-        }
-    }
+    /// The family's name for people, from its descriptor.
+    public static func vendorName(_ v: Vendor) -> String { StatusReport.displayName(v) }
 
     // MARK: - Storms
 
@@ -342,7 +336,7 @@ extension JournalEntries {
             guard let s = d[k], s.hasPrefix("0x") else { return nil }
             return UInt64(s.dropFirst(2), radix: 16)
         }
-        guard let vendor = d["IOMMU_VENDOR"].flatMap(Vendor.init(rawValue:)), let kind = d["IOMMU_KIND"] else {
+        guard let vendor = d["IOMMU_VENDOR"].flatMap(Vendor.init(validating:)), let kind = d["IOMMU_KIND"] else {
             return nil
         }
         var f = Fault(

@@ -1,15 +1,23 @@
 /// The counting state: faults per (unit, device, vendor, kind, reason, recoverable), what the
 /// kernel said it dropped, what the daemon never saw, interrupt counts, and the last fault of
-/// each device. Pure: the daemon's event loop owns one, `iommud replay` another; sinks render
-/// from it. Everything here is saved in the checkpoint (see `LedgerCodec`).
+/// each device. Pure: `KmsgPipeline` owns one; sinks render from copies of it. Everything here
+/// is saved in the checkpoint (`CheckpointCodec`). Every count saturates instead of trapping:
+/// they come from outside (a line may claim UInt64.max suppressed messages).
 public struct FaultLedger: Sendable, Equatable {
     /// Faults of lines that named no device (device `unknown`), by counter key. A device's
     /// counters live in its summary (`devices`); `faults` and `forEachSeries` show them all.
     public internal(set) var devicelessFaults: [FaultCounterKey: UInt64] = [:]
     public internal(set) var devices = DeviceTable()
+    /// At most this many devices get series of their own; faults of further devices are
+    /// counted, exactly, under the device `overflow` (a device that forges requester ids must
+    /// not grow the daemon's memory, the checkpoint and the scrape without end).
+    public var deviceLimit: Int = FaultLedger.defaultDeviceLimit
+    /// Faults counted under `overflow` because `deviceLimit` was reached, and the distinct
+    /// devices turned away (counted up to `deviceLimit` more, then only the faults).
+    public internal(set) var overflowFaults: UInt64 = 0
     /// `callbacks suppressed` messages, by kernel function.
     public internal(set) var suppressed: [String: UInt64] = [:]
-    /// The family each suppressed source belongs to (nil: an IOMMU function we do not know).
+    /// The family each suppressed source belongs to (absent: an IOMMU function of no family).
     public internal(set) var suppressedVendor: [String: Vendor] = [:]
     public internal(set) var overflows: [OverflowKey: UInt64] = [:]
     public internal(set) var unitErrors: [UnitErrorKey: UInt64] = [:]
@@ -25,71 +33,82 @@ public struct FaultLedger: Sendable, Equatable {
     public internal(set) var losses: [LossRange] = []
     /// EPIPE returns from /dev/kmsg (each one is also a seq gap, counted in `lostRecords`).
     public internal(set) var overruns: UInt64 = 0
+    /// Input that is not a kernel record at all, and records or lines over the size limit.
+    public internal(set) var malformedRecords: UInt64 = 0
+    public internal(set) var oversizedRecords: UInt64 = 0
 
     /// Fault interrupts per (unit, vector), summed over CPUs from per-(irq, CPU) maxima.
     public internal(set) var interrupts: InterruptLedger = InterruptLedger()
 
     public static let recentUnparsedLimit = 10
     public static let lossHistoryLimit = 32
+    public static let inventoryLimit = 256
+    /// The default of `[ledger] max_devices`: more PCI functions than the largest real servers
+    /// have (thousands, with SR-IOV virtual functions), far fewer than a forging device can make.
+    public static let defaultDeviceLimit = 16_384
+    /// The device label of faults beyond `deviceLimit`.
+    public static let overflowDevice = "overflow"
 
     public init() {}
-
-    /// Makes room for `devices` devices at once, so the device table does not grow step by
-    /// step: each step rehashes every name and moves every summary (`iommud replay`, which knows
-    /// the size of its input).
-    public mutating func reserveCapacity(devices n: Int) {
-        self.devices.reserveCapacity(n)
-    }
 
     // MARK: - Folding outputs in
 
     /// Folds one classifier output in. `realtimeOffsetUsec` maps the kmsg monotonic timestamp
-    /// to wall time (realtime_now − monotonic_now), when the caller knows it. The output is
-    /// consumed: a caller done with it hands it over, and its fault becomes the device's last
-    /// without a copy.
-    public mutating func record(_ output: __owned ClassifierOutput, realtimeOffsetUsec: Int64? = nil) {
+    /// to wall time (realtime_now − monotonic_now), when the caller knows it.
+    public mutating func record(_ output: ClassifierOutput, realtimeOffsetUsec: Int64? = nil) {
         switch output {
         case .fault(let f):
             recordFault(f, realtimeOffsetUsec: realtimeOffsetUsec)
         case .marker(let m, _):
             switch m {
             case .suppressed(let source, let vendor, let count):
-                suppressed[source, default: 0] += count
+                suppressed.add(count, to: source)
                 if let vendor { suppressedVendor[source] = vendor }
             case .overflow(let vendor, let unit, let log):
-                overflows[OverflowKey(vendor: vendor, unit: unit ?? unknownLabel, log: log), default: 0] += 1
+                overflows.add(1, to: OverflowKey(vendor: vendor, unit: unit ?? unknownLabel, log: log))
             case .unitError(let vendor, let unit, let what):
-                unitErrors[UnitErrorKey(vendor: vendor, unit: unit ?? unknownLabel, what: what), default: 0] += 1
+                unitErrors.add(1, to: UnitErrorKey(vendor: vendor, unit: unit ?? unknownLabel, what: what))
             }
         case .inventory(let item, _):
-            if !inventory.contains(item) { inventory.append(item) }
+            if !inventory.contains(item) && inventory.count < Self.inventoryLimit { inventory.append(item) }
         case .unparsed(let vendor, let text, let seq):
-            unparsed[vendor?.rawValue ?? unknownLabel, default: 0] += 1
-            recentUnparsed.append(UnparsedLine(vendor: vendor, seq: seq, text: text))
+            unparsed.add(1, to: vendor?.rawValue ?? unknownLabel)
+            recentUnparsed.append(UnparsedLine(vendor: vendor, seq: seq, text: String(text.prefix(1024))))
             if recentUnparsed.count > Self.recentUnparsedLimit {
                 recentUnparsed.removeFirst(recentUnparsed.count - Self.recentUnparsedLimit)
             }
         }
     }
 
-    mutating func recordFault(_ f: __owned Fault, realtimeOffsetUsec: Int64?) {
-        guard let device = f.device else {
-            devicelessFaults[FaultCounterKey(f), default: 0] += 1
+    mutating func recordFault(_ f: Fault, realtimeOffsetUsec: Int64?) {
+        guard let device = f.deviceLabel else {
+            devicelessFaults.add(1, to: FaultCounterKey(f))
             return
         }
-        let name = device.description
-        let unit = f.unit ?? unknownLabel
-        let vendor = f.vendor
-        let i = devices.position(of: name) { DeviceSummary(device: name, unit: unit, vendor: vendor) }
-        // Updated in place: copying the summary out and back would copy its counters on every
-        // fault; the fault itself moves in.
-        devices.values[i].count(consume f, realtimeOffsetUsec: realtimeOffsetUsec)
+        if devices.position(of: device) == nil && devices.count >= deviceLimit {
+            overflowFaults = overflowFaults.saturatingAdd(1)
+            var key = FaultCounterKey(f)
+            key.device = Self.overflowDevice
+            devicelessFaults.add(1, to: key)
+            return
+        }
+        let i = devices.position(of: device) {
+            DeviceSummary(device: device, unit: f.unit ?? unknownLabel, vendor: f.vendor)
+        }
+        devices.values[i].count(f, realtimeOffsetUsec: realtimeOffsetUsec)
     }
 
     /// Adds `count` faults under one counter key (a checkpoint's counters, read back).
     public mutating func addFaults(_ key: FaultCounterKey, count: UInt64) {
-        guard key.device != unknownLabel else {
-            devicelessFaults[key, default: 0] += count
+        guard key.device != unknownLabel, key.device != Self.overflowDevice else {
+            devicelessFaults.add(count, to: key)
+            return
+        }
+        guard devices.position(of: key.device) != nil || devices.count < deviceLimit else {
+            var k = key
+            k.device = Self.overflowDevice
+            devicelessFaults.add(count, to: k)
+            overflowFaults = overflowFaults.saturatingAdd(count)
             return
         }
         let i = devices.position(of: key.device) {
@@ -98,22 +117,26 @@ public struct FaultLedger: Sendable, Equatable {
         devices.values[i].add(Series(key, count: count))
     }
 
-    /// Records read from the kernel (after skipping what an earlier run already counted),
-    /// with the loss before the first of them.
+    /// Records read from the kernel (after skipping what an earlier run already counted).
     public mutating func recordKmsg(records n: UInt64, lastSeq seq: UInt64?) {
-        records += n
+        records = records.saturatingAdd(n)
         if let seq { lastSeq = max(lastSeq ?? 0, seq) }
     }
 
     public mutating func recordLoss(_ loss: LossRange) {
         guard loss.count > 0 else { return }
-        lostRecords += loss.count
+        lostRecords = lostRecords.saturatingAdd(loss.count)
         if let last = losses.last, last.beforeSeq == loss.beforeSeq, last.afterSeq == loss.afterSeq { return }
         losses.append(loss)
         if losses.count > Self.lossHistoryLimit { losses.removeFirst(losses.count - Self.lossHistoryLimit) }
     }
 
-    public mutating func recordOverrun() { overruns += 1 }
+    public mutating func recordOverrun() { overruns = overruns.saturatingAdd(1) }
+
+    public mutating func recordMalformed(_ malformed: UInt64, oversized: UInt64) {
+        malformedRecords = malformedRecords.saturatingAdd(malformed)
+        oversizedRecords = oversizedRecords.saturatingAdd(oversized)
+    }
 
     public mutating func recordInterrupts(_ sample: [InterruptObservation]) {
         interrupts.fold(sample)
@@ -132,42 +155,41 @@ public struct FaultLedger: Sendable, Equatable {
 
     // MARK: - Views
 
-    /// Faults per unit, by class (`iommu_unit_faults_total`) and by vendor (status), in one
-    /// pass over the counters: a large replay has tens of thousands of series.
+    /// Faults per unit, by class (`iommu_unit_faults_total`) and by vendor (status).
     public func unitFaults() -> [String: UnitFaults] {
         var out: [String: UnitFaults] = [:]
-        for (k, v) in devicelessFaults { out[k.unit, default: UnitFaults()].add(k.vendor, k.recoverable, v) }
-        devices.forEachSeries { _, s in out[s.unit, default: UnitFaults()].add(s.vendor, s.recoverable, s.count) }
+        forEachSeries { k, v in out[k.unit, default: UnitFaults()].add(k.vendor, k.recoverable, v) }
         return out
     }
 
     /// Every counter: one `iommu_faults_total` series each.
     public var faults: [FaultCounterKey: UInt64] {
         var out = devicelessFaults
-        forEachDeviceSeries { out[$0] = $1 }
+        for d in devices.values { out.merge(d.counters) { $0.saturatingAdd($1) } }
         return out
     }
 
-    /// Every counter with its key, in no particular order, without building a table of them.
+    /// Every counter with its key: devices in the order they first faulted, then the faults
+    /// that named no device (by key).
     public func forEachSeries(_ body: (FaultCounterKey, UInt64) -> Void) {
-        for (k, v) in devicelessFaults { body(k, v) }
-        forEachDeviceSeries(body)
-    }
-
-    private func forEachDeviceSeries(_ body: (FaultCounterKey, UInt64) -> Void) {
-        devices.forEachSeries { body($1.key(device: $0), $1.count) }
+        for d in devices.values {
+            for s in d.series { body(s.key(device: d.device), s.count) }
+        }
+        for (k, v) in devicelessFaults.sorted(by: { $0.key < $1.key }) { body(k, v) }
     }
 
     public var hasFaults: Bool { !devices.isEmpty || !devicelessFaults.isEmpty }
 
     public var totalFaults: UInt64 {
-        var n = devicelessFaults.values.reduce(0, +)
-        devices.forEachSeries { n += $1.count }
+        var n = devicelessFaults.values.saturatingSum()
+        for d in devices.values { n = n.saturatingAdd(d.total) }
         return n
     }
 
     public func suppressed(for vendor: Vendor) -> UInt64 {
-        suppressed.reduce(0) { $0 + (suppressedVendor[$1.key] == vendor ? $1.value : 0) }
+        var n: UInt64 = 0
+        for (source, count) in suppressed where suppressedVendor[source] == vendor { n = n.saturatingAdd(count) }
+        return n
     }
 
     public func overflowSeen(vendor: Vendor, unit: String) -> Bool {
@@ -179,25 +201,24 @@ public struct FaultLedger: Sendable, Equatable {
 public struct UnitFaults: Sendable {
     public var recoverable: UInt64 = 0
     public var nonRecoverable: UInt64 = 0
-    /// Faults per vendor, in `Vendor.allCases` order; nil: none of that vendor.
-    var byVendor: [UInt64?] = Array(repeating: nil, count: Vendor.allCases.count)
+    /// Faults per vendor.
+    public private(set) var byVendor: [Vendor: UInt64] = [:]
 
     public init() {}
 
     mutating func add(_ vendor: Vendor, _ isRecoverable: Bool, _ n: UInt64) {
-        if isRecoverable { recoverable += n } else { nonRecoverable += n }
-        let v = Vendor.allCases.firstIndex(of: vendor)!
-        byVendor[v] = (byVendor[v] ?? 0) + n
+        if isRecoverable {
+            recoverable = recoverable.saturatingAdd(n)
+        } else {
+            nonRecoverable = nonRecoverable.saturatingAdd(n)
+        }
+        byVendor.add(n, to: vendor)
     }
 
-    /// The vendor with the most faults; ties go to the first in `Vendor.allCases`.
+    public var total: UInt64 { recoverable.saturatingAdd(nonRecoverable) }
+
+    /// The vendor with the most faults; ties go to the first by name.
     public var mostFaultsVendor: Vendor? {
-        var best: Int?
-        for (i, n) in byVendor.enumerated() {
-            guard let n else { continue }
-            if let b = best, byVendor[b]! >= n { continue }
-            best = i
-        }
-        return best.map { Vendor.allCases[$0] }
+        byVendor.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }?.key
     }
 }

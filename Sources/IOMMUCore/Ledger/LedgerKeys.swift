@@ -23,17 +23,8 @@ public struct FaultCounterKey: Hashable, Sendable, Comparable {
 
     public init(_ f: borrowing Fault) {
         self.init(
-            unit: f.unit ?? unknownLabel, device: f.device?.description ?? unknownLabel, vendor: f.vendor,
+            unit: f.unit ?? unknownLabel, device: f.deviceLabel ?? unknownLabel, vendor: f.vendor,
             kind: f.kind, reason: f.reasonString ?? "", recoverable: f.recoverable)
-    }
-
-    /// Hashes the device, kind and reason only: they tell nearly every pair of series apart, and
-    /// the key is hashed for every fault and again for every series each time the table grows
-    /// (bench/: replay throughput). Equality still compares every field.
-    public func hash(into h: inout Hasher) {
-        h.combine(device)
-        h.combine(kind.rawValue)
-        h.combine(reason)
     }
 
     public static func < (l: Self, r: Self) -> Bool {

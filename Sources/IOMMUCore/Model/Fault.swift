@@ -1,11 +1,23 @@
-/// The remapping hardware family that reported something. Raw values are the contract's.
-public enum Vendor: String, Sendable, Hashable, CaseIterable, Comparable {
-    case intel
-    case amd
-    case armSMMUv3 = "arm-smmu-v3"
-    case armSMMU = "arm-smmu"
+/// The IOMMU family that reported something, by its contract name (`intel`, `amd`,
+/// `arm-smmu-v3`, `arm-smmu`, …). Each family declares its own value in its file
+/// (`Families/`), beside its descriptor.
+public struct Vendor: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
 
     public static func < (l: Vendor, r: Vendor) -> Bool { l.rawValue < r.rawValue }
+
+    /// A vendor read back from outside (a checkpoint, a journal entry, JSON): nil unless it has
+    /// the shape of a contract name (lower-case letters, digits and `-`, at most 32).
+    public init?(validating s: some StringProtocol) {
+        guard (1...32).contains(s.utf8.count),
+            s.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d })
+        else { return nil }
+        self.init(rawValue: String(s))
+    }
 }
 
 /// What the faulting transaction tried to do, when the kernel says.
@@ -42,17 +54,9 @@ public struct FaultKind: RawRepresentable, Hashable, Sendable, Comparable, Expre
 
     /// `IO_PAGE_FAULT` → `io-page-fault`, `F_TRANSLATION` → `f-translation`.
     public init(kernelEventName name: some StringProtocol) {
-        // Byte by byte: only ASCII bytes change, into ASCII bytes, so the result stays UTF-8
-        // (one per AMD and SMMUv3 fault of a replay; scalar by scalar it showed in the profile).
-        let utf8 = name.utf8
-        self.rawValue = String(unsafeUninitializedCapacity: utf8.count) { out in
-            var i = 0
-            for c in utf8 {
-                out[i] = c == UInt8(ascii: "_") ? UInt8(ascii: "-") : (c &- 0x41 < 26 ? c + 32 : c)
-                i += 1
-            }
-            return i
-        }
+        // Only ASCII bytes change, into ASCII bytes, so the result stays UTF-8.
+        let bytes = name.utf8.map { c in c == UInt8(ascii: "_") ? UInt8(ascii: "-") : (c &- 0x41 < 26 ? c + 32 : c) }
+        self.rawValue = String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -66,6 +70,9 @@ public struct Fault: Sendable, Hashable {
     public var device: PCIAddress?
     /// True when `device` was inferred (SMMUv3 StreamID taken as requester id), not printed.
     public var deviceAssumed: Bool = false
+    /// The faulting master's kernel device name when it is not a PCI function
+    /// (`ff8f0000.vop`, a Qualcomm client), as the line prints it.
+    public var master: String?
     /// The remapping unit: first what the line names (dmarN, ivhdN, the SMMU's device name),
     /// then the sysfs unit name once the topology resolved it.
     public var unit: String?
@@ -112,6 +119,9 @@ public struct Fault: Sendable, Hashable {
         self.timestampUsec = timestampUsec
         self.text = text
     }
+
+    /// The `device` label: the PCI address, else the master's name, else nil.
+    public var deviceLabel: String? { device?.description ?? master }
 
     /// The reason as the contract spells it: `0x06`.
     public var reasonString: String? { reason.map { hex0x(UInt64($0), width: 2) } }

@@ -9,9 +9,8 @@ extension Fault {
         return w.output
     }
 
-    /// The same line and a newline, written after what `w` holds (replay's output buffer)
-    /// without a String.
-    public borrowing func appendJSONLine(to w: inout JSONWriter) {
+    /// The same line and a newline, written after what `w` holds (replay's output buffer).
+    public func appendJSONLine(to w: inout JSONWriter) {
         w.beginObject()
         writeFields(into: &w)
         w.endObject()
@@ -21,7 +20,7 @@ extension Fault {
     public func writeFields(into w: inout JSONWriter) {
         w.string("vendor", vendor.rawValue)
         w.string("unit", unit)
-        w.string("device", device?.description)
+        w.string("device", deviceLabel)
         w.string("kind", kind.rawValue)
         w.string("reason", reasonString)
         w.string("reason_text", reasonText)
@@ -35,6 +34,7 @@ extension Fault {
         w.hex("sid", sourceID.map { UInt64($0) })
         w.bool("device_assumed", deviceAssumed)
         w.string("driver", driver)
+        if master != nil { w.string("master", master) }
         w.string("detail", detail)
         w.number("ts_usec", timestampUsec)
     }

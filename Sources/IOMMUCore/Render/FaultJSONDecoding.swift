@@ -10,7 +10,7 @@ extension Fault {
             guard let s = str(k), s.hasPrefix("0x") else { return nil }
             return UInt64(s.dropFirst(2), radix: 16)
         }
-        guard let vendor = str("vendor").flatMap(Vendor.init(rawValue:)), let kind = str("kind"),
+        guard let vendor = str("vendor").flatMap(Vendor.init(validating:)), let kind = str("kind"),
             case .bool(let recoverable)? = o["recoverable"], let text = str("text")
         else { return nil }
         self.init(vendor: vendor, kind: FaultKind(rawValue: kind), recoverable: recoverable, text: text)

@@ -25,6 +25,27 @@ public struct ByteScanner {
         return true
     }
 
+    /// Consumes `text` (a String known only at run time, e.g. a descriptor's event name) if the
+    /// bytes at the cursor are exactly it.
+    @discardableResult
+    public mutating func skip(text: String) -> Bool {
+        let u = text.utf8
+        guard remaining >= u.count else { return false }
+        var i = position
+        for c in u {
+            guard bytes[i] == c else { return false }
+            i += 1
+        }
+        position = i
+        return true
+    }
+
+    /// True if the bytes at the cursor start with `text` (cursor unchanged).
+    public func looksAt(text: String) -> Bool {
+        var copy = self
+        return copy.skip(text: text)
+    }
+
     /// True if the bytes at the cursor start with `literal` (cursor unchanged).
     public func looksAt(_ literal: StaticString) -> Bool {
         var copy = self

@@ -6,7 +6,7 @@
 
 /// Finding a byte with the C library's vectorised `memchr` rather than a byte-at-a-time loop:
 /// framing and header parsing look for the end of every record's line, so this runs over every
-/// byte of the kernel log (bench/: replay throughput). Not I/O — a pure function of the bytes.
+/// byte of the kernel log — the hot path. Not I/O — a pure function of the bytes.
 public enum ByteSearch {
     /// Index of the first `byte` in `b` at or after `start`, or `b.count`.
     @inline(__always)

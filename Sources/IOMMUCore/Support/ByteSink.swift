@@ -1,94 +1,55 @@
-/// A growable byte buffer written through a pointer: the output of `JSONWriter`.
-///
-/// `replay --json` writes about forty small pieces per fault (keys, values, punctuation). Each
-/// `Array.append(contentsOf:)` checks uniqueness and capacity through a generic call; here a
-/// piece is a capacity test and a copy. Owned and freed by the one value (not copyable), so no
-/// reference counting is involved either.
-public struct ByteSink: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    public private(set) var count = 0
-    private var capacity: Int
+/// The one byte writer of the outputs people and programs read (`replay --json`, the status
+/// report, the Prometheus text): UTF-8 bytes appended to an array, turned into a String or
+/// written to a file descriptor once, at the end.
+public struct ByteSink: Sendable {
+    public private(set) var bytes: [UInt8]
 
     public init(capacity: Int = 256) {
-        self.capacity = max(capacity, 16)
-        base = .allocate(capacity: self.capacity)
+        bytes = []
+        bytes.reserveCapacity(capacity)
     }
 
-    deinit { base.deallocate() }
+    public var count: Int { bytes.count }
 
     /// Room for `n` more bytes.
-    @inline(__always)
-    public mutating func reserve(_ n: Int) {
-        if count + n > capacity { grow(to: count + n) }
-    }
+    public mutating func reserve(_ n: Int) { bytes.reserveCapacity(bytes.count + n) }
 
-    private mutating func grow(to needed: Int) {
-        var c = capacity
-        while c < needed { c *= 2 }
-        let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
-        larger.update(from: base, count: count)
-        base.deallocate()
-        base = larger
-        capacity = c
-    }
+    public mutating func append(_ b: UInt8) { bytes.append(b) }
 
-    @inline(__always)
-    public mutating func append(_ b: UInt8) {
-        reserve(1)
-        base[count] = b
-        count += 1
-    }
-
-    @inline(__always)
-    public mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let p = bytes.baseAddress, bytes.count > 0 else { return }
-        reserve(bytes.count)
-        (base + count).update(from: p, count: bytes.count)
-        count += bytes.count
-    }
-
-    @inline(__always)
     public mutating func append(_ s: StaticString) {
-        append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    public mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { append($0) }
+    public mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+
+    public mutating func append(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
+
+    public mutating func append(contentsOf other: [UInt8]) { bytes.append(contentsOf: other) }
+
+    /// `n` bytes of `b`.
+    public mutating func append(repeating b: UInt8, count n: Int) {
+        if n > 0 { bytes.append(contentsOf: repeatElement(b, count: n)) }
     }
 
-    /// Writes up to `maxCount` bytes straight into the buffer; `body` returns how many it wrote.
-    @inline(__always)
-    public mutating func write(maxCount: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
-        reserve(maxCount)
-        count += body(UnsafeMutableBufferPointer(start: base + count, count: maxCount))
-    }
-
-    /// `n` in decimal, written in place (no String per number: `replay --json` writes two per
-    /// fault, the status table three per device).
+    /// `n` in decimal.
     public mutating func append(decimal n: UInt64) {
-        write(maxCount: 20) { d in
-            var v = n
-            var digits = 0
-            repeat {
-                digits += 1
-                v /= 10
-            } while v > 0
-            v = n
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            return digits
+        if n < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(n))
+            return
         }
+        var digits: [UInt8] = []
+        var v = n
+        while v > 0 {
+            digits.append(UInt8(ascii: "0") + UInt8(v % 10))
+            v /= 10
+        }
+        bytes.append(contentsOf: digits.reversed())
     }
 
-    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try body(UnsafeBufferPointer(start: base, count: count))
-    }
+    public mutating func removeLast() { bytes.removeLast() }
 
     /// Empties the buffer, keeping its memory.
-    public mutating func removeAll() { count = 0 }
+    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
-    public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -1,10 +1,5 @@
-/// A small JSON writer: the status, replay and control-socket outputs are built with it so the
-/// pure core needs no Foundation. Keys are written in the order given (stable output).
-///
-/// Built as UTF-8 bytes, not by appending to a String: `replay --json` writes one object per
-/// fault, and String appends (scalar by scalar for escaping) were most of its time.
-/// A key of a JSON object: a literal written in code, copied as it is (`replay --json` writes
-/// eighteen per fault, none needing an escape), or a computed name, escaped.
+/// A key of a JSON object: a literal written in code, copied as it is, or a computed name,
+/// escaped.
 public struct JSONKey: ExpressibleByStringLiteral, Sendable {
     enum Storage: Sendable {
         case literal(StaticString)
@@ -16,12 +11,13 @@ public struct JSONKey: ExpressibleByStringLiteral, Sendable {
     public init(_ s: String) { storage = .text(s) }
 }
 
-public struct JSONWriter: ~Copyable {
+/// A small JSON writer: the status, replay and control-socket outputs are built with it so the
+/// pure core needs no Foundation. Keys are written in the order given (stable output).
+public struct JSONWriter: Sendable {
     /// What has been written so far.
     public var sink = ByteSink()
     /// Whether the next value of each open object or array needs a comma before it, one bit per
-    /// level, the innermost in bit 0 (no array to allocate per writer: replay makes one per
-    /// fault). The shapes written here nest a few levels; 64 is the limit.
+    /// level, the innermost in bit 0. The shapes written here nest a few levels; 63 is the limit.
     var needsComma: UInt64 = 0
     var depth = 0
 
@@ -51,21 +47,10 @@ public struct JSONWriter: ~Copyable {
         case nil:
             separator()
         case .literal(let s)?:
-            // `,"key":` in one piece: eighteen per fault of `replay --json`.
-            let comma = needsComma & 1 != 0
-            let n = s.utf8CodeUnitCount
-            sink.write(maxCount: n + 4) { b in
-                var i = 0
-                if comma {
-                    b[0] = UInt8(ascii: ",")
-                    i = 1
-                }
-                b[i] = UInt8(ascii: "\"")
-                UnsafeMutableRawPointer(b.baseAddress! + i + 1).copyMemory(from: s.utf8Start, byteCount: n)
-                b[i + n + 1] = UInt8(ascii: "\"")
-                b[i + n + 2] = UInt8(ascii: ":")
-                return i + n + 3
-            }
+            separator()
+            sink.append(UInt8(ascii: "\""))
+            sink.append(s)
+            sink.append("\":" as StaticString)
             needsComma &= ~1
         case .text(let s)?:
             separator()
@@ -123,12 +108,9 @@ public struct JSONWriter: ~Copyable {
     public mutating func hex(_ k: JSONKey?, _ v: UInt64?) {
         guard let v else { return string(k, nil) }
         key(k)
-        sink.write(maxCount: 20) { b in
-            b[0] = UInt8(ascii: "\"")
-            let n = writeHex(v, width: 0, prefix: true, into: UnsafeMutableBufferPointer(rebasing: b[1...]))
-            b[n + 1] = UInt8(ascii: "\"")
-            return n + 2
-        }
+        sink.append(UInt8(ascii: "\""))
+        sink.append(hex0x(v))
+        sink.append(UInt8(ascii: "\""))
         needsComma |= 1
     }
 
@@ -158,58 +140,33 @@ public struct JSONWriter: ~Copyable {
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
         var b = ByteSink()
         appendEscaped(s, to: &b)
-        b.withBytes { out.append(contentsOf: $0) }
+        out.append(contentsOf: b.bytes)
     }
 
-    /// `s` as a JSON string: runs of bytes that need no escape are copied whole.
-    ///
-    /// The scan tests eight bytes at a time (`needsEscape`): most strings, and every kernel line
-    /// `replay --json` writes, have nothing to escape.
+    /// `s` as a JSON string. Control characters — C0, DEL and the C1 range, which a terminal
+    /// would act on — are escaped as `\u00XX` (JSON requires it only for C0).
     public static func appendEscaped(_ s: String, to out: inout ByteSink) {
         out.append(UInt8(ascii: "\""))
-        s.withBytes { b in
-            var start = 0
-            var i = 0
-            while i < b.count {
-                if i + 8 <= b.count {
-                    let word = UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self)
-                    if !needsEscape(word) {
-                        i += 8
-                        continue
-                    }
-                }
-                let c = b[i]
-                i += 1
-                guard c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") else { continue }
-                out.append(UnsafeBufferPointer(rebasing: b[start..<i - 1]))
-                start = i
-                out.append(UInt8(ascii: "\\"))
-                switch c {
-                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
-                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
-                case 0x0a: out.append(UInt8(ascii: "n"))
-                case 0x0d: out.append(UInt8(ascii: "r"))
-                case 0x09: out.append(UInt8(ascii: "t"))
-                default:
-                    out.append("u00" as StaticString)
-                    out.append(IOMMUCore.hex(UInt64(c), width: 2))
-                }
+        var previous: UInt8 = 0
+        for c in s.utf8 {
+            defer { previous = c }
+            switch c {
+            case UInt8(ascii: "\""): out.append("\\\"" as StaticString)
+            case UInt8(ascii: "\\"): out.append("\\\\" as StaticString)
+            case 0x0a: out.append("\\n" as StaticString)
+            case 0x0d: out.append("\\r" as StaticString)
+            case 0x09: out.append("\\t" as StaticString)
+            case 0x00..<0x20, 0x7f:
+                out.append("\\u00" as StaticString)
+                out.append(IOMMUCore.hex(UInt64(c), width: 2))
+            case 0x80..<0xa0 where previous == 0xc2:
+                // U+0080–U+009F (C1) is C2 80–9F in UTF-8: the C2 is already out; replace the pair.
+                out.removeLast()
+                out.append("\\u00" as StaticString)
+                out.append(IOMMUCore.hex(UInt64(c), width: 2))
+            default: out.append(c)
             }
-            out.append(UnsafeBufferPointer(rebasing: b[start..<b.count]))
         }
         out.append(UInt8(ascii: "\""))
-    }
-
-    /// Does any of the eight bytes need an escape: a control byte (< 0x20), `"` or `\`? The
-    /// classic "has a zero byte" test: `(x - 0x01…) & ~x & 0x80…` is non-zero when a byte of `x`
-    /// is zero; the first term flags bytes below 0x20 the same way (bytes ≥ 0x80 never do).
-    @inline(__always)
-    static func needsEscape(_ w: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let control = (w &- ones &* 0x20) & ~w & high
-        let quote = w ^ (ones &* 0x22)
-        let backslash = w ^ (ones &* 0x5c)
-        return control | ((quote &- ones) & ~quote & high) | ((backslash &- ones) & ~backslash & high) != 0
     }
 }

@@ -3,45 +3,33 @@
 /// Network Connection". Only the ids asked for are kept, so a scan does not hold the whole
 /// 1.3 MB database in memory.
 public enum PCIIDs {
-    /// Names for `ids` (vendor, device as lower-case 4-hex-digit strings without 0x), parsed out of
-    /// the database's bytes where they lie (the daemon maps the file: read into the heap, its
-    /// 1.3 MB left freed pages there that stayed in the idle daemon's RSS). Missing ids are
-    /// absent from the result.
-    public static func names(for ids: Set<PCIID>, in b: UnsafeBufferPointer<UInt8>) -> [PCIID: String] {
+    /// Names for `ids` (vendor, device as lower-case 4-hex-digit strings without 0x) from the
+    /// database's text. Missing ids are absent from the result; a device whose vendor is known
+    /// but not the device gets the vendor's name.
+    public static func names(for ids: Set<PCIID>, in text: String) -> [PCIID: String] {
         let vendors = Set(ids.map(\.vendor))
         var out: [PCIID: String] = [:]
         var vendorNames: [String: String] = [:]
         var vendor: String?
-        var vendorName = ""
-        var i = 0
-        while i < b.count {
-            let end = ByteSearch.index(of: 0x0a, in: b, from: i)
-            let line = UnsafeBufferPointer(rebasing: b[i..<end])
-            i = end + 1
-            guard let first = line.first, first != UInt8(ascii: "#") else { continue }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let first = line.first, first != "#" else { continue }
             // The class list at the end starts with "C xx": no more vendors.
-            if first == UInt8(ascii: "C") && line.count > 1 && line[1] == 0x20 { break }
-            if first != 0x09 {
+            if line.hasPrefix("C ") { break }
+            if first != "\t" {
                 // "vvvv  Vendor Name"
-                guard line.count > 6 else { continue }
-                let id = String(decoding: UnsafeBufferPointer(rebasing: line[0..<4]), as: UTF8.self).lowercased()
+                guard line.utf8.count > 6 else { continue }
+                let id = line.prefix(4).lowercased()
                 vendor = vendors.contains(id) ? id : nil
-                vendorName =
-                    vendor == nil ? "" : String(decoding: UnsafeBufferPointer(rebasing: line[6...]), as: UTF8.self)
-                if let v = vendor { vendorNames[v] = vendorName }
+                if let v = vendor { vendorNames[v] = String(line.dropFirst(6)) }
                 continue
             }
-            guard let v = vendor else { continue }
             // "\tdddd  Device Name" (two tabs = subsystem: skip).
-            guard line.count > 7, line[1] != 0x09 else { continue }
-            let dev = String(decoding: UnsafeBufferPointer(rebasing: line[1..<5]), as: UTF8.self).lowercased()
-            let key = PCIID(vendor: v, device: dev)
-            if ids.contains(key) {
-                out[key] =
-                    vendorName + " " + String(decoding: UnsafeBufferPointer(rebasing: line[7...]), as: UTF8.self)
+            guard let v = vendor, line.utf8.count > 7, !line.hasPrefix("\t\t") else { continue }
+            let key = PCIID(vendor: v, device: String(line.dropFirst(1).prefix(4)))
+            if ids.contains(key), let vendorName = vendorNames[v] {
+                out[key] = vendorName + " " + line.dropFirst(7)
             }
         }
-        // Devices whose vendor is known but not the device: the vendor name alone.
         for id in ids where out[id] == nil {
             if let v = vendorNames[id.vendor] { out[id] = v + " device " + id.device }
         }

@@ -87,9 +87,10 @@ public struct Topology: Sendable, Equatable {
 
     public var sortedUnits: [Unit] { units.values.sorted { $0.name.compareNatural($1.name) } }
 
-    /// Fills in what the line did not say: the segment-qualified device, its unit; SMMU
-    /// StreamID → device on segment 0000 (an identity iommu-map, as on QEMU's virt machine),
-    /// marked as assumed.
+    /// Fills in what the line did not say: the segment-qualified device, its unit, and for an SMMU
+    /// fault that names only a StreamID, the PCI device of that requester id — only when sysfs
+    /// shows that device behind that unit (an identity iommu-map, as on QEMU's virt machine),
+    /// marked as assumed. Without a topology no device is invented: the StreamID stays in `sid`.
     public func attribute(_ f: inout Fault) {
         if var dev = f.device {
             // A line without a segment (Intel never prints one, AMD before 6.0) names segment
@@ -122,10 +123,9 @@ public struct Topology: Sendable, Equatable {
         if let named = unitName(forLineUnit: f.unit) { f.unit = named }
         if f.vendor == .armSMMUv3 || f.vendor == .armSMMU, let sid = f.sourceID, sid <= 0xffff {
             let candidate = PCIAddress(segment: 0, requesterID: UInt16(sid))
-            if !scanned {
-                f.device = candidate
-                f.deviceAssumed = true
-            } else if let d = devices[candidate], f.unit == nil || d.unit == nil || d.unit == f.unit {
+            if scanned, f.master == nil, let d = devices[candidate], !d.gone, d.unit != nil,
+                f.unit == nil || d.unit == f.unit
+            {
                 f.device = candidate
                 f.deviceAssumed = true
                 if f.unit == nil { f.unit = d.unit }

@@ -55,6 +55,10 @@ public struct Configuration: Sendable, Equatable {
     public var rescanInterval: Duration = .seconds(300)
     /// Export every device behind an IOMMU from the start, not only those that faulted.
     public var zeroInitDevices = false
+    /// At most this many devices get series of their own; faults of further devices are
+    /// counted under device `overflow` (a device forging requester ids cannot grow memory,
+    /// the checkpoint and the scrape without end).
+    public var maxDevices = FaultLedger.defaultDeviceLimit
 
     public init() {}
 
@@ -77,7 +81,7 @@ public struct Configuration: Sendable, Equatable {
             "on_fault": .argv, "on_storm": .argv, "timeout": .duration, "max_per_minute": .positiveInt,
             "max_concurrent": .positiveInt,
         ],
-        "topology": ["rescan_interval": .duration, "zero_init_devices": .bool],
+        "topology": ["rescan_interval": .duration, "zero_init_devices": .bool, "max_devices": .positiveInt],
     ]
 
     mutating func apply(section: String, key: String, value: ConfigValue) {
@@ -106,6 +110,7 @@ public struct Configuration: Sendable, Equatable {
         case ("actions", "max_concurrent", .int(let v)): actionsMaxConcurrent = v
         case ("topology", "rescan_interval", .duration(let v)): rescanInterval = v
         case ("topology", "zero_init_devices", .bool(let v)): zeroInitDevices = v
+        case ("topology", "max_devices", .int(let v)): maxDevices = v
         default: break
         }
     }
@@ -136,6 +141,7 @@ public struct Configuration: Sendable, Equatable {
         s += "max_concurrent = \(actionsMaxConcurrent)\n"
         s += "\n[log]\nlevel = \(q(logLevel.rawValue))\n"
         s += "\n[topology]\nrescan_interval = \(q(rescanInterval.configText))\nzero_init_devices = \(zeroInitDevices)\n"
+        s += "max_devices = \(maxDevices)\n"
         return s
     }
 }

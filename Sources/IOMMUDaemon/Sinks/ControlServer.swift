@@ -11,27 +11,27 @@ import Synchronization
 /// directory, mode 0660, group adm — others get a one-line permission error from the client.
 final class ControlServer: Service, Sendable {
     let group: MultiThreadedEventLoopGroup
-    let core: DaemonCore
+    let views: DaemonViews
     let path: String
     let logger: Logger
     let channel = Mutex<Channel?>(nil)
 
-    init(group: MultiThreadedEventLoopGroup, core: DaemonCore, path: String, logger: Logger) {
+    init(group: MultiThreadedEventLoopGroup, views: DaemonViews, path: String, logger: Logger) {
         self.group = group
-        self.core = core
+        self.views = views
         self.path = path
         self.logger = logger
     }
 
-    static func routes(core: DaemonCore) -> HTTPRoutes {
+    static func routes(views: DaemonViews) -> HTTPRoutes {
         { @Sendable _, path in
             switch path {
             case "/status":
-                return .text(core.status().text())
+                return .text(views.status().text())
             case "/status.json":
-                return HTTPResponse(contentType: "application/json", body: Array((core.status().json() + "\n").utf8))
+                return HTTPResponse(contentType: "application/json", body: Array((views.status().json() + "\n").utf8))
             case "/metrics":
-                return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: core.metrics())
+                return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: views.metrics())
             default:
                 return nil
             }
@@ -50,14 +50,14 @@ final class ControlServer: Service, Sendable {
         }
         // A socket file left by a crash: remove it unless a daemon still answers there.
         if fileExists(path) {
-            if ControlClient.isAlive(path: path) {
+            if UnixSocket.answers(path: path) {
                 throw DaemonFailure(
                     .config, "another iommud already answers on \(path). Stop it first or set another [control] socket."
                 )
             }
             unlink(path)
         }
-        let routes = Self.routes(core: core)
+        let routes = Self.routes(views: views)
         let ch: Channel
         do {
             ch = try await ServerBootstrap(group: group)

@@ -6,16 +6,20 @@ import Synchronization
 
 /// Structured journal entries through sd_journal_sendv (ARCHITECTURE.md "Journal entries"):
 /// one per fault outside storms, storm begins / summary / ends, kernel records lost, daemon
-/// started / stopped — and the [actions] commands for the same events.
+/// started / stopped.
 ///
-/// Exactly once: at start the highest KMSG_SEQ this instance already journaled in this boot is
-/// read back from the journal (sd_journal reader API) and combined with the checkpoint's
-/// `journaledSeq` and the actions' own record; entries and actions at or below it are not
-/// repeated.
+/// Exactly once (rule 3 of ExactlyOnce.swift): at start the highest KMSG_SEQ this daemon already
+/// journaled in this boot is read back from the journal — only entries journald vouches were
+/// written by this daemon's user (and unit, under systemd) — and combined with the
+/// checkpoint's `journaledSeq`; entries at or below it are not sent again. The mark saved in
+/// the checkpoint moves only past entries sent (or dropped, and counted), never past entries
+/// still waiting in the queue.
 ///
 /// Never floods: at most `[storm] journal_max_per_second` entries in any second. Fault entries
 /// over the budget are dropped (the counters have them; the next entry says how many with
-/// IOMMUD_JOURNAL_HELD_BACK); storm, loss and daemon entries wait in a small queue for budget.
+/// IOMMUD_JOURNAL_HELD_BACK, and `iommud_journal_dropped_total{reason="budget"}` counts them);
+/// storm, loss and daemon entries wait in a queue of at most `queueLimit` for budget (beyond it
+/// the oldest is dropped and counted, `reason="queue"`). A clean stop sends what waits.
 ///
 /// When journald is not reachable the daemon goes on, says so once, and counts
 /// iommud_journal_errors_total.
@@ -27,52 +31,65 @@ final class JournalSink: Service, Sendable {
     static let queueLimit = 1024
     static let journalSocket = "/run/systemd/journal/socket"
 
-    struct State: Sendable {
-        var limit: RateLimit
-        /// Entries that must not be dropped, waiting for budget.
-        var queue: [[JournalField]] = []
-        /// Fault entries dropped for budget since the last entry sent.
-        var heldBack: UInt64 = 0
-        var heldBackTotal: UInt64 = 0
-        var unreachable = false
-        /// Entries and actions at or below this seq were handled by an earlier run of this boot.
-        var skipThrough: UInt64?
+    struct Queued: Sendable {
+        var seq: UInt64?
+        var fields: [JournalField]
     }
 
-    let core: DaemonCore
-    let actions: ActionRunner
+    struct State: Sendable {
+        var budget: WindowBudget
+        /// Entries that must not be dropped, waiting for budget.
+        var queue: [Queued] = []
+        /// Fault entries dropped for budget since the last entry sent.
+        var heldBack: UInt64 = 0
+        var droppedForBudget: UInt64 = 0
+        var droppedFromQueue: UInt64 = 0
+        var errors: UInt64 = 0
+        var unreachable = false
+        /// Entries at or below this seq were sent by an earlier run of this boot: not again.
+        var earlierRuns = HandledMark()
+        /// Entries at or below this seq are sent (or dropped and counted) by this run.
+        var sent = HandledMark()
+    }
+
+    let configuration: @Sendable () -> Configuration
     let logger: Logger
     let instance: [JournalField]
     let state: Mutex<State>
     let send: @Sendable ([JournalField]) -> Int32
+    /// The "daemon started" / "daemon stopped" entries, made when they are sent.
+    let startedEntry: @Sendable () -> [JournalField]
+    let stoppedEntry: @Sendable () -> [JournalField]
     let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     init(
-        core: DaemonCore, actions: ActionRunner, config: Configuration, logger: Logger,
+        configuration: @escaping @Sendable () -> Configuration, logger: Logger,
+        startedEntry: @escaping @Sendable () -> [JournalField] = { [] },
+        stoppedEntry: @escaping @Sendable () -> [JournalField] = { [] },
         send: @escaping @Sendable ([JournalField]) -> Int32 = { Journal.send($0.map(\.description)) }
     ) {
-        self.core = core
-        self.actions = actions
+        self.configuration = configuration
         self.logger = logger
+        self.startedEntry = startedEntry
+        self.stoppedEntry = stoppedEntry
         self.send = send
+        let config = configuration()
         instance = [
             JournalField(Self.sourceField, config.kmsgPath),
             JournalField(Self.stateField, config.stateDirectory),
         ]
-        state = Mutex(State(limit: RateLimit(limit: config.journalMaxPerSecond, periodUsec: 1_000_000)))
+        state = Mutex(State(budget: WindowBudget(limit: config.journalMaxPerSecond, periodUsec: 1_000_000)))
     }
 
-    var enabled: Bool { core.configuration.journalEnabled }
-
     /// Where the earlier runs of this boot got to: the checkpoint's journaledSeq (same boot
-    /// only), the journal itself, and the actions' record.
+    /// only) and the journal itself.
     func prepare(checkpointJournaledSeq: UInt64?) {
         var through = checkpointJournaledSeq
-        let config = core.configuration
+        let config = configuration()
         if config.journalEnabled {
             do {
                 if let s = try JournalReader.highestJournaledSeq(
-                    source: config.kmsgPath, stateDirectory: config.stateDirectory)
+                    source: config.kmsgPath, stateDirectory: config.stateDirectory, writer: .thisDaemon)
                 {
                     through = max(through ?? 0, s)
                 }
@@ -82,66 +99,89 @@ final class JournalSink: Service, Sendable {
                 )
             }
         }
-        if let a = actions.doneSeq { through = max(through ?? 0, a) }
         if let through {
-            logger.info(
-                "entries and actions up to kmsg seq \(through) were handled by an earlier run of this boot")
-            core.journaled(through: through)
+            logger.info("journal entries up to kmsg seq \(through) were written by an earlier run of this boot")
         }
-        state.withLock { $0.skipThrough = through }
+        state.withLock { s in
+            s.earlierRuns = HandledMark(through: through)
+            if let through { s.sent.advance(to: through) }
+        }
     }
+
+    /// The ring buffer's backlog is read: a mark of earlier runs beyond its last record cannot
+    /// be true (a journal restored from elsewhere, a clock gone wrong); it is cut back so no
+    /// new entry is withheld.
+    func bound(byLastSeq last: UInt64?) {
+        let cut = state.withLock { s -> UInt64? in
+            guard let through = s.earlierRuns.through, through > (last ?? 0) else { return nil }
+            s.earlierRuns = HandledMark(through: last)
+            s.sent = HandledMark(through: last)
+            return through
+        }
+        if let cut {
+            logger.warning(
+                "the journal says entries up to kmsg seq \(cut) were written in this boot, but the ring buffer ends at \(last.map(String.init) ?? "nothing"): not trusting that mark"
+            )
+        }
+    }
+
+    /// The mark to save in the checkpoint: every entry at or below it is sent (or counted as
+    /// dropped); entries still queued hold it back.
+    var journaledSeq: UInt64? {
+        state.withLock { s in
+            guard let oldest = s.queue.compactMap(\.seq).min() else { return s.sent.through }
+            let before = oldest == 0 ? nil : oldest - 1
+            return [s.sent.through, before].compactMap { $0 }.min()
+        }
+    }
+
+    var errors: UInt64 { state.withLock { $0.errors } }
+    var dropped: (budget: UInt64, queue: UInt64) { state.withLock { ($0.droppedForBudget, $0.droppedFromQueue) } }
 
     // MARK: - Events in
 
     /// Called by the event loop after each batch, in kmsg order. `live`: the ring buffer's
     /// backlog was read before this batch (its faults just happened).
-    func handle(_ items: [FaultStreamItem], losses: [LossRange], live: Bool = true) {
+    func handle(_ items: [FaultStreamItem], losses: [LossRange], topology: Topology, live: Bool = true) {
         guard !items.isEmpty || !losses.isEmpty else { return }
-        let config = core.configuration
-        let skip = state.withLock { $0.skipThrough }
+        let config = configuration()
+        guard config.journalEnabled else { return }
+        let earlier = state.withLock { $0.earlierRuns }
         let offset = Clocks.realtimeOffsetUsec()
-        var highest: UInt64?
-        func fresh(_ seq: UInt64?) -> Bool {
-            guard let seq else { return true }
-            highest = max(highest ?? 0, seq)
-            return skip.map { seq > $0 } ?? true
-        }
-        for loss in losses where fresh(loss.beforeSeq) {
-            emit(JournalEntries.recordsLost(loss), important: true, config: config)
+        for loss in losses where earlier.isNew(loss.beforeSeq) {
+            emit(JournalEntries.recordsLost(loss), seq: loss.beforeSeq, important: true, config: config)
         }
         for item in items {
             switch item {
             case .fault(let f, let disposition):
-                guard fresh(f.seq), disposition == .single else { continue }
-                let fields = JournalEntries.fault(
-                    f, device: core.deviceInfo(f.device), realtimeOffsetUsec: offset)
-                emit(fields, important: false, live: live, config: config)
-                if !config.onFault.isEmpty {
-                    actions.run(
-                        config.onFault, hook: "on_fault",
-                        environment: JournalEntries.environment(fields, event: "fault"),
-                        seq: f.seq, what: "the fault at kmsg seq \(f.seq.map(String.init) ?? "-")")
+                guard earlier.isNew(f.seq) else { continue }
+                guard disposition == .single else {
+                    resolve(f.seq)  // summarised by its storm
+                    continue
                 }
+                let device = JournalEntries.DeviceInfo(f.device.flatMap { topology.devices[$0] })
+                let fields = JournalEntries.fault(f, device: device, realtimeOffsetUsec: offset)
+                emit(fields, seq: f.seq, important: false, live: live, config: config)
             case .storm(let e):
-                guard fresh(e.seq) else { continue }
-                stormEvent(e, config: config, offset: offset)
+                guard earlier.isNew(e.seq) else { continue }
+                stormEvent(e, topology: topology, config: config, offset: offset)
             }
         }
-        if let highest { core.journaled(through: highest) }
-        if core.nextStormDueUsec != nil || state.withLock({ !$0.queue.isEmpty }) { wake.yield(()) }
+        if state.withLock({ !$0.queue.isEmpty }) { wake.yield(()) }
     }
 
-    func stormEvent(_ e: StormTracker.Event, config: Configuration, offset: Int64) {
+    /// Storm summaries and ends that come from time passing (the storm service's timer).
+    func handleStormEvents(_ items: [FaultStreamItem], topology: Topology) {
+        handle(items, losses: [], topology: topology)
+    }
+
+    func stormEvent(_ e: StormTracker.Event, topology: Topology, config: Configuration, offset: Int64) {
         let dev = PCIAddress(parsing: e.storm.device)
         let fields = JournalEntries.storm(
-            e, policy: core.stormPolicy, device: core.deviceInfo(dev), realtimeOffsetUsec: offset)
-        emit(fields, important: true, config: config)
-        if case .began = e, !config.onStorm.isEmpty {
-            actions.run(
-                config.onStorm, hook: "on_storm", environment: JournalEntries.environment(fields, event: "storm"),
-                seq: e.seq,
-                what: "the fault storm on \(e.storm.device)")
-        }
+            e, policy: StormTracker.Policy(config),
+            device: JournalEntries.DeviceInfo(dev.flatMap { topology.devices[$0] }),
+            realtimeOffsetUsec: offset)
+        emit(fields, seq: e.seq, important: true, config: config)
         // The daemon's own log says it only at debug: under systemd that log is the journal too,
         // and the entry above already says it within the budget.
         if case .began = e {
@@ -151,38 +191,48 @@ final class JournalSink: Service, Sendable {
         }
     }
 
+    private func resolve(_ seq: UInt64?) {
+        guard let seq else { return }
+        state.withLock { $0.sent.advance(to: seq) }
+    }
+
     // MARK: - Out to the journal, within budget
 
     /// Sends now if the budget allows; otherwise queues important entries and drops others.
     /// Only a live fault may take the last free token: queued entries and the faults of the
     /// backlog read at start leave one token of each second (`reserve`), so a fault that just
     /// happened is not dropped because old news is still being written.
-    func emit(_ fields: [JournalField], important: Bool, live: Bool = false, config: Configuration) {
-        guard config.journalEnabled else { return }
+    func emit(_ fields: [JournalField], seq: UInt64?, important: Bool, live: Bool = false, config: Configuration) {
         let now = Clocks.monotonicUsec()
         let go: [JournalField]? = state.withLock { s in
-            if s.limit.limit != config.journalMaxPerSecond {
-                s.limit = RateLimit(limit: config.journalMaxPerSecond, periodUsec: 1_000_000)
+            if s.budget.limit != config.journalMaxPerSecond {
+                s.budget = WindowBudget(limit: config.journalMaxPerSecond, periodUsec: 1_000_000)
             }
-            let keep = live ? 0 : Self.reserve(s.limit)
+            let keep = live ? 0 : Self.reserve(s.budget)
             if important {
-                if s.queue.isEmpty, s.limit.take(now: now, reserve: keep) {
+                if s.queue.isEmpty, s.budget.take(now: now, reserve: keep) {
+                    if let seq { s.sent.advance(to: seq) }
                     return stamp(fields, &s)
                 }
-                s.queue.append(fields)
-                if s.queue.count > Self.queueLimit { s.queue.removeFirst() }
+                s.queue.append(Queued(seq: seq, fields: fields))
+                if s.queue.count > Self.queueLimit {
+                    let dropped = s.queue.removeFirst()
+                    s.droppedFromQueue += 1
+                    if let d = dropped.seq { s.sent.advance(to: d) }
+                }
                 return nil
             }
-            if s.limit.take(now: now, reserve: keep) { return stamp(fields, &s) }
+            if let seq { s.sent.advance(to: seq) }
+            if s.budget.take(now: now, reserve: keep) { return stamp(fields, &s) }
             s.heldBack += 1
-            s.heldBackTotal += 1
+            s.droppedForBudget += 1
             return nil
         }
         if let go { deliver(go) }
     }
 
     /// Tokens per second that queued entries leave for fault entries.
-    static func reserve(_ l: RateLimit) -> Int { l.limit > 1 ? 1 : 0 }
+    static func reserve(_ l: WindowBudget) -> Int { l.limit > 1 ? 1 : 0 }
 
     /// Adds the instance fields and the held-back count.
     func stamp(_ fields: [JournalField], _ s: inout State) -> [JournalField] {
@@ -194,14 +244,16 @@ final class JournalSink: Service, Sendable {
         return out
     }
 
-    /// Sends queued entries the budget allows now (all of it when stopping).
+    /// Sends queued entries the budget allows now — all of them when stopping.
     func flushQueue(stopping: Bool = false) {
         let now = Clocks.monotonicUsec()
         let ready: [[JournalField]] = state.withLock { s in
             var out: [[JournalField]] = []
-            let keep = stopping ? 0 : Self.reserve(s.limit)
-            while !s.queue.isEmpty, s.limit.take(now: now, reserve: keep) {
-                out.append(stamp(s.queue.removeFirst(), &s))
+            let keep = Self.reserve(s.budget)
+            while !s.queue.isEmpty, stopping || s.budget.take(now: now, reserve: keep) {
+                let q = s.queue.removeFirst()
+                if let seq = q.seq { s.sent.advance(to: seq) }
+                out.append(stamp(q.fields, &s))
             }
             return out
         }
@@ -214,8 +266,8 @@ final class JournalSink: Service, Sendable {
         // available"): that is an entry lost too.
         if rc >= 0 && !fileExists(Self.journalSocket) { rc = -ENOENT }
         if rc < 0 {
-            core.countJournalError()
             let first = state.withLock { s in
+                s.errors += 1
                 defer { s.unreachable = true }
                 return !s.unreachable
             }
@@ -233,64 +285,30 @@ final class JournalSink: Service, Sendable {
         }
     }
 
-    /// "daemon started" / "daemon stopped" (through the budget: they may wait a moment).
-    func daemonEvent(_ fields: [JournalField]) {
-        emit(fields, important: true, config: core.configuration)
-    }
-
-    // MARK: - The timer while storms go on or entries wait
+    // MARK: - Start, the queue's timer, stop
 
     func run() async throws {
-        let t = core.ledgerTotals
-        let cp = core.checkpointState()
-        daemonEvent(
-            JournalEntries.daemonStarted(
-                version: BuildInfo.version, source: core.configuration.kmsgPath, units: t.units,
-                resumedAfterSeq: cp.resumeSeq))
+        let started = startedEntry()
+        if configuration().journalEnabled && !started.isEmpty {
+            emit(started, seq: nil, important: true, config: configuration())
+        }
         await withGracefulShutdownHandler {
-            var idle = true
             var it = wakeups.makeAsyncIterator()
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                if idle {
-                    // Nothing pending: sleep until a batch brings a storm or a queued entry.
+                if state.withLock({ $0.queue.isEmpty }) {
+                    // Nothing waits: sleep until a batch queues something.
                     guard await it.next() != nil else { break }
                 }
                 try? await quietSleep(for: .milliseconds(200))
-                tick()
-                idle = core.nextStormDueUsec == nil && state.withLock { $0.queue.isEmpty }
+                flushQueue()
             }
         } onGracefulShutdown: {
             self.wake.finish()
         }
-        tick()
-        let end = core.ledgerTotals
-        daemonEvent(
-            JournalEntries.daemonStopped(version: BuildInfo.version, faults: end.faults, lost: end.lost))
-        // The last entries may wait for budget: at most a second or two.
-        for _ in 0..<25 where state.withLock({ !$0.queue.isEmpty }) {
-            flushQueue(stopping: true)
-            try? await quietSleep(for: .milliseconds(100))
+        let stopped = stoppedEntry()
+        if configuration().journalEnabled && !stopped.isEmpty {
+            emit(stopped, seq: nil, important: true, config: configuration())
         }
-    }
-
-    /// Storm summaries and ends due by now, then whatever budget allows from the queue.
-    func tick() {
-        let now = UInt64(max(0, Clocks.monotonicUsec()))
-        let events = core.advanceStorms(toUsec: now)
-        if !events.isEmpty {
-            let config = core.configuration
-            let offset = Clocks.realtimeOffsetUsec()
-            let skip = state.withLock { $0.skipThrough }
-            var highest: UInt64?
-            for e in events {
-                if let seq = e.seq {
-                    if let skip, seq <= skip { continue }
-                    highest = max(highest ?? 0, seq)
-                }
-                stormEvent(e, config: config, offset: offset)
-            }
-            if let highest { core.journaled(through: highest) }
-        }
-        flushQueue()
+        flushQueue(stopping: true)
     }
 }

@@ -31,30 +31,42 @@ public struct CheckpointStore: Sendable {
     public enum Loaded: Sendable {
         case none
         case loaded(CheckpointState)
-        /// Unreadable or corrupt: moved aside to `movedTo`, start clean.
+        /// Corrupt (torn, a bad checksum, not a checkpoint at all): moved aside to `movedTo`.
         case corrupt(reason: String, movedTo: String?)
+        /// Sound for all we know, but not usable by this iommud: written by a newer one, or not
+        /// readable (permissions). Left where it is: the caller decides.
+        case unusable(reason: String)
     }
+
+    /// The largest checkpoint read back: far above what `[ledger] max_devices` devices need.
+    public static let sizeLimit = 256 << 20
 
     public func load() -> Loaded {
         guard fileExists(path) else { return .none }
         let text: String
         do {
-            text = try readSmallFile(path, limit: 256 << 20)
+            text = try readSmallFile(path, limit: Self.sizeLimit)
         } catch {
-            return moveAside(reason: "\(error)")
+            if error.errno == EFBIG {
+                return .corrupt(reason: "larger than \(Self.sizeLimit >> 20) MiB", movedTo: moveAside())
+            }
+            return .unusable(reason: "it cannot be read: \(error)")
         }
         do {
             return .loaded(try CheckpointCodec.decode(text))
         } catch {
-            return moveAside(reason: error.description)
+            if error.isNewerFormat { return .unusable(reason: error.description) }
+            return .corrupt(reason: error.description, movedTo: moveAside())
         }
     }
 
-    func moveAside(reason: String) -> Loaded {
+    /// Renames the checkpoint to `checkpoint.corrupt-<time>` (or deletes it when that fails);
+    /// where it went.
+    public func moveAside() -> String? {
         let target = path + ".corrupt-\(Clocks.realtimeUsec() / 1_000_000)"
-        if rename(path, target) == 0 { return .corrupt(reason: reason, movedTo: target) }
+        if rename(path, target) == 0 { return target }
         unlink(path)
-        return .corrupt(reason: reason, movedTo: nil)
+        return nil
     }
 
     public func save(_ state: CheckpointState) throws(FileError) {

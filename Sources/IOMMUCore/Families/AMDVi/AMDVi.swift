@@ -1,0 +1,313 @@
+extension Vendor {
+    public static let amd = Vendor(rawValue: "amd")
+}
+
+/// The AMD-Vi family: what it declares (kernel-formats.md §2) and its parser below.
+public enum AMDVi {
+    public static let descriptor = FamilyDescriptor(
+        vendor: .amd, displayName: "AMD-Vi",
+        // pr_fmt/dev_fmt `AMD-Vi: `, the unit's `iommu ivhdN: ` prefix, and `Event logged` (the
+        // 4.19.89+ per-device lines carry neither of the others).
+        words: ["AMD-Vi", "Event logged", "ivhd", "amd_iommu", "PPR logged"],
+        namingWords: ["AMD-Vi", "ivhd", "amd_iommu"],
+        // Per device in report_page_fault, per call site elsewhere; 6.6+ init.c
+        // amd_iommu_restart_log(), the 6.5 stable GA-log backport.
+        ratelimitedFunctions: [
+            "amd_iommu_report_page_fault", "iommu_print_event", "amd_iommu_int_thread",
+            "amd_iommu_int_thread_evtlog", "amd_iommu_int_thread_pprlog", "amd_iommu_int_thread_galog",
+            "iommu_poll_events", "iommu_poll_ppr_log", "amd_iommu_report_rmp_fault",
+            "amd_iommu_report_rmp_hw_error", "iommu_handle_ppr_entry", "amd_iommu_handle_ppr_log",
+            "iommu_call_iopf_notifier", "amd_iommu_restart_log", "amd_iommu_restart_ga_log",
+        ],
+        // One "AMD-Vi" vector per unit before 6.6; x2APIC mode 6.6+: "AMD-Vi%d-Evt", "-PPR",
+        // "-GA", %d the N of ivhdN (init.c iommu_setup_intcapxt()).
+        interrupts: [
+            .fixed("AMD-Vi", vector: "shared"), .numbered("AMD-Vi", "-Evt", unit: "ivhd", vector: "evt"),
+            .numbered("AMD-Vi", "-PPR", unit: "ivhd", vector: "ppr"),
+            .numbered("AMD-Vi", "-GA", unit: "ivhd", vector: "ga"),
+        ],
+        events: AMDEventDecoder.events,
+        // 4.9–4.17 printed an event's body (`IO_PAGE_FAULT device=…]`) as a record of its own.
+        eventNamesStartRecords: true,
+        otherKinds: ["ppr-request"])
+
+    static let family = FamilyCatalog.Family(descriptor) { AMDViParser(events: $0.events) }
+}
+
+/// AMD-Vi event-log messages, every era of kernel-formats.md §2: drivers/iommu/amd_iommu.c
+/// (≤ ~5.9) and drivers/iommu/amd/iommu.c, `iommu_print_event()`,
+/// `amd_iommu_report_page_fault()`, `amd_iommu_report_rmp_fault()`/`_rmp_hw_error()`. Event
+/// fields and their meaning are in AMDEventDecoder.swift; overflow, PPR and command-queue lines
+/// in AMDViMessages.swift.
+///
+/// Shapes, by era:
+/// * ≤4.8: `printk(KERN_ERR "AMD-Vi: Event logged [")` + a level-less `printk("IO_PAGE_FAULT
+///   device=%02x:%02x.%x …]\n")` that printk joined: one record.
+/// * 4.9–~4.17: the same two printks are two records (no KERN_CONT): a header ending in
+///   `Event logged [` and a body `TYPE key=value …]` at the default level, without prefix.
+/// * ~4.18–5.4: `dev_err(dev, "AMD-Vi: Event logged [")` then `dev_err(dev, "TYPE …]\n")`:
+///   two records, both `iommu ivhdN: `-prefixed; IO_PAGE_FAULT per device with `dev_err(&pdev->dev,
+///   "AMD-Vi: Event logged [IO_PAGE_FAULT domain=… address=… flags=…]\n")`.
+/// * 5.5+ (1a21ee1aabf7, stable 4.19.89): one record, `Event logged [TYPE …]`, after the
+///   `iommu ivhdN: ` or `<driver> SSSS:BB:DD.F: ` prefix and `AMD-Vi: ` (dev_fmt, ~5.0+).
+/// * 6.0+ (964d21a7654c): `device=%04x:%02x:%02x.%x`. `Event logged [Device not attached to
+///   domain properly]` + `"  device=%04x:%02x:%02x.%x domain=0x%04x\n"`: two records, one fault.
+/// * `UNKNOWN event[0]=0x%08x … event[3]=0x%08x` has no closing `]`; 4.18–5.4 passed KERN_ERR
+///   inside dev_err, leaving `\x01` + `3` in the text.
+/// ILLEGAL_DEV_TABLE_ENTRY is followed by `Control Reg : 0x…` (6.x) and `DTE[n]: …` lines,
+/// ILLEGAL_COMMAND_ERROR by `CMD[n]: …`: the event is held until they arrive (they are added to
+/// its text) or the next AMD record, or `flush`.
+///
+/// RECOVERABLE (kernel-formats.md §8.1), decided here for AMD: every `Event logged [...]` comes
+/// from the event log — the IOMMU aborted the transaction — so these faults are
+/// `recoverable: false`, INVALID_PPR_REQUEST included (the IOMMU refused the request). Only
+/// PPR-log anomalies (AMDViMessages.swift) are the recoverable path.
+struct AMDViParser: FamilyParser {
+    /// The event types this parser knows (the descriptor's).
+    let events: [EventDescriptor]
+    /// Every line that may follow an event with detail (the events' follow-up prefixes).
+    let followUpPrefixes: [String]
+
+    /// A header whose body is the next record of the same source (`iommu ivhdN: ` prefix, or
+    /// none): 4.9–5.4 split events and `Device not attached to domain properly`.
+    struct Header: Sendable {
+        var key: String
+        var unit: String?
+        var device: PCIAddress?
+        var driver: String?
+        var notAttached: Bool
+        var seq: UInt64?
+        var text: String
+    }
+    var headers: [Header] = []
+    /// An event waiting for its follow-up lines (`Control Reg`, `DTE[n]`, `CMD[n]`).
+    var held: Fault?
+    var heldFollowUps: FollowUpLines?
+    var heldAuxLeft = 0
+
+    init(events: [EventDescriptor]) {
+        self.events = events
+        var prefixes: [String] = []
+        for f in events.compactMap(\.followUps) { prefixes += [f.counted] + f.extra }
+        self.followUpPrefixes = prefixes
+    }
+
+    var pendingSince: UInt64? {
+        var m = held?.seq
+        for h in headers {
+            if let s = h.seq { m = m.map { min($0, s) } ?? s }
+        }
+        return m
+    }
+
+    /// What precedes the message: `iommu ivhdN: `, `<driver> SSSS:BB:DD.F: `, then `AMD-Vi: `.
+    struct Prefix {
+        var unit: String?
+        var device: PCIAddress?
+        var driver: String?
+        var sawAMDVi = false
+        var key: String { unit ?? "" }
+    }
+
+    static func scanPrefix(_ s: inout ByteScanner, record r: KmsgRecord) -> Prefix {
+        var p = Prefix()
+        let save = s.position
+        if let dp = DevicePrefix.scan(&s) {
+            if s.bytesEqual(dp.driver, "iommu") {
+                p.unit = s.string(dp.device)
+            } else {
+                var d = ByteScanner(UnsafeBufferPointer(rebasing: s.bytes[dp.device]))
+                if let dev = PCIAddress.scan(&d), d.isAtEnd {
+                    p.device = dev
+                    p.driver = s.string(dp.driver)
+                } else {
+                    s.position = save  // not a prefix of ours
+                }
+            }
+        }
+        if s.skip("AMD-Vi: ") { p.sawAMDVi = true }
+        // 4.18–5.4 UNKNOWN: dev_err(dev, KERN_ERR "UNKNOWN …") leaves SOH + level in the text.
+        // (dmesg prints that SOH as the four characters `\x01`.)
+        if s.peek == 0x01, s.remaining >= 2, isLevelDigit(s.bytes[s.position + 1]) {
+            s.position += 2
+        } else if s.looksAt("\\x01"), s.remaining >= 5, isLevelDigit(s.bytes[s.position + 4]) {
+            s.position += 5
+        }
+        if p.unit == nil, let u = r.dictionaryDevice(bus: "iommu") { p.unit = String(u) }
+        if p.device == nil, let d = r.dictionaryDevice(bus: "pci") { p.device = PCIAddress(parsing: d) }
+        return p
+    }
+
+    static func isLevelDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "7") }
+
+    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
+        r.text.withBytes { b in consume(b, record: r, into: &out) }
+    }
+
+    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
+        releaseHeld(into: &out, at: index)
+    }
+
+    private mutating func consume(
+        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    ) -> Bool {
+        var s = ByteScanner(b)
+        let prefix = Self.scanPrefix(&s, record: r)
+        let ours = prefix.sawAMDVi || prefix.unit != nil
+
+        if ours, let prefix = followUpPrefixes.first(where: { s.looksAt(text: $0) }) {
+            // Detail of the event before it: added to its text. Without such an event (its
+            // records were lost, or it was released at a flush), nothing to add it to.
+            if var f = held, let follow = heldFollowUps, prefix == follow.counted || follow.extra.contains(prefix) {
+                f.text += "\n" + r.text
+                held = f
+                if prefix == follow.counted {
+                    heldAuxLeft -= 1
+                    if heldAuxLeft <= 0 { releaseHeld(into: &out) }
+                }
+            }
+            return true
+        }
+        // `No event written to event log` (an interrupt with an empty log): no output.
+        if ours, s.looksAt("No event written to event log") { return true }
+
+        if s.skip("Event logged [") {
+            releaseHeld(into: &out)
+            if s.atEndIgnoringSpaces {
+                push(
+                    Header(
+                        key: prefix.key, unit: prefix.unit, device: prefix.device, driver: prefix.driver,
+                        notAttached: false, seq: r.seq, text: r.text), into: &out)
+                return true
+            }
+            if s.skip("Device not attached to domain properly]") && s.atEndIgnoringSpaces {
+                push(
+                    Header(
+                        key: prefix.key, unit: prefix.unit, device: prefix.device, driver: prefix.driver,
+                        notAttached: true, seq: r.seq, text: r.text), into: &out)
+                return true
+            }
+            emit(
+                Self.event(&s, events: events, prefix: prefix, record: r, text: r.text), text: r.text, seq: r.seq,
+                into: &out)
+            return true
+        }
+
+        // The body of a split event: `TYPE key=value …]` in a record of its own.
+        if let c = s.peek, c >= UInt8(ascii: "A"), c <= UInt8(ascii: "Z"),
+            AMDEventDecoder.knownEvent(at: s, in: events) != nil
+        {
+            releaseHeld(into: &out)
+            var merged = prefix
+            var text = r.text
+            if let h = takeHeader(key: prefix.key, notAttached: false) {
+                merged.unit = h.unit ?? prefix.unit
+                merged.device = h.device ?? prefix.device
+                merged.driver = h.driver ?? prefix.driver
+                text = h.text + "\n" + r.text
+            }
+            emit(
+                Self.event(&s, events: events, prefix: merged, record: r, text: text), text: text, seq: r.seq,
+                into: &out)
+            return true
+        }
+
+        // `Device not attached to domain properly` body: `AMD-Vi:   device=SSSS:BB:DD.F domain=0x…`.
+        if prefix.sawAMDVi, s.looksAt("  device=") {
+            releaseHeld(into: &out)
+            let h = takeHeader(key: prefix.key, notAttached: true)
+            let text = h.map { $0.text + "\n" + r.text } ?? r.text
+            s.skipSpaces()
+            guard let f = AMDEventDecoder.notAttached(&s, unit: prefix.unit, record: r, text: text) else {
+                out.append(.unparsed(vendor: .amd, text: text, seq: r.seq))
+                return true
+            }
+            out.append(.fault(f))
+            return true
+        }
+
+        guard ours else { return false }
+        let before = out.count
+        guard AMDViMessages.consume(&s, prefix: prefix, record: r, into: &out) else { return false }
+        releaseHeld(into: &out, at: before)  // another AMD message: no more aux lines coming
+        return true
+    }
+
+    /// Emits a decoded event, holding the ones whose aux lines follow.
+    private mutating func emit(
+        _ decoded: (Fault, FollowUpLines?)?, text: String, seq: UInt64?, into out: inout [ClassifierOutput]
+    ) {
+        guard let (f, followUps) = decoded else {
+            out.append(.unparsed(vendor: .amd, text: text, seq: seq))
+            return
+        }
+        if let followUps {
+            held = f
+            heldFollowUps = followUps
+            heldAuxLeft = followUps.count
+        } else {
+            out.append(.fault(f))
+        }
+    }
+
+    private mutating func push(_ h: Header, into out: inout [ClassifierOutput]) {
+        if let i = headers.firstIndex(where: { $0.key == h.key }) {
+            // The body of the previous header of this source never came (lost records).
+            let stale = headers.remove(at: i)
+            out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
+        }
+        if headers.count >= 16 {
+            let stale = headers.removeFirst()
+            out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
+        }
+        headers.append(h)
+    }
+
+    private mutating func takeHeader(key: String, notAttached: Bool) -> Header? {
+        guard let i = headers.firstIndex(where: { $0.key == key && $0.notAttached == notAttached })
+        else { return nil }
+        return headers.remove(at: i)
+    }
+
+    /// Emits the held event (at `index` in `out`, to keep the input order, else at the end).
+    mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int? = nil) {
+        guard let f = held else { return }
+        held = nil
+        heldFollowUps = nil
+        heldAuxLeft = 0
+        if let index, index <= out.count {
+            out.insert(.fault(f), at: index)
+        } else {
+            out.append(.fault(f))
+        }
+    }
+
+    /// Idle: an event held for its aux lines is emitted with what it has. A split header waits
+    /// for its body (the kernel prints both from the same function; the reader may simply have
+    /// caught it in between).
+    mutating func flush(into out: inout [ClassifierOutput]) {
+        releaseHeld(into: &out)
+    }
+
+    /// End of input: headers whose body never came are counted as unparsed.
+    mutating func finish(into out: inout [ClassifierOutput]) {
+        releaseHeld(into: &out)
+        for h in headers { out.append(.unparsed(vendor: .amd, text: h.text, seq: h.seq)) }
+        headers.removeAll()
+    }
+
+    /// `TYPE key=value …]` (fields separated by spaces, or `, ` for RMP events), or
+    /// `UNKNOWN event[0]=… event[3]=…` with no closing bracket. nil when the name is not one the
+    /// kernel prints or a field is mangled or missing its value.
+    static func event(
+        _ s: inout ByteScanner, events: [EventDescriptor], prefix: Prefix, record r: KmsgRecord, text: String
+    ) -> (Fault, FollowUpLines?)? {
+        guard let fields = AMDEventDecoder.scanFields(&s, events: events) else { return nil }
+        var f = Fault(
+            vendor: .amd, kind: fields.event.kind, recoverable: false, device: fields.device ?? prefix.device,
+            unit: prefix.unit, driver: prefix.driver, seq: r.seq, timestampUsec: r.timestampUsec,
+            text: text)
+        AMDEventDecoder.decode(&f, fields: fields)
+        return (f, fields.event.followUps)
+    }
+}

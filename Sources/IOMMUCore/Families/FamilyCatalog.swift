@@ -1,0 +1,104 @@
+/// The IOMMU families iommud knows, in the order the classifier asks them, and the tables the
+/// rest of the code derives from their descriptors: the prefilter's words, which family a
+/// ratelimited kernel function belongs to, which family an unparsed line names, and which
+/// /proc/interrupts rows are fault vectors.
+public struct FamilyCatalog: Sendable {
+    /// One entry per family. Order matters only where formats could overlap: the classifier
+    /// offers a record to each family's parser in this order, and an unparsed line goes to the
+    /// first family one of whose naming words it contains.
+    public var families: [Family]
+
+    /// A family: its descriptor and a parser that starts empty.
+    public struct Family: Sendable {
+        public var descriptor: FamilyDescriptor
+        public var makeParser: @Sendable (FamilyDescriptor) -> any FamilyParser
+
+        public init(
+            _ descriptor: FamilyDescriptor, parser: @escaping @Sendable (FamilyDescriptor) -> any FamilyParser
+        ) {
+            self.descriptor = descriptor
+            self.makeParser = parser
+        }
+    }
+
+    public init(families: [Family]) { self.families = families }
+
+    /// Every family iommud ships.
+    public static let standard = FamilyCatalog(families: [
+        IntelVTd.family, AMDVi.family, ArmSMMUv3.family, ArmSMMUv2.family,
+    ])
+
+    /// Messages of the IOMMU core that belong to no single family: `iommu` in the prefix of
+    /// drivers/iommu/ messages and the `intel_iommu=`/`amd_iommu=` command line, `iopf` in the
+    /// IOMMU-core page-fault functions (`get_domain_for_iopf: N callbacks suppressed`).
+    public static let coreWords: [PrefilterWord] = [.anyCase("iommu"), "iopf"]
+
+    public var descriptors: [FamilyDescriptor] { families.map(\.descriptor) }
+
+    public func descriptor(of vendor: Vendor) -> FamilyDescriptor? {
+        families.first { $0.descriptor.vendor == vendor }?.descriptor
+    }
+
+    /// The prefilter's words: every family's, and the core's.
+    public var prefilterWords: [PrefilterWord] {
+        Self.coreWords + families.flatMap { $0.descriptor.words + $0.descriptor.namingWords }
+    }
+
+    /// The family whose `<function>: N callbacks suppressed` this is; `.some(nil)` for an
+    /// IOMMU-core function of no single family (its name speaks of an IOMMU); nil for a function
+    /// that has nothing to do with an IOMMU.
+    public func vendor(ofRatelimitedFunction function: String) -> Vendor?? {
+        for f in families where f.descriptor.ratelimitedFunctions.contains(function) {
+            return .some(f.descriptor.vendor)
+        }
+        let words: [PrefilterWord] = Self.coreWords + ["smmu", "dmar"]
+        if words.contains(where: { $0.occurs(in: function) }) { return .some(nil) }
+        return .none
+    }
+
+    /// The family a line names by one of its naming words (first in catalog order), `.some(nil)`
+    /// when it only speaks of an IOMMU in general, nil when it names none.
+    public func vendor(namedIn text: String) -> Vendor?? {
+        for f in families where f.descriptor.namingWords.contains(where: { $0.occurs(in: text) }) {
+            return .some(f.descriptor.vendor)
+        }
+        if Self.coreWords.contains(where: { $0.occurs(in: text) }) || text.contains("Event logged") {
+            return .some(nil)
+        }
+        return .none
+    }
+
+    /// The fault vector an interrupt action name is (nil: not an IOMMU fault vector).
+    public func vector(forAction action: String) -> IOMMUVector? {
+        for f in families {
+            for name in f.descriptor.interrupts {
+                let m = name.match(action)
+                if m.matched { return IOMMUVector(vendor: f.descriptor.vendor, unit: m.unit, vector: name.vector) }
+            }
+        }
+        return nil
+    }
+
+    /// Every (vendor, kind) pair the families can report.
+    public var kinds: [(Vendor, FaultKind)] {
+        families.flatMap { f in f.descriptor.kinds.map { (f.descriptor.vendor, $0) } }
+    }
+}
+
+/// A family's classifier: claims the records of its family and turns them into outputs. One
+/// value per classifier; it keeps the groups of records not yet complete.
+public protocol FamilyParser: Sendable {
+    /// Classifies one record if it is this family's: appends what it completes and returns
+    /// true; returns false (and appends nothing) when the record is not its own.
+    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool
+    /// Sequence number of the first record of the oldest group not yet emitted, if any.
+    var pendingSince: UInt64? { get }
+    /// Another family claimed a record: a fault held only for detail lines that follow it
+    /// immediately is complete. Insert it at `index` (to keep the input order).
+    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int)
+    /// The reader went idle: release what was held only to see whether a detail line would
+    /// follow. Groups still missing records stay.
+    mutating func flush(into out: inout [ClassifierOutput])
+    /// End of input (replay): emit every group with what it has.
+    mutating func finish(into out: inout [ClassifierOutput])
+}

@@ -1,0 +1,353 @@
+extension Vendor {
+    public static let intel = Vendor(rawValue: "intel")
+}
+
+/// The Intel VT-d family: what it declares (kernel-formats.md §1) and its parser below.
+public enum IntelVTd {
+    public static let descriptor = FamilyDescriptor(
+        vendor: .intel, displayName: "Intel VT-d",
+        // Every era's prefix (`dmar: `, `DMAR: `, `DMAR:[`), the status line's `DRHD`, the ≤4.6
+        // `INTR-REMAP:` records, the PRQ lines' `dmarN`, and `prq_event_thread`, the one
+        // ratelimited function without `dmar` in its name.
+        words: [.anyCase("dmar"), .anyCase("drhd"), "INTR-REMAP", "prq_"],
+        namingWords: [.anyCase("dmar"), .anyCase("drhd"), "INTR-REMAP"],
+        // One static state in dmar_fault() covers every unit (c43fce4eebae, v4.7); the PRQ
+        // lines are pr_info_ratelimited in prq_event_thread() / handle_bad_prq_event().
+        ratelimitedFunctions: ["dmar_fault", "prq_event_thread", "handle_bad_prq_event"],
+        // dmar_alloc_hwirq(): "dmar%d" for the fault event, "dmar%d-prq" for page requests
+        // (and "dmar%d-perf" for the perfmon, not a fault vector).
+        interrupts: [
+            .numbered("dmar", "", unit: "dmar", vector: "fault"),
+            .numbered("dmar", "-prq", unit: "dmar", vector: "prq"),
+        ],
+        otherKinds: [.dmaRead, .dmaWrite, .interruptRemapping, .pageRequest, .invalidationError])
+
+    static let family = FamilyCatalog.Family(descriptor) { _ in IntelVTdParser() }
+}
+
+/// Intel VT-d messages, every era of kernel-formats.md §1. This file holds `dmar_fault()`'s
+/// output (status line, DMA and interrupt-remapping records) and the v5.16+ page-table dump;
+/// the invalidation queue is in IntelQueuedInvalidation.swift, page requests in
+/// IntelPageRequest.swift, reason texts and owners in IntelFaultReasons.swift.
+///
+/// Formats, by the kernel that prints them (`dmar_fault_do_one()`):
+/// * ≤ v4.6 (drivers/pci/intel-iommu.c, drivers/pci/dmar.c, drivers/iommu/dmar.c): ONE printk
+///   with an embedded newline, `"DMAR:[%s] Request device [%02x:%02x.%d] fault addr %llx \n"
+///   "DMAR:[fault reason %02d] %s\n"` and `"INTR-REMAP: Request device [[%02x:%02x.%d] fault
+///   index %llx\nINTR-REMAP:[fault reason %02d] %s\n"`; pr_fmt prefix none (≤3.9), `dmar: `
+///   (~3.10–4.0, KBUILD_MODNAME), `DMAR: ` (4.1+, giving `DMAR: DMAR:[`). /dev/kmsg keeps it as
+///   one record (`\x0a`); dmesg/syslog text shows two lines, which this parser joins.
+/// * v4.7–v5.3 (a0fe14d7dcf5): `"[%s] Request device [%02x:%02x.%d] fault addr %llx [fault
+///   reason %02d] %s\n"`, `"[INTR-REMAP] Request device [%02x:%02x.%d] fault index %llx [fault
+///   reason %02d] %s\n"` — reasons DECIMAL.
+/// * v5.4–v5.13: `… [%02x:%02x.%d] PASID %x fault addr %llx …` (ffffffff = no PASID).
+/// * v5.14 (719a19335692): `[%s NO_PASID]` / `[%s PASID 0x%x]`, `0x` on bus and device, hex
+///   address, reason `0x%02x`.
+/// * v5.15+ (Bjorn Helgaas, "drop 0x prefix from PCI bus & device addresses"): as 5.14
+///   without the `0x` on the BDF. Vendor trees may add a `%04x:` segment (linux-ct).
+/// * `"DRHD: handling fault status reg %x\n"` before the records: FSTS bit 0 (PFO) set means the
+///   hardware dropped fault records; there is no other trace of that.
+/// * v5.16+ with CONFIG_DMAR_DEBUG (914ff7719e8a, intel/iommu.c `dmar_fault_dump_ptes()`):
+///   `"Dump %s table entries for IOVA 0x%llx\n"` right after a DMA record — the only place the
+///   unit (`dmarN`) is named next to a fault — then root/context/pasid/pte lines.
+///
+/// RECOVERABLE (kernel-formats.md §8.1), decided here for Intel: everything `dmar_fault()`
+/// prints — DMA and interrupt-remapping records — was aborted by the hardware, so these faults
+/// are `recoverable: false`; so are QI errors (IntelQueuedInvalidation.swift). Only page requests
+/// (IntelPageRequest.swift) are the recoverable path.
+struct IntelVTdParser: FamilyParser {
+    /// The first half of a ≤4.6 record pasted as two lines, waiting for `DMAR:[fault reason …]`.
+    var pendingFirstLine: Fault?
+    /// A DMA fault held for the `Dump dmarN table entries for IOVA …` line that may follow it
+    /// (it names the unit). Released by the dump line, by the next Intel record, or by `flush`.
+    var held: Fault?
+
+    var pendingSince: UInt64? {
+        switch (pendingFirstLine?.seq, held?.seq) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (nil, nil): return nil
+        }
+    }
+
+    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
+        r.text.withBytes { b in consume(b, record: r, into: &out) }
+    }
+
+    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
+        releaseHeld(into: &out, at: index)
+    }
+
+    private mutating func consume(
+        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    ) -> Bool {
+        var s = ByteScanner(b)
+        let prefixed = Self.skipPrefix(&s)
+        let legacy = Self.isLegacyRecord(b, at: s.position)
+        let body = s.position
+
+        // The second line of a pasted ≤4.6 record completes the pending first line.
+        if let first = pendingFirstLine,
+            s.looksAt("DMAR:[fault reason") || s.looksAt("INTR-REMAP:[fault reason")
+                || s.looksAt("DMAR: [fault reason")
+        {
+            var f = first
+            if Self.secondLineBody(&s, into: &f) {
+                pendingFirstLine = nil
+                f.text += "\n" + r.text
+                f.seq = r.seq ?? f.seq
+                f.timestampUsec = r.timestampUsec ?? f.timestampUsec
+                Self.decorate(&f)
+                out.append(.fault(f))
+                return true
+            }
+            s.position = body
+        }
+
+        if prefixed, s.skip("Dump ") {
+            // `Dump dmarN table entries for IOVA 0x…`: names the unit of the fault before it.
+            let unitStart = s.position
+            guard s.skip("dmar"), s.decimal() != nil else { return false }
+            let unit = s.string(unitStart..<s.position)
+            guard s.skip(" table entries for IOVA "), let iova = s.hexOptionalPrefix() else {
+                return false
+            }
+            if var f = held {
+                held = nil
+                if f.address == iova { f.unit = unit }
+                out.append(.fault(f))
+            }
+            return true
+        }
+        if prefixed, Self.isPageTableDumpLine(s) {
+            return true  // root/context/pasid/pte lines of the dump: detail only
+        }
+
+        // Anything else of ours ends a hold: the dump follows its record immediately.
+        let mine = Self.isIntelRecord(s)
+        guard mine else { return false }
+        releaseHeld(into: &out)
+        if pendingFirstLine != nil {
+            abandonFirstLine(into: &out)
+        }
+
+        if s.skip("DRHD: handling fault status reg ") {
+            guard let status = s.hex(maxDigits: 8), s.atEndIgnoringSpaces else { return false }
+            // FSTS bit 0 = PFO (Primary Fault Overflow): fault records were lost in hardware. The
+            // kernel clears it silently; this bit in the status line is the only trace. Other
+            // bits (QI 0x10/0x20/0x40, PRO 0x80) are counted from their own lines.
+            if status & 0x1 != 0 {
+                out.append(.marker(.overflow(vendor: .intel, unit: nil, log: "fault"), seq: r.seq))
+            }
+            return true
+        }
+        if s.looksAt("[DMA ") {
+            guard var f = Self.dmaFault(&s, record: r) else { return false }
+            if f.reason == nil {
+                // ≤4.6 pasted as text: the reason is on the next line. A later-era line that
+                // ends early is mangled, not half of a pair.
+                guard legacy else { return false }
+                pendingFirstLine = f
+                return true
+            }
+            Self.decorate(&f)
+            if f.kind == .interruptRemapping {
+                out.append(.fault(f))
+            } else {
+                held = f  // may be followed by its page-table dump (v5.16+)
+            }
+            return true
+        }
+        if s.looksAt("[INTR-REMAP]") || s.looksAt("INTR-REMAP: Request device") {
+            guard var f = Self.interruptRemappingFault(&s, record: r) else { return false }
+            if f.reason == nil {
+                guard legacy else { return false }
+                pendingFirstLine = f
+                return true
+            }
+            Self.decorate(&f)
+            out.append(.fault(f))
+            return true
+        }
+        if IntelQueuedInvalidation.consume(&s, record: r, into: &out) { return true }
+        if IntelPageRequest.consume(&s, record: r, into: &out) { return true }
+        return false
+    }
+
+    /// The reader went idle: a held fault is emitted without the unit its dump would have named.
+    mutating func flush(into out: inout [ClassifierOutput]) {
+        releaseHeld(into: &out)
+    }
+
+    /// End of input: also the half of a pasted record whose second line never came.
+    mutating func finish(into out: inout [ClassifierOutput]) {
+        releaseHeld(into: &out)
+        if pendingFirstLine != nil { abandonFirstLine(into: &out) }
+    }
+
+    /// Emits the held fault (at `index` in `out`, to keep the input order, else at the end).
+    mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int? = nil) {
+        guard let f = held else { return }
+        held = nil
+        if let index, index <= out.count {
+            out.insert(.fault(f), at: index)
+        } else {
+            out.append(.fault(f))
+        }
+    }
+
+    /// A pasted first line whose second line did not follow: the fault is real, its reason lost.
+    private mutating func abandonFirstLine(into out: inout [ClassifierOutput]) {
+        guard let f = pendingFirstLine else { return }
+        pendingFirstLine = nil
+        out.append(.fault(f))
+    }
+
+    /// `dmar: ` (~3.10–4.0 pr_fmt), `DMAR: ` (4.1+), and the per-record `DMAR:` that ≤4.6
+    /// strings carried themselves (giving `DMAR: DMAR:[DMA Write]`). True if a pr_fmt prefix
+    /// was there.
+    static func skipPrefix(_ s: inout ByteScanner) -> Bool {
+        let prefixed = s.skip("dmar: ") || s.skip("DMAR: ")
+        if s.looksAt("DMAR:[DMA ") || s.looksAt("DMAR: [DMA ") {
+            _ = s.skip("DMAR:")
+            s.skipSpaces()
+        }
+        return prefixed
+    }
+
+    /// The ≤4.6 string shapes — `DMAR:[DMA …` (the record's own `DMAR:` glued to the bracket)
+    /// and `INTR-REMAP: Request device [[` — the only ones whose reason may be on a second line.
+    static func isLegacyRecord(_ b: UnsafeBufferPointer<UInt8>, at position: Int) -> Bool {
+        let s = ByteScanner(b, position: position)
+        if s.looksAt("INTR-REMAP: Request device [") { return true }
+        guard position >= 5 else { return false }
+        return ByteScanner(b, position: position - 5).looksAt("DMAR:[DMA ")
+    }
+
+    /// Records this file or its QI/PRQ companions handle (cursor after the pr_fmt prefix).
+    static func isIntelRecord(_ s: ByteScanner) -> Bool {
+        s.looksAt("DRHD: ") || s.looksAt("[DMA ") || s.looksAt("[INTR-REMAP]")
+            || s.looksAt("INTR-REMAP: ")
+            || IntelQueuedInvalidation.looksLikeQI(s) || IntelPageRequest.looksLikePRQ(s)
+    }
+
+    /// The lines `dmar_fault_dump_ptes()` / `pgtable_walk()` print after the `Dump` line (first
+    /// version and current strings, intel/iommu.c).
+    static func isPageTableDumpLine(_ s: ByteScanner) -> Bool {
+        s.looksAt("root entry: ") || s.looksAt("root table is not present")
+            || s.looksAt("root table entry is not present")
+            || s.looksAt("scalable mode root entry: ") || s.looksAt("context table is not present")
+            || s.looksAt("context table entry is not present") || s.looksAt("context entry: ")
+            || s.looksAt("legacy mode page table is not present")
+            || s.looksAt("pasid directory table is not present")
+            || s.looksAt("pasid dir entry: ") || s.looksAt("pasid table entry[")
+            || s.looksAt("scalable mode page table is not present") || s.looksAt("pte level: ")
+            || s.looksAt("PTE not present at level ") || s.looksAt("page table not present at level ")
+    }
+
+    /// `[DMA Read|Write( NO_PASID| PASID 0x%x)?] Request device [BDF]( PASID %x)? fault addr
+    /// [0x]%llx [fault reason [0x]NN] text` — every one-line era (4.7+) and the first line of
+    /// the ≤4.6 form (with or without its embedded second line).
+    static func dmaFault(_ s: inout ByteScanner, record r: KmsgRecord) -> Fault? {
+        let isRead: Bool
+        if s.skip("[DMA Read") {
+            isRead = true
+        } else if s.skip("[DMA Write") {
+            isRead = false
+        } else {
+            return nil
+        }
+        var pasid: UInt32?
+        if s.skip(" NO_PASID") {
+            pasid = nil
+        } else if s.skip(" PASID 0x") {
+            guard let p = s.hex(maxDigits: 8) else { return nil }
+            pasid = UInt32(p)
+        }
+        guard s.skip("] Request device ["), let device = PCIAddress.scan(&s), s.skip("] ") else {
+            return nil
+        }
+        // v5.4–v5.13: `PASID %x`, ffffffff meaning none.
+        if s.skip("PASID ") {
+            guard let p = s.hex(maxDigits: 8), s.skip(byte: 0x20) else { return nil }
+            pasid = p == 0xffff_ffff ? nil : UInt32(p)
+        }
+        guard s.skip("fault addr "), let address = s.hexOptionalPrefix() else { return nil }
+        var f = Fault(
+            vendor: .intel, kind: isRead ? .dmaRead : .dmaWrite, recoverable: false, device: device,
+            address: address, pasid: pasid, access: isRead ? .read : .write, seq: r.seq,
+            timestampUsec: r.timestampUsec, text: r.text)
+        guard reasonTail(&s, into: &f) else { return nil }
+        return f
+    }
+
+    /// `[INTR-REMAP] Request device [BDF] fault index [0x]%llx [fault reason [0x]NN] text`
+    /// (4.7+) and ≤4.6's `INTR-REMAP: Request device [[BDF] fault index %llx` + second line.
+    /// The index is an IRTE index, not an address: it goes to `detail`.
+    static func interruptRemappingFault(_ s: inout ByteScanner, record r: KmsgRecord) -> Fault? {
+        if s.skip("[INTR-REMAP] Request device [") {
+        } else if s.skip("INTR-REMAP: Request device [") {
+            _ = s.skip("[")  // the doubled `[[` of the old string
+        } else {
+            return nil
+        }
+        guard let device = PCIAddress.scan(&s), s.skip("] fault index "),
+            let index = s.hexOptionalPrefix()
+        else { return nil }
+        var f = Fault(
+            vendor: .intel, kind: .interruptRemapping, recoverable: false, device: device, seq: r.seq,
+            timestampUsec: r.timestampUsec, text: r.text)
+        f.detail = "IRTE index " + hex0x(index)
+        guard reasonTail(&s, into: &f) else { return nil }
+        return f
+    }
+
+    /// After the address: ` [fault reason NN] text` on the same line, or (≤4.6) an embedded
+    /// newline then `DMAR:[fault reason NN] text`, or the end of a pasted first line (reason
+    /// left nil: the caller waits for the second line).
+    static func reasonTail(_ s: inout ByteScanner, into f: inout Fault) -> Bool {
+        s.skipSpaces()
+        if s.isAtEnd { return true }
+        if s.skip(byte: 0x0a) {
+            return secondLineBody(&s, into: &f)
+        }
+        return reasonBracket(&s, into: &f)
+    }
+
+    /// `[fault reason 0x06] …` (5.14+, hex) or `[fault reason 06] …` (≤5.13, decimal).
+    static func reasonBracket(_ s: inout ByteScanner, into f: inout Fault) -> Bool {
+        guard s.skip("[fault reason ") else { return false }
+        let code: UInt64?
+        if s.skip("0x") {
+            code = s.hex(maxDigits: 4)
+        } else {
+            code = s.decimal()
+        }
+        guard let code, code <= 0xff, s.skip(byte: UInt8(ascii: "]")) else { return false }
+        f.reason = UInt16(code)
+        return true
+    }
+
+    /// The second line of the ≤4.6 form: `[dmar: |DMAR: ]DMAR:[fault reason 05] text` or
+    /// `INTR-REMAP:[fault reason 37] text`.
+    static func secondLineBody(_ s: inout ByteScanner, into f: inout Fault) -> Bool {
+        _ = s.skip("dmar: ") || s.skip("DMAR: ")
+        guard s.skip("DMAR:") || s.skip("INTR-REMAP:") else { return false }
+        s.skipSpaces()
+        return reasonBracket(&s, into: &f)
+    }
+
+    /// Reason text and owner from the tables; reasons 0x20–0x26 are interrupt-remapping faults
+    /// whatever bracket they came in (`dmar_get_fault_reason()`).
+    static func decorate(_ f: inout Fault) {
+        guard let code = f.reason else { return }
+        f.reasonText = IntelFaultReasons.text(for: code)
+        f.owner = IntelFaultReasons.owner(for: code)
+        if IntelFaultReasons.table(for: code) == .interruptRemapping && f.kind != .interruptRemapping {
+            f.kind = .interruptRemapping
+            f.access = nil
+            f.address = nil
+        }
+    }
+}

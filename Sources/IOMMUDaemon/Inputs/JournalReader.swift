@@ -1,0 +1,157 @@
+import CSystemd
+import Glibc
+import IOMMUCore
+
+/// Reads the journal back through libsystemd's sd_journal API (sd_journal_open,
+/// sd_journal_add_match, sd_journal_seek_*): where a restart finds the last KMSG_SEQ it
+/// journaled, and what `iommud log` prints. No text parsing of journalctl output.
+///
+/// Only entries journald vouches for count: fields a client sends (MESSAGE_ID, KMSG_SEQ,
+/// IOMMUD_*) can be written by any local user (`logger --journald`), so every read also
+/// matches a *trusted* field journald itself adds — the writer's unit (`_SYSTEMD_UNIT`) or uid
+/// (`_UID`) — that no client can choose (systemd.journal-fields(7)).
+///
+/// (Unsafe: sd_journal_get_data hands out pointers into the journal's mapping.)
+public final class JournalReader {
+    /// Whose entries to read.
+    public enum Writer: Sendable, Equatable {
+        /// This very daemon: its systemd unit when it runs under one, else its uid.
+        case thisDaemon
+        /// The daemon as `iommud log` knows it from outside: the `iommud.service` unit, or root.
+        case iommudService
+
+        /// The trusted matches, each alone enough (ORed).
+        var matches: [(String, String)] {
+            switch self {
+            case .thisDaemon:
+                if let unit = Self.ownUnit() { return [("_SYSTEMD_UNIT", unit)] }
+                return [("_UID", String(getuid()))]
+            case .iommudService:
+                return [("_SYSTEMD_UNIT", "iommud.service"), ("_UID", "0")]
+            }
+        }
+
+        /// The systemd unit this process runs in, if any (its cgroup says; sd_pid_get_unit).
+        static func ownUnit() -> String? {
+            var unit: UnsafeMutablePointer<CChar>?
+            guard sd_pid_get_unit(0, &unit) >= 0, let unit else { return nil }
+            defer { free(unit) }
+            let name = String(cString: unit)
+            return name.hasSuffix(".service") ? name : nil
+        }
+    }
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    let j: OpaquePointer
+
+    /// Opens the local journal (system and, for root, every user's files).
+    public init() throws(Failure) {
+        var handle: OpaquePointer?
+        let rc = sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
+        guard rc >= 0, let handle else {
+            throw Failure(message: "cannot open the journal: \(String(cString: strerror(-rc)))")
+        }
+        j = handle
+    }
+
+    deinit { sd_journal_close(j) }
+
+    /// Bytes of journal files this process can read: 0 means none (journald never ran here,
+    /// or no permission — reading needs root or group systemd-journal/adm).
+    public var usageBytes: UInt64 {
+        var b: UInt64 = 0
+        return sd_journal_get_usage(j, &b) >= 0 ? b : 0
+    }
+
+    /// Fields of different names are ANDed, the same name ORed (sd_journal_add_match(3)).
+    public func addMatch(_ field: String, _ value: String) {
+        var m = Array("\(field)=\(value)".utf8)
+        _ = m.withUnsafeMutableBytes { sd_journal_add_match(j, $0.baseAddress, $0.count) }
+    }
+
+    /// The matches added so far form one alternative; those after it another (ORed).
+    public func addDisjunction() { sd_journal_add_disjunction(j) }
+
+    /// `common` ANDed with one of the writer's trusted fields.
+    public func addMatches(_ common: [(String, String)], writer: Writer) {
+        for (i, trusted) in writer.matches.enumerated() {
+            if i > 0 { addDisjunction() }
+            for (f, v) in common { addMatch(f, v) }
+            addMatch(trusted.0, trusted.1)
+        }
+    }
+
+    public func seekTail() { sd_journal_seek_tail(j) }
+    public func seekHead() { sd_journal_seek_head(j) }
+    public func seekRealtime(usec: UInt64) { sd_journal_seek_realtime_usec(j, usec) }
+
+    public func next() -> Bool { sd_journal_next(j) > 0 }
+    public func previous() -> Bool { sd_journal_previous(j) > 0 }
+
+    /// One field of the current entry.
+    public func field(_ name: String) -> String? {
+        var data: UnsafeRawPointer?
+        var len = 0
+        guard sd_journal_get_data(j, name, &data, &len) >= 0, let data else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: data, count: len)
+        let prefix = name.utf8.count + 1
+        guard len >= prefix else { return nil }
+        return String(decoding: bytes[prefix...], as: UTF8.self)
+    }
+
+    /// Every field of the current entry.
+    public func fields() -> [String: String] {
+        var out: [String: String] = [:]
+        var data: UnsafeRawPointer?
+        var len = 0
+        sd_journal_restart_data(j)
+        while sd_journal_enumerate_data(j, &data, &len) > 0, let data {
+            let bytes = UnsafeRawBufferPointer(start: data, count: len)
+            guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            out[String(decoding: bytes[..<eq], as: UTF8.self)] = String(
+                decoding: bytes[(eq + 1)...], as: UTF8.self)
+        }
+        return out
+    }
+
+    public var realtimeUsec: UInt64 {
+        var u: UInt64 = 0
+        sd_journal_get_realtime_usec(j, &u)
+        return u
+    }
+
+    /// This boot's id as journald writes `_BOOT_ID` (32 hex digits).
+    public static func currentBootID() -> String? {
+        var id = sd_id128_t()
+        guard sd_id128_get_boot(&id) >= 0 else { return nil }
+        return withUnsafeBytes(of: id.bytes) { b in b.map { hex(UInt64($0), width: 2) }.joined() }
+    }
+
+    /// The highest KMSG_SEQ this instance (its kmsg source and state directory) already
+    /// journaled in this boot: the entries with a KMSG_SEQ, newest first. Entries are written
+    /// in seq order except storm summaries and ends sent a little later, so the last few
+    /// hundred are enough.
+    public static func highestJournaledSeq(source: String, stateDirectory: String, writer: Writer) throws(Failure)
+        -> UInt64?
+    {
+        guard let boot = currentBootID() else { throw Failure(message: "cannot read this boot's id") }
+        let r = try JournalReader()
+        var common = MessageID.withKmsgSeq.map { ("MESSAGE_ID", $0) }
+        common += [("_BOOT_ID", boot), (JournalSink.sourceField, source), (JournalSink.stateField, stateDirectory)]
+        r.addMatches(common, writer: writer)
+        r.seekTail()
+        var best: UInt64?
+        var n = 0
+        while n < 512, r.previous() {
+            n += 1
+            if let s = r.field("KMSG_SEQ").flatMap({ $0.utf8.count <= 20 ? UInt64($0) : nil }) {
+                best = max(best ?? 0, s)
+            }
+        }
+        return best
+    }
+}

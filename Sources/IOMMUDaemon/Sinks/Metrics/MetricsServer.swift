@@ -1,0 +1,138 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The Prometheus endpoint: `/metrics` and a small landing page at `/`. Under systemd the
+/// listening socket comes from iommud.socket (sd_listen_fds) and the service itself has no
+/// network; outside systemd it binds `[http] listen`.
+final class MetricsServer: Service, Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let views: DaemonViews
+    let logger: Logger
+    let passedFDs: [Int32]
+    let listen: [ListenAddress]
+    let channels = Mutex<[Channel]>([])
+    /// `[http] web_config`: TLS, basic auth, headers; nil only where no daemon runs (tests).
+    let security: WebSecurity?
+
+    init(
+        group: MultiThreadedEventLoopGroup, views: DaemonViews, listen: [ListenAddress], passedFDs: [Int32],
+        logger: Logger,
+        security: WebSecurity? = nil
+    ) {
+        self.security = security
+        self.group = group
+        self.views = views
+        self.listen = listen
+        self.passedFDs = passedFDs
+        self.logger = logger
+    }
+
+    static func routes(views: DaemonViews) -> HTTPRoutes {
+        { @Sendable _, path in
+            switch path {
+            case "/metrics":
+                return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: views.metrics())
+            case "/":
+                return HTTPResponse(
+                    contentType: "text/html; charset=utf-8",
+                    body: Array(
+                        """
+                        <html><head><title>iommud</title></head><body>
+                        <h1>iommud \(BuildInfo.version)</h1>
+                        <p>IOMMU / DMA-remapping fault exporter.</p>
+                        <p><a href="/metrics">Metrics</a></p>
+                        <p>Run <code>iommud status</code> on the host for the platform view and per-device faults.</p>
+                        </body></html>
+
+                        """.utf8))
+            default:
+                return nil
+            }
+        }
+    }
+
+    static func bootstrap(group: EventLoopGroup, routes: @escaping HTTPRoutes, security: WebSecurity? = nil)
+        -> ServerBootstrap
+    {
+        ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // TLS (when the web config has it) goes first, before the HTTP handlers.
+                    try security?.configureTLS(channel.pipeline.syncOperations)
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes, gate: security?.gate))
+                }
+            }
+    }
+
+    /// Binds before the service group starts, so a bad address fails the start clearly.
+    func bind() async throws {
+        let routes = Self.routes(views: views)
+        var bound: [Channel] = []
+        if !passedFDs.isEmpty {
+            for fd in passedFDs {
+                let ch = try await Self.bootstrap(group: group, routes: routes, security: security).withBoundSocket(fd)
+                    .get()
+                logger.info(
+                    "serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
+                bound.append(ch)
+            }
+        } else {
+            for a in listen {
+                do {
+                    let ch = try await Self.bootstrap(group: group, routes: routes, security: security).bind(
+                        host: a.host, port: a.port
+                    ).get()
+                    logger.info(
+                        "serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
+                    bound.append(ch)
+                } catch {
+                    for c in bound { try? await c.close() }
+                    throw DaemonFailure(
+                        .config,
+                        "cannot listen on \(a) ([http] listen): \(error). Another process may hold the port, or the address is not on this host."
+                    )
+                }
+            }
+        }
+        channels.withLock { $0 = bound }
+    }
+
+    func run() async throws {
+        // Runs until the group shuts down; the listeners may be replaced by a reload meanwhile.
+        try? await gracefulShutdown()
+        for c in channels.withLock({ $0 }) { try? await c.close() }
+    }
+
+    /// SIGHUP with new `[http] listen` addresses (outside systemd): bind the new set first, then
+    /// close the old one, so a bad address keeps the old listeners.
+    func rebind(_ addresses: [ListenAddress]) async throws {
+        guard passedFDs.isEmpty else { return }
+        let routes = Self.routes(views: views)
+        var fresh: [Channel] = []
+        for a in addresses {
+            do {
+                fresh.append(
+                    try await Self.bootstrap(group: group, routes: routes, security: security).bind(
+                        host: a.host, port: a.port
+                    ).get())
+            } catch {
+                for c in fresh { try? await c.close() }
+                throw DaemonFailure(.config, "cannot listen on \(a): \(error)")
+            }
+        }
+        let old = channels.withLock { chans in
+            let o = chans
+            chans = fresh
+            return o
+        }
+        for c in old { try? await c.close() }
+    }
+}
