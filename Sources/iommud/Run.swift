@@ -16,8 +16,15 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .long, help: "Send the daemon's own log to stderr instead of the journal.")
     var foreground = false
 
+    @Flag(
+        name: .long,
+        help:
+            "Start from zero when the checkpoint cannot be used (written by a newer iommud, or unreadable); it is moved aside. Without it such a checkpoint stops the start (exit 74)."
+    )
+    var freshStart = false
+
     func run() async throws {
-        let code = await Daemon.run(configPath: config, foreground: foreground)
+        let code = await Daemon.run(configPath: config, foreground: foreground, freshStart: freshStart)
         if code != 0 { throw ExitCode(code) }
     }
 }

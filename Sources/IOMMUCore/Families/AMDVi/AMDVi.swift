@@ -31,7 +31,7 @@ public enum AMDVi {
         eventNamesStartRecords: true,
         otherKinds: ["ppr-request"])
 
-    static let family = FamilyCatalog.Family(descriptor) { AMDViParser(events: $0.events) }
+    public static let family = FamilyCatalog.Family(descriptor) { AMDViParser(events: $0.events) }
 }
 
 /// AMD-Vi event-log messages, every era of kernel-formats.md §2: drivers/iommu/amd_iommu.c

@@ -19,7 +19,7 @@ public enum ArmSMMUv2 {
         ],
         otherKinds: ["context-fault", "global-fault"])
 
-    static let family = FamilyCatalog.Family(descriptor) { _ in ArmSMMUv2Parser() }
+    public static let family = FamilyCatalog.Family(descriptor) { _ in ArmSMMUv2Parser() }
 }
 
 /// ARM SMMUv1/v2 context and global faults — kernel-formats.md §3.2, §3.3. Sources:

@@ -23,7 +23,7 @@ public enum ArmSMMUv3 {
         events: ArmSMMUv3Events.events,
         otherKinds: ["unknown-event", "pri-request"])
 
-    static let family = FamilyCatalog.Family(descriptor) { _ in ArmSMMUv3Parser() }
+    public static let family = FamilyCatalog.Family(descriptor) { _ in ArmSMMUv3Parser() }
 }
 
 /// ARM SMMUv3 messages (drivers/iommu/arm-smmu-v3.c ≤ ~5.9, then

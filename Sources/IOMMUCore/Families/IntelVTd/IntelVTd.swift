@@ -22,7 +22,7 @@ public enum IntelVTd {
         ],
         otherKinds: [.dmaRead, .dmaWrite, .interruptRemapping, .pageRequest, .invalidationError])
 
-    static let family = FamilyCatalog.Family(descriptor) { _ in IntelVTdParser() }
+    public static let family = FamilyCatalog.Family(descriptor) { _ in IntelVTdParser() }
 }
 
 /// Intel VT-d messages, every era of kernel-formats.md §1. This file holds `dmar_fault()`'s
