@@ -3,6 +3,8 @@
 
   check.py SCENARIO DIR          check DIR/results.txt (smmuv3: also DIR/replay-host.json)
   check.py extract-kmsg FILE     print the raw /dev/kmsg records of section `kmsg-raw`
+  check.py estimate-trace DIR    print the estimator trace of a storm-* run (the format of
+                                 Tests/IOMMUCoreTests/Fixtures/estimate/README.md)
 
 The guest writes sections, each under a line `=== name` (see guest/init). The truth is
 computed here from what the kernel itself said (the raw /dev/kmsg records, /proc/interrupts)
@@ -69,7 +71,7 @@ def parse_kmsg(lines):
         if m:
             pri = int(m.group(1))
             recs.append({"pri": pri, "facility": pri >> 3, "level": pri & 7, "seq": int(m.group(2)),
-                         "ts": int(m.group(3)), "text": unescape_kmsg(m.group(5)), "dict": {}})
+                         "ts": int(m.group(3)), "text": unescape_kmsg(m.group(5)), "dict": {}, "raw": line})
         elif line.startswith(" ") and recs and "=" in line:
             k, v = line[1:].split("=", 1)
             recs[-1]["dict"][k] = unescape_kmsg(v)
@@ -443,7 +445,7 @@ def check_x86(scenario, d):
     rep.check("status .kmsg.lost_records", lost, ((status or {}).get("kmsg") or {}).get("lost_records"))
 
     logged = len(truth)
-    if scenario == "ratelimit":
+    if scenario == "ratelimit" or scenario.startswith("storm-"):
         rep.info("kernel", "detailed %d of %d faults, suppressed messages %d (expected pattern: 3 detailed, "
                  "then `N callbacks suppressed` with the seventh, which is detailed too)" % (logged, len(dmas), supp))
         rep.check("kernel: the ratelimit suppressed something (six DMAs within 5 s)", True, supp > 0,
@@ -455,6 +457,8 @@ def check_x86(scenario, d):
     b = (unit or {}).get("bounds") or {}
     rep.check("status units[%s].bounds lower / upper" % UNIT, exp_bounds, (b.get("lower"), b.get("upper")))
 
+    if scenario.startswith("storm-"):
+        estimate_verdict(rep, len(dmas), irq_after - irq_before, status, samples)
     if scenario == "restart":
         kill_status = load_json(rep, secs, "status-json-kill") if "status-json-kill" in secs else None
         ku = find_unit(kill_status, UNIT)
@@ -527,6 +531,92 @@ def overrun(rep, secs, meta, recs, truth, samples, status, replay, rerrs, unit):
     return rep.done()
 
 
+# ------------------------------------------------------------------ storms: the fault-count estimate
+
+ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
+
+
+def estimate_verdict(rep, truth, irq_delta, status, samples):
+    """The daemon's estimate of the faults behind dmar_fault()'s ratelimit
+    (docs/intel-ratelimit-model.md): `status --json` .units[].estimate {value, lower, upper,
+    exact, condition} and iommu_unit_faults_estimate{unit, bound="estimate|lower|upper"}.
+    The truth is the number of bad DMAs (one fault record each), which must equal the dmar0
+    interrupt delta. Exact -> value == truth; always lower <= truth <= upper (upper null:
+    unbounded, and then no `upper` series)."""
+    rep.check("kernel: /proc/interrupts %s delta = DMAs done = the truth (%d)" % (UNIT, truth), truth, irq_delta)
+    est = (find_unit(status, UNIT) or {}).get("estimate")
+    if not rep.check("status units[%s].estimate is an object with value, lower, upper, exact, condition" % UNIT,
+                     True, isinstance(est, dict) and all(k in est for k in ("value", "lower", "upper", "exact", "condition")),
+                     ok=isinstance(est, dict) and all(k in est for k in ("value", "lower", "upper", "exact", "condition"))):
+        est = {}
+    value, lower, upper, exact = est.get("value"), est.get("lower"), est.get("upper"), est.get("exact")
+    rep.info("estimate", "value %s lower %s upper %s exact %s: %s" % (value, lower, upper, exact, est.get("condition")))
+    if exact is True:
+        rep.check("estimate marked exact = the truth", truth, value)
+    ints = all(isinstance(x, int) for x in (value, lower)) and (upper is None or isinstance(upper, int))
+    rep.check("estimate bounds hold: lower <= truth <= upper (null = unbounded), lower <= value <= upper",
+              "%s <= %d <= %s" % (lower, truth, "inf" if upper is None else upper),
+              "lower %s value %s upper %s" % (lower, value, upper),
+              ok=ints and lower <= truth and lower <= value and (upper is None or (truth <= upper and value <= upper)))
+    series = {b: msum(samples, "iommu_unit_faults_estimate", unit=UNIT, bound=b) for b in ESTIMATE_BOUNDS}
+    want = {"estimate": value, "lower": lower, "upper": upper}
+    rep.check("iommu_unit_faults_estimate{unit=\"%s\",bound=estimate|lower|upper} = status (no upper series when unbounded)" % UNIT,
+              [want[b] for b in ESTIMATE_BOUNDS],
+              [None if series[b] is None else int(series[b]) for b in ESTIMATE_BOUNDS],
+              ok=est != {} and all((series[b] is None if want[b] is None else series[b] == want[b]) for b in ESTIMATE_BOUNDS))
+
+
+TRACE_KEEP = re.compile(r"DRHD: handling fault status reg|DMAR: ?\[(DMA|INTR)|^dmar_fault: \d+ callbacks suppressed")
+
+
+def estimate_trace(d):
+    """The estimator trace of a storm-* run: the dmar_fault records of the raw kmsg ring, the
+    points where the daemon sampled /proc/interrupts (`@interrupts dmar0=N` after the last
+    record it had read), the daemon's checkpoint and restart, and the truth."""
+    secs = parse_sections(read_text(d + "/results.txt"))
+    meta = parse_meta(secs.get("meta", []))
+    scen = meta.get("scenario", "?")
+    recs = [r for r in parse_kmsg(secs.get("kmsg-raw", [])) if r["facility"] == 0 and TRACE_KEEP.search(r["text"])]
+    samples = []
+    for line in secs.get("isamples", []):
+        f = line.split()
+        if len(f) >= 3:
+            samples.append((int(f[0]), int(f[1]), f[2], f[3] if len(f) > 3 else ""))
+    dmas = [l.split() for l in secs.get("dmas", []) if l.strip()]
+    truth = len(dmas)
+    irq_delta = (samples[-1][1] - samples[0][1]) if samples else None
+    if not samples or irq_delta != truth or meta.get("storm_truth.dmas") != str(truth):
+        print("estimate-trace: no consistent truth (DMAs %d, interrupt delta %s, meta %s)" % (
+            truth, irq_delta, meta.get("storm_truth.dmas")), file=sys.stderr)
+        return 1
+    marks = []        # (seq, guest uptime, line): after the last kept record with seq <= seq, in time order
+    for seq, n, up, label in samples:
+        marks.append((seq, float(up), "@interrupts %s=%d" % (UNIT, n)))
+    for what in ("checkpoint", "restart"):
+        if "storm_%s.seq" % what in meta:
+            marks.append((int(meta["storm_%s.seq" % what]), float(meta["storm_%s.at" % what]), "@" + what))
+    marks.sort()
+    phases = Counter(x[1] for x in dmas if len(x) > 1)
+    supp = suppressed(recs, "dmar_fault")
+    out = ["# estimate trace: %s, kernel %s under QEMU TCG (-device intel-iommu, edu), made by Tests/qemu/run.sh" % (scen, meta.get("kernel", "?")),
+           "# guest: %d bad edu DMAs (%s), one fault record each; bursts and pauses in guest/init `%s`" % (
+               truth, ", ".join("%s %d" % kv for kv in sorted(phases.items())), scen),
+           "# kernel printed: %d status lines, %d fault records, `dmar_fault: N callbacks suppressed` N = %s" % (
+               len([r for r in recs if "DRHD" in r["text"]]), len(intel_faults(recs)),
+               "+".join(str(int(SUPPRESSED.match(r["text"]).group(2))) for r in recs if SUPPRESSED.match(r["text"])) or "none"),
+           "# records kept: dmar_fault's own (status, fault records, suppressed counts); the rest of the ring dropped"]
+    mi = 0
+    for r in recs:
+        while mi < len(marks) and marks[mi][0] < r["seq"]:
+            out.append(marks[mi][2]); mi += 1
+        out.append(r["raw"])
+    for m in marks[mi:]:
+        out.append(m[2])
+    out.append("@truth %s=%d" % (UNIT, truth))
+    print("\n".join(out))
+    return 0 if supp >= 0 else 1
+
+
 def check_smmuv3(d):
     rep = Report("smmuv3")
     try:
@@ -592,6 +682,8 @@ def main(argv):
     if len(argv) == 3 and argv[1] == "extract-kmsg":
         extract_kmsg(argv[2])
         return 0
+    if len(argv) == 3 and argv[1] == "estimate-trace":
+        return estimate_trace(argv[2])
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ Run: python3 Tests/qemu/test_check.py
 """
 import contextlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -222,6 +223,69 @@ class WholeScenarios(unittest.TestCase):
         if "smmuv3" in have:
             self.mutate("smmuv3", '"access":"write"', '"access":"read"')
             self.mutate("smmuv3", '"device_assumed":true', '"device_assumed":false')
+
+
+STORM = os.path.join(HERE, "fixtures", "storm")
+
+
+@unittest.skipUnless(os.path.isdir(STORM), "no fixtures/storm")
+class Storms(unittest.TestCase):
+    """A real storm-noflush stream (the real daemon, which does not report the estimate yet):
+    its estimator trace, and the estimate verdicts with an estimate written into it."""
+    D = os.path.join(STORM, "storm-noflush")
+
+    def test_estimate_trace(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = check.estimate_trace(self.D)
+        self.assertEqual(rc, 0)
+        lines = out.getvalue().rstrip("\n").split("\n")
+        self.assertEqual(lines[-1], "@truth dmar0=30")
+        self.assertEqual(lines[4], "@interrupts dmar0=0")
+        recs = check.parse_kmsg(lines)
+        self.assertEqual(len([r for r in recs if "DRHD" in r["text"]]), 11)
+        self.assertEqual(len(check.intel_faults(recs)), 9)
+        self.assertEqual(check.suppressed(recs, "dmar_fault"), 41)
+        # a sample sits after the last record the daemon had read when it took it
+        i = lines.index("@interrupts dmar0=20")
+        self.assertTrue(lines[i - 1].startswith("3,388,"))
+
+    def with_estimate(self, est, series):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        secs_text = check.read_text(os.path.join(self.D, "results.txt"))
+        out, sec = [], None
+        for line in secs_text.split("\n"):
+            if line.startswith("=== "):
+                sec = line[4:].strip()
+            elif sec == "status-json" and est is not None and line.strip().startswith("{"):
+                st = json.loads(line)
+                for u in st["units"]:
+                    if u["name"] == "dmar0":
+                        u["estimate"] = est
+                line = json.dumps(st)
+            out.append(line)
+            if line == "=== metrics":
+                out.extend('iommu_unit_faults_estimate{unit="dmar0",bound="%s"} %d' % kv for kv in series.items())
+        with open(os.path.join(d, "results.txt"), "w") as f:
+            f.write("\n".join(out))
+        return run_check("storm-noflush", d)
+
+    def test_verdicts(self):
+        good = {"value": 30, "lower": 30, "upper": None, "exact": False, "condition": "pending"}
+        ok, out = self.with_estimate(good, {"estimate": 30, "lower": 30})
+        self.assertTrue(ok, out)
+        ok, out = self.with_estimate(None, {})
+        self.assertFalse(ok)                                   # what the daemon does today
+        for bad, series in [
+            (dict(good, value=29, exact=True), {"estimate": 29, "lower": 30}),     # exact but wrong
+            (dict(good, lower=31, value=31), {"estimate": 31, "lower": 31}),       # lower above the truth
+            (dict(good, upper=29, value=29, lower=9), {"estimate": 29, "lower": 9, "upper": 29}),
+            (good, {"estimate": 30, "lower": 30, "upper": 30}),                     # an upper series though unbounded
+            (good, {"estimate": 31, "lower": 30}),                                  # metric != status
+        ]:
+            ok, out = self.with_estimate(bad, series)
+            self.assertFalse(ok, "%r %r should fail:\n%s" % (bad, series, out))
 
 
 if __name__ == "__main__":
