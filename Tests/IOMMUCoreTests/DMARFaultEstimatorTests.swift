@@ -484,7 +484,7 @@ struct EstimateTrace {
                 return
             }
             var out: [ClassifierOutput] = []
-            if Classifier.wants(r, options: classifier.options) { classifier.classify(r, into: &out) }
+            if classifier.wants(r) { classifier.classify(r, into: &out) }
             // A suppressed count's timestamp is its record's (the classifier's marker has none).
             for o in Self.observations(out) {
                 if case .suppressed(let n, nil) = o {
