@@ -10,7 +10,7 @@ PHASE := scripts/phase.sh
 export PHASE_LOG ?= $(CURDIR)/.build/phases.txt
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test deps test-deps build release order layout-check print-layout-flags unit integration promtool-metrics prometheus systemd qemu fuzz bench format lint clean
+.PHONY: run test deps test-deps build release release-ordered order print-layout-flags unit integration promtool-metrics prometheus systemd qemu fuzz bench format lint clean
 
 run: deps release
 	@echo "iommud: serving http://localhost:10111/metrics — try \`$(RELEASE_BIN) status\` in another terminal; Ctrl-C stops it"
@@ -26,26 +26,24 @@ build:
 	$(SWIFT) build
 
 # Static Swift runtime: the binary needs only libc, libstdc++ and libsystemd on the target.
-# The layout (scripts/layout/README.md): lld, one section per function, no exported symbol
-# table, and the order file that packs the functions a running daemon executes into a few
-# contiguous pages — idle RSS 18 → 14 MB. `make order` regenerates the order file.
-ORDER_FILE := scripts/layout/iommud.order
+# The layout (scripts/layout/README.md): lld, one section per function, no exported symbol table.
 LAYOUT_FLAGS := -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections \
 	-Xcc -ffunction-sections -Xcxx -ffunction-sections -Xlinker --no-export-dynamic -Xlinker --no-warn-symbol-ordering
 RELEASE_FLAGS := -c release --static-swift-stdlib $(LAYOUT_FLAGS)
 release:
-	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(ORDER_FILE)
+	$(SWIFT) build $(RELEASE_FLAGS)
 
-# Links once with a map, traces the daemon (scripts/layout/gen-order.py) and relinks in the new order.
-order:
-	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(ORDER_FILE) \
-		-Xlinker -Map=$(CURDIR)/.build/iommud.map -Xlinker --no-demangle
+# What releases ship (`make deb`, `make image`): the release build relinked with a link order
+# file made for this very binary — traced while it runs (scripts/layout/gen-order.py) — which
+# packs the functions a running daemon executes into a few contiguous pages. It changes memory
+# (idle RSS, BENCHMARKS.md), never behaviour, so tests use the plain release build.
+ORDER_FILE := .build/layout/iommud.order
+release-ordered order:
+	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker -Map=$(CURDIR)/.build/iommud.map -Xlinker --no-demangle
+	@mkdir -p $(dir $(ORDER_FILE))
 	scripts/layout/gen-order.py iommud $(RELEASE_BIN) .build/iommud.map $(ORDER_FILE)
 	rm -f $(RELEASE_BIN)
-	$(MAKE) --no-print-directory release
-
-# Fails when the order file has gone stale (most of its functions renamed or gone): `make order`.
-layout-check: $(RELEASE_BIN)
+	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(ORDER_FILE)
 	scripts/layout/check-order.sh $(RELEASE_BIN) $(ORDER_FILE)
 
 # For bench/run.sh: the flags nio-bare is built with.
@@ -56,7 +54,7 @@ test:
 	@mkdir -p .build && : > $(PHASE_LOG)
 	@$(PHASE) "install test dependencies" $(MAKE) --no-print-directory test-deps
 	@$(PHASE) "build (debug) + unit tests" $(SWIFT) test --skip IntegrationTests
-	@$(PHASE) "build (release, static stdlib)" $(MAKE) --no-print-directory release layout-check
+	@$(PHASE) "build (release, static stdlib)" $(MAKE) --no-print-directory release
 	@$(PHASE) "integration: /dev/kmsg, promtool" $(MAKE) --no-print-directory integration
 	@$(PHASE) "prometheus: rules, server scrape" $(MAKE) --no-print-directory prometheus
 	@$(PHASE) "systemd: unit, socket, deb, nspawn" $(MAKE) --no-print-directory systemd
@@ -98,3 +96,7 @@ clean:
 	rm -rf .build build
 
 -include mk/*.mk
+
+# A package made here (`make deb`) ships the ordered build; Tests/systemd packages the plain one
+# through mk/install.mk directly.
+deb: | release-ordered

@@ -26,8 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // A few lines of C for what Swift's Glibc module does not export (eventfd, epoll, klogctl), and the
-        // global task executor that replaces libdispatch's (quiet_executor.c: no 1 s monitor wake-up).
+        // A few lines of C for what Swift's Glibc module does not export (eventfd, inotify, klogctl, malloc).
         .target(name: "CLinux"),
         // libsystemd (journal, sd_notify, sd_listen_fds) through pkg-config.
         .systemLibrary(

@@ -1,6 +1,6 @@
 #ifndef IOMMUD_CLINUX_H
 #define IOMMUD_CLINUX_H
-// What Swift's Glibc module does not export, and the global task executor (quiet_executor.c).
+// What Swift's Glibc module does not export.
 #include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <sys/klog.h>
@@ -18,8 +18,4 @@ int clinux_malloc_trim(void);
 int clinux_malloc_arena_max(int n);
 /// klogctl(10, NULL, 0): the size of the kernel ring buffer in bytes.
 int clinux_klog_buffer_size(void);
-/// Makes a pool of `threads` threads Swift concurrency's global executor, in place of
-/// libdispatch (whose workqueue monitor wakes the process every second). Call once, before the
-/// first task runs. 0 on success; -1 if called twice or another global executor hook is set.
-int clinux_quiet_executor_install(int threads);
 #endif

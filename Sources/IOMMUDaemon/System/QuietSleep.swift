@@ -2,19 +2,26 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// The daemon's one event loop thread: HTTP, the control socket, and every timer.
+/// The daemon's event loop: HTTP, the control socket, every timer — and, installed as Swift's
+/// global executor, every task. NIO's own singleton group, so there is one pool of threads.
 public enum DaemonEventLoop {
-    /// One thread is plenty for a scrape every few seconds and a status now and then. It lives as
-    /// long as the process (like NIO's singletons): nothing shuts it down but exit.
-    public static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// NIO's singleton group: it lives as long as the process; nothing shuts it down but exit.
+    public static var group: MultiThreadedEventLoopGroup { MultiThreadedEventLoopGroup.singleton }
+
+    /// Makes the event loop Swift concurrency's global executor (NIO's supported way, in place
+    /// of libdispatch's pool and its 1 s monitor timer). Call before the first task is
+    /// enqueued; one thread is plenty for a scrape every few seconds and a status now and then.
+    public static func installAsGlobalExecutor() -> Bool {
+        NIOSingletons.groupLoopCountSuggestion = 1
+        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
 }
 
 /// `Task.sleep`, on the event loop's timer instead of libdispatch's.
 ///
-/// Why: Swift 6.3's `Task.sleep` schedules its wake-up through libdispatch even when the global
-/// executor is replaced (Sources/CLinux/quiet_executor.c), and the first dispatch worker thread
-/// starts dispatch's workqueue monitor — a 1 s timer that then wakes the process for as long as
-/// it runs. NIO's loop waits in epoll on a timerfd: it wakes when the sleep is due, not before.
+/// Why: the daemon's timers must not touch libdispatch: its first worker thread starts
+/// dispatch's workqueue monitor — a 1 s timer that then wakes the process for as long as it
+/// runs. NIO's loop waits in epoll on a timerfd: it wakes when the sleep is due, not before.
 /// Throws `CancellationError` when the task is cancelled, like `Task.sleep`.
 public func quietSleep(for duration: Duration) async throws {
     enum State {
@@ -24,7 +31,8 @@ public func quietSleep(for duration: Duration) async throws {
     }
     let state = NIOLockedValueBox(State.waiting)
     let (seconds, attoseconds) = duration.components
-    let delay = TimeAmount.nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+    let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+    let delay = TimeAmount.nanoseconds(overflow ? .max : max(0, ns &+ attoseconds / 1_000_000_000))
     try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let scheduled = DaemonEventLoop.group.next().scheduleTask(in: delay) {}
