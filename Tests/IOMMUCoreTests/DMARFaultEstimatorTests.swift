@@ -82,9 +82,17 @@ struct KernelSim {
 }
 
 /// The model's promise: exact → the truth; always lower ≤ truth ≤ upper and lower ≤ value ≤ upper.
-func holds(_ e: DMARFaultEstimator.Estimate, truth: UInt64, _ where_: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
-    if e.exact { #expect(e.value == truth, "\(where_) exact but \(e.value) != \(truth): \(e.condition)", sourceLocation: sourceLocation) }
-    #expect(e.lower <= truth, "\(where_) lower \(e.lower) > truth \(truth): \(e.condition)", sourceLocation: sourceLocation)
+func holds(
+    _ e: DMARFaultEstimator.Estimate, truth: UInt64, _ where_: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    if e.exact {
+        #expect(
+            e.value == truth, "\(where_) exact but \(e.value) != \(truth): \(e.condition)",
+            sourceLocation: sourceLocation)
+    }
+    #expect(
+        e.lower <= truth, "\(where_) lower \(e.lower) > truth \(truth): \(e.condition)", sourceLocation: sourceLocation)
     #expect(e.lower <= e.value, "\(where_) lower \(e.lower) > value \(e.value)", sourceLocation: sourceLocation)
     if let u = e.upper {
         #expect(truth <= u, "\(where_) truth \(truth) > upper \(u): \(e.condition)", sourceLocation: sourceLocation)
@@ -569,7 +577,9 @@ struct DMARFaultEstimatorTraceTests {
             if let want = t.expectExact[unit] {
                 #expect(e.exact == want, "\(file) \(unit): exact \(e.exact), the trace says \(want): \(e.condition)")
             }
-            print("estimate \(file) \(unit): truth \(truth) value \(e.value) lower \(e.lower) upper \(e.upper.map(String.init) ?? "-") exact \(e.exact) | \(e.condition)")
+            print(
+                "estimate \(file) \(unit): truth \(truth) value \(e.value) lower \(e.lower) upper \(e.upper.map(String.init) ?? "-") exact \(e.exact) | \(e.condition)"
+            )
         }
     }
 }

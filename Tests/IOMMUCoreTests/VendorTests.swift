@@ -170,7 +170,14 @@ struct VendorTests {
             let r = Self.record("6,\(1000 + i),1,-;arm-smmu-v3 smmu\(i).auto: event 0x10 received:")
             c.classify(r, into: &out)
         }
-        // Units past the limit push the oldest open dumps out as unparsed.
-        #expect(out.count >= 200 - 64)
+        // At most 64 units keep an open dump: each one past that pushes the oldest out, counted
+        // as unparsed, so the oldest still open is the 137th.
+        #expect(out.count == 200 - 64)
+        #expect(out.allSatisfy { if case .unparsed(.armSMMUv3?, _, _) = $0 { true } else { false } })
+        #expect(c.pendingSince == 1000 + 136)
+        // End of input: the 64 still open are counted too; nothing is left.
+        c.finish(into: &out)
+        #expect(out.count == 200)
+        #expect(c.pendingSince == nil)
     }
 }

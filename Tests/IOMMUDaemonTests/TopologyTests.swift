@@ -4,7 +4,7 @@ import Testing
 
 @testable import IOMMUDaemon
 
-/// A platform materialised: its fake sysfs, /proc/interrupts and command line in a temp dir.
+/// A platform's fixture folder, copied to a temp dir (tests may change the copy: hotplug).
 final class PlatformTree {
     let root: String
     let platform: Platform
@@ -12,10 +12,15 @@ final class PlatformTree {
     init(_ p: Platform) {
         platform = p
         root = NSTemporaryDirectory() + "iommud-topo-\(p.name)-\(UInt32.random(in: 0...UInt32.max))"
-        let sys = FakeSysfs(root: root + "/sys")
-        p.build(sys)
-        _ = FileManager.default.createFile(atPath: root + "/interrupts", contents: Data((p.interrupts + "\n").utf8))
-        _ = FileManager.default.createFile(atPath: root + "/cmdline", contents: Data((p.cmdline + "\n").utf8))
+        let cp = Process()
+        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
+        cp.arguments = ["-a", p.folder, root]
+        try? cp.run()
+        cp.waitUntilExit()
+        // Git keeps no empty directory; sysfs has some (no unit: an empty class/iommu).
+        for d in ["sys/class/iommu", "sys/kernel/iommu_groups", "sys/kernel/irq"] {
+            try? FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }

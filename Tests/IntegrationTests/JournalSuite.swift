@@ -527,7 +527,8 @@ extension KmsgSuite {
         // MARK: - The catalog
 
         @Test(
-            "journalctl --update-catalog accepts the catalog and journalctl -x shows its text", .timeLimit(.minutes(1)))
+            "journalctl --update-catalog accepts the catalog and journalctl -x shows its text", .timeLimit(.minutes(1)),
+            .enabled(if: Env.which("unshare") != nil, "unshare (package util-linux)"))
         func catalog() throws {
             let root = TempDir("iommud-catalog")
             let catalogDir = root.path + "/usr/lib/systemd/catalog"
@@ -555,7 +556,7 @@ extension KmsgSuite {
             #expect(d.stop() == 0)
             // journalctl -x reads /var/lib/systemd/catalog/database whatever --root says: show it
             // the test's database in a private mount namespace instead of touching the system's.
-            guard let unshare = Env.which("unshare") else { return }
+            let unshare = try #require(Env.which("unshare"))
             (rc, out) = try runCommand(
                 unshare,
                 [

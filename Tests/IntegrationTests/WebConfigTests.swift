@@ -243,9 +243,11 @@ struct WebConfigTests {
         try eventually("https is served after SIGHUP") { try pki.curl(d, []).code == 200 }
     }
 
-    @Test("TLS on a socket systemd passes (systemd-socket-activate)")
+    @Test(
+        "TLS on a socket systemd passes (systemd-socket-activate)",
+        .enabled(if: Env.which("systemd-socket-activate") != nil, "systemd-socket-activate (package systemd)"))
     func socketActivation() throws {
-        guard let activate = Env.which("systemd-socket-activate") else { return }
+        let activate = try #require(Env.which("systemd-socket-activate"))
         let pki = try TestPKI()
         pki.writeWebConfig(
             "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: \(pki.hash)\n"
