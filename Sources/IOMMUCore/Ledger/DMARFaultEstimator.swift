@@ -207,7 +207,9 @@ public struct DMARFaultEstimator: Sendable, Equatable {
             reportedSuppressed = sat(reportedSuppressed, count)
             // Printed by the first call after the window expired: it closes a window that refused
             // something, and that call opens the next one.
-            if let ts, let start = window.startUsec, ts >= start, ts - start < intervalUsec &- min(slackUsec, intervalUsec) {
+            if let ts, let start = window.startUsec, ts >= start,
+                ts - start < intervalUsec &- min(slackUsec, intervalUsec)
+            {
                 window.uncertain = true
             }
             if ts == nil { window.uncertain = true }
@@ -321,7 +323,8 @@ public struct DMARFaultEstimator: Sendable, Equatable {
             exactCause = "exact: this kernel prints every fault record (no ratelimit before v4.7)"
             if floor > printedRecords {
                 reasons.append(
-                    "\(recordInterrupts) fault interrupts but \(printedRecords) records in the log (lines not read yet?)")
+                    "\(recordInterrupts) fault interrupts but \(printedRecords) records in the log (lines not read yet?)"
+                )
                 exact = false
                 upper = nil
             }
@@ -350,14 +353,17 @@ public struct DMARFaultEstimator: Sendable, Equatable {
             let openLow = openUncertain ? min(openEnds, w.endCalls &- min(w.endCalls, 1)) : openEnds
             if openUncertain && openLow != openEnds { uncertainOpen = 1 }
             let callsLow = sat(sat(sat(printedStatus, printedRecords), sat(endCallsLow, openLow)), reportedSuppressed)
-            let callsHigh = sat(sat(sat(printedStatus, printedRecords), sat(endCallsHigh, openEnds)), reportedSuppressed)
+            let callsHigh = sat(
+                sat(sat(printedStatus, printedRecords), sat(endCallsHigh, openEnds)), reportedSuppressed)
             // records = calls − status calls − end calls; status calls = interrupts, end calls =
             // interrupts − runs without PPF.
             let twoI = sat(interrupts, recordInterrupts)
             let fromCallsLow = callsLow &- min(callsLow, twoI)
             let fromCallsHigh = callsHigh &- min(callsHigh, twoI)
             lower = max(printedRecords, fromCallsLow)
-            value = max(printedRecords, fromCallsHigh == fromCallsLow ? fromCallsLow : fromCallsLow + (fromCallsHigh - fromCallsLow) / 2)
+            value = max(
+                printedRecords,
+                fromCallsHigh == fromCallsLow ? fromCallsLow : fromCallsLow + (fromCallsHigh - fromCallsLow) / 2)
             upper = max(printedRecords, fromCallsHigh)
             exact = fromCallsLow == fromCallsHigh
             exactCause =
@@ -402,7 +408,8 @@ public struct DMARFaultEstimator: Sendable, Equatable {
             }
             if shapeMismatch {
                 reasons.append(
-                    "a window printed more status lines than v4.19+ allows (\(burst / 3 + 1)): the kernel looks like v4.7-v4.18 (ratelimit per interrupt)")
+                    "a window printed more status lines than v4.19+ allows (\(burst / 3 + 1)): the kernel looks like v4.7-v4.18 (ratelimit per interrupt)"
+                )
                 upper = nil
                 exact = false
             }

@@ -75,6 +75,9 @@ struct ArmSMMUv3Parser: FamilyParser {
         /// `unexpected PRI request received:` waiting for its `\tsid …` record.
         var pri: (seq: UInt64?, text: String)?
 
+        /// Where this unit's oldest unfinished group began.
+        var since: UInt64? { [open?.firstSeq, awaiting?.firstSeq, pri?.seq].compactMap { $0 }.min() }
+
         var isEmpty: Bool {
             open == nil && awaiting == nil && releasedSID == nil && commandWords == 0 && pri == nil
         }
@@ -115,7 +118,13 @@ struct ArmSMMUv3Parser: FamilyParser {
             var st = UnitState()
             let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
             if !st.isEmpty {
-                if units.count >= Self.maxUnits, let victim = units.keys.first { abandon(victim, into: &out) }
+                // The unit whose group began first makes room (a dictionary's first key would be
+                // any of them, and the oldest could then stay pending for ever).
+                if units.count >= Self.maxUnits,
+                    let victim = units.min(by: { ($0.value.since ?? .max) < ($1.value.since ?? .max) })?.key
+                {
+                    abandon(victim, into: &out)
+                }
                 units[unit] = st
             }
             return mine
