@@ -1,5 +1,7 @@
 import Glibc
 
+// Unsafe pointers here: sockaddr_un is a C struct filled through a pointer; recv(2) takes a buffer.
+
 /// The client side of the control socket, for `iommud status` (no NIO: one request, one reply).
 public enum ControlClient {
     public enum Failure: Error, Sendable {

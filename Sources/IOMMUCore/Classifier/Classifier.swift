@@ -1,3 +1,5 @@
+// Unsafe pointers here: the gate reads the raw record bytes before any String exists (hot path: every record).
+
 /// Turns kernel records into faults, loss markers and platform facts.
 ///
 /// Pure and deterministic: `KmsgPipeline` drives it for the daemon and for `iommud replay`

@@ -1,3 +1,5 @@
+// Unsafe pointers here: the prefilter scans every record's raw bytes (hot path: every record).
+
 /// The hot path's first and only test for most records: could this message be an IOMMU's?
 ///
 /// Nine in ten kernel records have nothing to do with an IOMMU (USB, network, audit, …). This

@@ -1,3 +1,5 @@
+// Unsafe pointers here: framing walks every byte of the input (hot path).
+
 /// Frames a byte stream into kmsg records: a header line plus the following lines that begin
 /// with one space. /dev/kmsg hands out one record per read(); a FIFO or a saved file is a plain
 /// byte stream, and this is what lets the same reader consume both (ARCHITECTURE.md).

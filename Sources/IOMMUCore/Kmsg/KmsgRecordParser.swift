@@ -1,3 +1,5 @@
+// Unsafe pointers here: the header and dictionary of every record are read in place (hot path).
+
 /// Where the parts of a raw record sit in its bytes. Parsing stops here on the hot path: most
 /// records are rejected by `IOMMUPrefilter` looking at `text` before any String is made.
 public struct KmsgRecordLayout: Sendable {

@@ -1,3 +1,5 @@
+// Unsafe pointers here: addresses are scanned out of record bytes (ByteScanner).
+
 /// A PCI function address, `SSSS:BB:DD.F`. Kernel fault lines mostly print only `BB:DD.F`
 /// (Intel never prints the segment; AMD added it in v6.0, 964d21a7654c); the segment is then
 /// 0000 and the topology decides whether that is unambiguous.

@@ -1,3 +1,5 @@
+// Unsafe pointers here: the pipeline hands framed record bytes to the header parser and the gate (hot path).
+
 /// The one path a kernel record takes from bytes to counters — the same value behind
 /// `iommud run` (its reader thread feeds it what `read(2)` returns from /dev/kmsg) and
 /// `iommud replay` (fed file chunks), so a fixture that passes in replay passes in the daemon.

@@ -1,3 +1,5 @@
+// Unsafe pointers here: text lines are framed in the input buffer (hot path of text replay).
+
 /// A text log, line by line, into kmsg records for the pipeline: dmesg, journalctl, syslog — the
 /// shapes `ReplayFormat` names. A line that continues the record before it (the unstamped,
 /// indented second line dmesg and journalctl print for a record with an embedded newline, as the

@@ -1,3 +1,5 @@
+// Unsafe pointers here: the cursor the record parsers share, over a record's bytes.
+
 /// A cursor over the bytes of one kernel message. The vendor parsers are written against it
 /// instead of regular expressions: the formats are fixed printf strings, and a scanner keeps the
 /// hot path free of allocation (see `IOMMUPrefilter` for why that matters).

@@ -4,6 +4,8 @@
     import Musl
 #endif
 
+// Unsafe pointers here: memchr/memcmp over record bytes, for framing and the parsers (hot path).
+
 /// Finding a byte with the C library's vectorised `memchr` rather than a byte-at-a-time loop:
 /// framing and header parsing look for the end of every record's line, so this runs over every
 /// byte of the kernel log — the hot path. Not I/O — a pure function of the bytes.

@@ -1,3 +1,5 @@
+// Unsafe pointers here: journalctl JSON lines are parsed from their bytes (a parser of outside input).
+
 /// A small JSON parser for the few JSON inputs the core reads (journalctl -o json lines).
 /// Numbers are kept as Double; strings are unescaped (incl. \uXXXX and surrogate pairs).
 public enum MiniJSON: Sendable, Equatable {

@@ -1,6 +1,8 @@
 import Glibc
 import IOMMUCore
 
+// Unsafe pointers here: read(2) fills the chunk buffer.
+
 /// `iommud replay`: saved logs through the daemon's own pipeline (`KmsgPipeline`), the same
 /// calls the daemon's reader makes, file chunk after file chunk. With `--json` each fault goes
 /// to stdout as it is counted; the report (`StatusReport`, the text `iommud status` prints)

@@ -1,5 +1,7 @@
 import Glibc
 
+// Unsafe pointers here: read(2) and write(2) take buffer pointers.
+
 /// Reads a small file (sysfs, procfs, a config) whole — procfs files report size 0, so it reads
 /// until EOF — or fails with EFBIG when it is longer than `limit`: a file is never half read.
 public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(FileError) -> String {

@@ -1,6 +1,8 @@
 import CSystemd
 import Glibc
 
+// Unsafe pointers here: sd_journal_sendv takes an array of iovec.
+
 /// sd_journal_sendv(3): one entry from `KEY=value` fields (binary-safe, multi-line values fine).
 /// Field names must be `[A-Z0-9_]`, not starting with `_`; journald drops invalid ones silently,
 /// so callers build names from constants.

@@ -2,6 +2,8 @@ import CLinux
 import Glibc
 import IOMMUCore
 
+// Unsafe pointers here: madvise(2) and /proc/self/pagemap work on addresses.
+
 /// Gives back the clean pages of the daemon's own executable that only start-up touched.
 ///
 /// The static binary carries the Swift runtime, swift-nio, BoringSSL and ArgumentParser

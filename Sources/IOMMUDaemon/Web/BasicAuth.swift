@@ -4,6 +4,8 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+// Unsafe pointers here: crypt_rn(3) writes into a caller-provided buffer.
+
 /// HTTP basic authentication against the bcrypt hashes of `basic_auth_users`, verified by the
 /// system's crypt(3) (libxcrypt knows `$2a$`, `$2b$` and `$2y$`), never by code of our own.
 final class BasicAuthVerifier: Sendable {

@@ -1,3 +1,5 @@
+// Unsafe pointers here: byte-level record parser over the record's bytes (ByteScanner).
+
 extension Vendor {
     public static let armSMMUv3 = Vendor(rawValue: "arm-smmu-v3")
 }

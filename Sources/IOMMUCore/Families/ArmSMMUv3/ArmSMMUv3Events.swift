@@ -1,3 +1,5 @@
+// Unsafe pointers here: byte-level record parser over the record's bytes (ByteScanner).
+
 /// ARM SMMUv3 event records: the architectural event table and the decoding of the four raw
 /// dwords (Arm IHI 0070 "SMMU architecture", chapter 7.3 "Event records"; the kernel's
 /// `EVTQ_0_*`/`EVTQ_1_*` masks in drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h), plus the 6.14+

@@ -1,3 +1,5 @@
+// Unsafe pointers here: byte-level record parser over the record's bytes (ByteScanner).
+
 /// Platform facts printed at boot — kernel-formats.md §9 "boot inventory", Fixtures
 /// common/boot-inventory.txt. Only lines that state something the daemon uses become
 /// inventory; every other boot line of the IOMMU drivers gives nothing (never `unparsed`).

@@ -1,3 +1,5 @@
+// Unsafe pointers here: byte-level record parser over the record's bytes (ByteScanner).
+
 /// The `<driver> <devname>: ` prefix that `dev_err()`/`dev_info()` put before a message
 /// (drivers/base/core.c `dev_printk_emit()` → `"%s %s: "`, driver then device name):
 /// `arm-smmu-v3 arm-smmu-v3.0.auto: `, `arm-smmu 15000000.iommu: `, `iommu ivhd0: `,
@@ -28,10 +30,6 @@ struct DevicePrefix {
         s.position = i + 2
         return DevicePrefix(driver: driver, device: devStart..<i)
     }
-
-    func driverIs(_ literal: StaticString, in s: ByteScanner) -> Bool {
-        s.bytesEqual(driver, literal)
-    }
 }
 
 extension ByteScanner {
@@ -44,15 +42,6 @@ extension ByteScanner {
     func range(_ range: Range<Int>, contains literal: StaticString) -> Bool {
         guard let i = find(literal, from: range.lowerBound) else { return false }
         return i + literal.utf8CodeUnitCount <= range.upperBound
-    }
-
-    /// True when the message ends with `literal` (trailing spaces ignored).
-    func endsWith(_ literal: StaticString) -> Bool {
-        var end = bytes.count
-        while end > position, bytes[end - 1] == 0x20 { end -= 1 }
-        let n = literal.utf8CodeUnitCount
-        guard end - position >= n else { return false }
-        return bytesEqual((end - n)..<end, literal)
     }
 
     /// Only spaces remain.

@@ -1,3 +1,5 @@
+// Unsafe pointers here: byte-level record parser over the record's bytes (ByteScanner).
+
 extension Vendor {
     public static let intel = Vendor(rawValue: "intel")
 }
