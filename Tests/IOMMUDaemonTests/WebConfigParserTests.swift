@@ -273,7 +273,7 @@ struct BasicAuthTests {
 
     @Test("rate limit: a burst, then one per interval")
     func rateLimit() {
-        let r = RateLimiter(WebConfig.RateLimit(interval: .seconds(3600), burst: 3))
+        let r = RequestRateLimiter(WebConfig.RateLimit(interval: .seconds(3600), burst: 3))
         #expect((0..<5).map { _ in r.allow() } == [true, true, true, false, false])
     }
 }

@@ -76,15 +76,17 @@ final class Daemon {
     }
 
     @discardableResult
-    func start(environment: [String: String] = [:]) throws -> Process {
-        try start(wrappedIn: [], environment: environment)
+    func start(environment: [String: String] = [:], arguments: [String] = []) throws -> Process {
+        try start(wrappedIn: [], environment: environment, arguments: arguments)
     }
 
     /// Starts it under a wrapper command (`setpriv …`, `systemd-socket-activate …`) when given.
     @discardableResult
-    func start(wrappedIn wrapper: [String], environment: [String: String] = [:]) throws -> Process {
+    func start(wrappedIn wrapper: [String], environment: [String: String] = [:], arguments: [String] = []) throws
+        -> Process
+    {
         let p = Process()
-        let command = wrapper + [Binary.path, "run", "--config", configPath, "--foreground"]
+        let command = wrapper + [Binary.path, "run", "--config", configPath, "--foreground"] + arguments
         p.executableURL = URL(fileURLWithPath: command[0])
         p.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment

@@ -14,13 +14,20 @@ public struct StormTracker: Sendable, Equatable {
         public var threshold: Int
         public var windowUsec: UInt64
         public var summaryIntervalUsec: UInt64
+        /// At most this many devices are watched at once (each keeps its last `threshold` + 1
+        /// fault times): a device forging requester ids must not grow the tracker without end.
+        /// A device beyond it is not watched until others went quiet; its faults are reported
+        /// one by one (the journal's budget still applies).
+        public var deviceLimit: Int
 
         public init(
-            threshold: Int = 10, windowUsec: UInt64 = 10_000_000, summaryIntervalUsec: UInt64 = 60_000_000
+            threshold: Int = 10, windowUsec: UInt64 = 10_000_000, summaryIntervalUsec: UInt64 = 60_000_000,
+            deviceLimit: Int = FaultLedger.defaultDeviceLimit
         ) {
-            self.threshold = max(1, threshold)
+            self.threshold = max(1, min(threshold, 1_000_000))
             self.windowUsec = max(1, windowUsec)
             self.summaryIntervalUsec = max(1, summaryIntervalUsec)
+            self.deviceLimit = max(1, deviceLimit)
         }
     }
 
@@ -157,9 +164,10 @@ public struct StormTracker: Sendable, Equatable {
 
     /// Folds one fault in. Faults without a device or a timestamp are never part of a storm.
     public mutating func observe(_ f: Fault, events: inout [Event]) -> Disposition {
-        guard let dev = f.device?.description, let ts = f.timestampUsec else { return .single }
+        guard let dev = f.deviceLabel, let ts = f.timestampUsec else { return .single }
         let t = max(ts, nowUsec)
         advance(toUsec: t, events: &events)
+        if devices[dev] == nil && devices.count >= policy.deviceLimit { return .single }
         // In place (the `default:` subscript's modify accessor): a copy of the state taken out
         // and written back would copy its array and the storm's four dictionaries on every
         // fault of a storm — an allocation per fault, at the rate a storm comes in.

@@ -22,6 +22,11 @@ public struct Configuration: Sendable, Equatable {
     public var listen: [ListenAddress] = [ListenAddress(host: "::", port: 10111)]
     /// exporter-toolkit web config (TLS, basic auth); "" = plain HTTP.
     public var webConfig = ""
+    /// Open connections to the HTTP endpoint at most; past that a new one takes the place of
+    /// the oldest that has not sent a request (ConnectionLimits.swift).
+    public var httpMaxConnections = 64
+    /// A whole request head within this of connecting or of the last answer, else closed.
+    public var httpRequestTimeout: Duration = .seconds(10)
 
     // [control]
     public var controlSocket = "/run/iommud/control.sock"
@@ -68,7 +73,10 @@ public struct Configuration: Sendable, Equatable {
             "kmsg": .path, "interrupts": .path, "sysfs": .path, "boot_id": .path, "cmdline": .path,
             "accept_user_facility": .bool,
         ],
-        "http": ["listen": .listenArray, "web_config": .optionalPath],
+        "http": [
+            "listen": .listenArray, "web_config": .optionalPath, "max_connections": .positiveInt,
+            "request_timeout": .duration,
+        ],
         "control": ["socket": .path],
         "state": ["directory": .path, "checkpoint_interval": .duration],
         "log": ["level": .logLevel],
@@ -94,6 +102,8 @@ public struct Configuration: Sendable, Equatable {
         case ("sources", "accept_user_facility", .bool(let v)): acceptUserFacility = v
         case ("http", "listen", .listen(let v)): listen = v
         case ("http", "web_config", .string(let v)): webConfig = v
+        case ("http", "max_connections", .int(let v)): httpMaxConnections = v
+        case ("http", "request_timeout", .duration(let v)): httpRequestTimeout = v
         case ("control", "socket", .string(let v)): controlSocket = v
         case ("state", "directory", .string(let v)): stateDirectory = v
         case ("state", "checkpoint_interval", .duration(let v)): checkpointInterval = v
@@ -129,6 +139,7 @@ public struct Configuration: Sendable, Equatable {
         s += "boot_id = \(q(bootIDPath))\ncmdline = \(q(cmdlinePath))\naccept_user_facility = \(acceptUserFacility)\n"
         s += "\n[http]\nlisten = [" + listen.map { q($0.description) }.joined(separator: ", ") + "]\n"
         s += "web_config = \(q(webConfig))\n"
+        s += "max_connections = \(httpMaxConnections)\nrequest_timeout = \(q(httpRequestTimeout.configText))\n"
         s += "\n[control]\nsocket = \(q(controlSocket))\n"
         s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(q(checkpointInterval.configText))\n"
         s += "\n[journal]\nenabled = \(journalEnabled)\n"

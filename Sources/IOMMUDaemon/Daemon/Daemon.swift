@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 import IOMMUCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// `iommud run`: loads the configuration and the checkpoint, builds the pipeline and the
@@ -37,6 +38,25 @@ public enum Daemon {
             logger.critical("\(error)")
             return 1
         }
+    }
+
+    /// The HTTP endpoint's limits: the configured cap, lowered when the file descriptor limit
+    /// would not leave room for the daemon's own work (the checkpoint, sysfs, /proc, the
+    /// journal, actions, the control socket's 16): it keeps `reservedFDs` for itself.
+    static let reservedFDs = 128
+
+    static func connectionLimits(_ config: Configuration, logger: Logger) -> ConnectionLimits {
+        var nofile = rlimit()
+        let limit =
+            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &nofile) == 0 ? Int(clamping: nofile.rlim_cur) : 1024
+        let room = max(8, limit - reservedFDs)
+        if config.httpMaxConnections > room {
+            logger.warning(
+                "[http] max_connections = \(config.httpMaxConnections) leaves too few of the \(limit) file descriptors (RLIMIT_NOFILE) for the daemon's own work: using \(room)"
+            )
+        }
+        let timeout = TimeAmount.microseconds(max(1, config.httpRequestTimeout.totalMicroseconds))
+        return ConnectionLimits(maxConnections: min(config.httpMaxConnections, room), requestTimeout: timeout)
     }
 
     static func readBootID(_ path: String, logger: Logger) -> String {
@@ -178,7 +198,7 @@ public enum Daemon {
         let group = DaemonEventLoop.group
         let metricsServer = MetricsServer(
             group: group, views: views, listen: config.listen, passedFDs: SystemdNotify.listenFDs(), logger: logger,
-            security: webSecurity)
+            security: webSecurity, limits: Self.connectionLimits(config, logger: logger))
         let control = ControlServer(group: group, views: views, path: config.controlSocket, logger: logger)
         try await metricsServer.bind()
         try await control.bind()

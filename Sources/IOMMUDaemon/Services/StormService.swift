@@ -10,7 +10,7 @@ extension StormTracker.Policy {
         self.init(
             threshold: c.stormThreshold,
             windowUsec: UInt64(clamping: c.stormWindow.totalMicroseconds),
-            summaryIntervalUsec: UInt64(clamping: c.stormSummaryInterval.totalMicroseconds))
+            summaryIntervalUsec: UInt64(clamping: c.stormSummaryInterval.totalMicroseconds), deviceLimit: c.maxDevices)
     }
 }
 

@@ -15,6 +15,9 @@ final class ControlServer: Service, Sendable {
     let path: String
     let logger: Logger
     let channel = Mutex<Channel?>(nil)
+    /// Its connections (the same limits as the metrics endpoint's, fewer of them: `status` is
+    /// one request now and then).
+    let table = ConnectionTable(limits: ConnectionLimits(maxConnections: 16, requestTimeout: .seconds(10)))
 
     init(group: MultiThreadedEventLoopGroup, views: DaemonViews, path: String, logger: Logger) {
         self.group = group
@@ -60,11 +63,12 @@ final class ControlServer: Service, Sendable {
         let routes = Self.routes(views: views)
         let ch: Channel
         do {
+            let table = self.table
             ch = try await ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.backlog, value: 64)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes))
+                        try HTTPHandler.configure(channel, routes: routes, table: table)
                     }
                 }
                 .bind(unixDomainSocketPath: path).get()

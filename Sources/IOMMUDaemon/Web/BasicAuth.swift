@@ -35,6 +35,10 @@ final class BasicAuthVerifier: Sendable {
     /// One bcrypt at a time, on a thread pool thread: a flood of wrong passwords costs one
     /// core at most and never stalls the event loop.
     private let bcryptLock = Mutex<Void>(())
+    /// Verifications waiting for or running a bcrypt. Past `maxPending` a request is answered
+    /// 429 at once: wrong passwords cannot queue work (and memory) without bound.
+    private let pending = Mutex<Int>(0)
+    static let maxPending = 8
     /// nil: NIO's shared pool, reached only when a bcrypt is due — touching `.singleton` starts
     /// its threads, which a daemon without `basic_auth_users` never needs.
     private let pool: NIOThreadPool?
@@ -46,6 +50,8 @@ final class BasicAuthVerifier: Sendable {
     enum Decision: Sendable, Equatable {
         case allowed(user: String)
         case denied
+        /// Too many verifications under way: try again in a moment.
+        case busy
     }
 
     /// Decides for one request; completes on `eventLoop`. A cache hit completes at once.
@@ -59,7 +65,14 @@ final class BasicAuthVerifier: Sendable {
         if let hash, cachedOK(user: user, password: password, hash: hash) {
             return eventLoop.makeSucceededFuture(.allowed(user: user))
         }
+        let admitted = pending.withLock { n in
+            guard n < Self.maxPending else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else { return eventLoop.makeSucceededFuture(.busy) }
         return (pool ?? .singleton).runIfActive(eventLoop: eventLoop) { [self] in
+            defer { pending.withLock { $0 -= 1 } }
             let ok = bcryptLock.withLock { _ in
                 Self.check(password: password, hash: hash ?? Self.decoyHash)
             }
@@ -184,30 +197,5 @@ final class BasicAuthVerifier: Sendable {
         }
         guard padding <= 2 else { return nil }
         return out
-    }
-}
-
-/// A token bucket for `rate_limit` (golang.org/x/time/rate semantics: one token per
-/// interval, up to `burst` saved).
-final class RateLimiter: Sendable {
-    let intervalUsec: Int64
-    let burst: Int
-    private let state: Mutex<(tokens: Double, lastUsec: Int64)>
-
-    init(_ limit: WebConfig.RateLimit) {
-        intervalUsec = max(1, limit.interval.totalMilliseconds * 1000)
-        burst = limit.burst
-        state = Mutex((Double(limit.burst), Clocks.monotonicUsec()))
-    }
-
-    func allow() -> Bool {
-        let now = Clocks.monotonicUsec()
-        return state.withLock { s in
-            s.tokens = min(Double(burst), s.tokens + Double(now - s.lastUsec) / Double(intervalUsec))
-            s.lastUsec = now
-            guard s.tokens >= 1 else { return false }
-            s.tokens -= 1
-            return true
-        }
     }
 }

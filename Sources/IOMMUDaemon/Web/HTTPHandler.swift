@@ -32,19 +32,35 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// `[http] web_config`: rate limit, basic auth and extra headers (nil: none, as on the
     /// control socket).
     let gate: HTTPGate?
+    /// The connection's deadline and place in its listener's table (nil: no limits, tests).
+    let connection: ConnectionState?
+    let maxBodyBytes: Int
     var request: HTTPRequestHead?
+    var bodyBytes = 0
 
-    init(routes: @escaping HTTPRoutes, gate: HTTPGate? = nil) {
+    init(
+        routes: @escaping HTTPRoutes, gate: HTTPGate? = nil, connection: ConnectionState? = nil,
+        maxBodyBytes: Int = ConnectionLimits.default.maxBodyBytes
+    ) {
         self.routes = routes
         self.gate = gate
+        self.connection = connection
+        self.maxBodyBytes = maxBodyBytes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             request = head
-        case .body:
-            break
+            bodyBytes = 0
+            connection?.requestStarted()
+        case .body(let chunk):
+            // The endpoints take no body; a large one is refused, not read into memory.
+            bodyBytes += chunk.readableBytes
+            if bodyBytes > maxBodyBytes {
+                request = nil
+                context.close(promise: nil)
+            }
         case .end:
             guard let head = request else { return }
             request = nil
@@ -93,7 +109,23 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            // The next request head must come within the timeout too.
+            connection?.armDeadline()
         }
+    }
+
+    /// A new connection's pipeline: admitted by `table` (its limits: ConnectionLimits.swift),
+    /// TLS first when the web config has it, then HTTP/1.1 and the routes.
+    static func configure(
+        _ channel: Channel, routes: @escaping HTTPRoutes, table: ConnectionTable, security: WebSecurity? = nil
+    ) throws {
+        guard let connection = try table.install(on: channel) else { return }
+        try security?.configureTLS(channel.pipeline.syncOperations)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        try channel.pipeline.syncOperations.addHandler(
+            HTTPHandler(
+                routes: routes, gate: security?.gate, connection: connection, maxBodyBytes: table.limits.maxBodyBytes))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -40,6 +40,12 @@ extension WebSecurity {
                 switch decision {
                 case .allowed:
                     return HTTPGate.Decision(denial: nil, headers: headers)
+                case .busy:
+                    var r = HTTPResponse.text(
+                        "429 Too Many Requests: too many password checks under way, try again\n",
+                        status: .tooManyRequests)
+                    r.extraHeaders.append(("Retry-After", "1"))
+                    return HTTPGate.Decision(denial: r, headers: headers)
                 case .denied:
                     var r = HTTPResponse.text(
                         "401 Unauthorized: this endpoint needs a user and password (HTTP basic auth)\n",

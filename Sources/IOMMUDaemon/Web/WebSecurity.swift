@@ -10,14 +10,14 @@ final class WebSnapshot: Sendable {
     /// nil: `web_config = ""` — plain HTTP, no authentication, exactly as without the feature.
     let config: WebConfig?
     let sslContext: NIOSSLContext?
-    let rateLimiter: RateLimiter?
+    let rateLimiter: RequestRateLimiter?
     /// For the log: what is being served.
     let summary: String
 
     init(config: WebConfig?, sslContext: NIOSSLContext?, summary: String) {
         self.config = config
         self.sslContext = sslContext
-        self.rateLimiter = config?.rateLimit.map(RateLimiter.init)
+        self.rateLimiter = config?.rateLimit.map(RequestRateLimiter.init)
         self.summary = summary
     }
 

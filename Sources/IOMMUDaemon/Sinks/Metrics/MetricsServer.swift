@@ -15,14 +15,17 @@ final class MetricsServer: Service, Sendable {
     let passedFDs: [Int32]
     let listen: [ListenAddress]
     let channels = Mutex<[Channel]>([])
+    /// The connections of every listener of this server together (their limits).
+    let table: ConnectionTable
     /// `[http] web_config`: TLS, basic auth, headers; nil only where no daemon runs (tests).
     let security: WebSecurity?
 
     init(
         group: MultiThreadedEventLoopGroup, views: DaemonViews, listen: [ListenAddress], passedFDs: [Int32],
         logger: Logger,
-        security: WebSecurity? = nil
+        security: WebSecurity? = nil, limits: ConnectionLimits = .default
     ) {
+        self.table = ConnectionTable(limits: limits)
         self.security = security
         self.group = group
         self.views = views
@@ -55,19 +58,18 @@ final class MetricsServer: Service, Sendable {
         }
     }
 
-    static func bootstrap(group: EventLoopGroup, routes: @escaping HTTPRoutes, security: WebSecurity? = nil)
-        -> ServerBootstrap
-    {
+    /// An HTTP server: every connection admitted by `table` (its limits: ConnectionLimits.swift),
+    /// TLS first when the web config has it, then HTTP/1.1 and the routes.
+    static func bootstrap(
+        group: EventLoopGroup, routes: @escaping HTTPRoutes, table: ConnectionTable, security: WebSecurity? = nil
+    ) -> ServerBootstrap {
         ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .serverChannelOption(ChannelOptions.backlog, value: 128)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // TLS (when the web config has it) goes first, before the HTTP handlers.
-                    try security?.configureTLS(channel.pipeline.syncOperations)
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(routes: routes, gate: security?.gate))
+                    try HTTPHandler.configure(channel, routes: routes, table: table, security: security)
                 }
             }
     }
@@ -78,7 +80,8 @@ final class MetricsServer: Service, Sendable {
         var bound: [Channel] = []
         if !passedFDs.isEmpty {
             for fd in passedFDs {
-                let ch = try await Self.bootstrap(group: group, routes: routes, security: security).withBoundSocket(fd)
+                let ch = try await Self.bootstrap(group: group, routes: routes, table: table, security: security)
+                    .withBoundSocket(fd)
                     .get()
                 logger.info(
                     "serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
@@ -87,9 +90,10 @@ final class MetricsServer: Service, Sendable {
         } else {
             for a in listen {
                 do {
-                    let ch = try await Self.bootstrap(group: group, routes: routes, security: security).bind(
-                        host: a.host, port: a.port
-                    ).get()
+                    let ch = try await Self.bootstrap(group: group, routes: routes, table: table, security: security)
+                        .bind(
+                            host: a.host, port: a.port
+                        ).get()
                     logger.info(
                         "serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
                     bound.append(ch)
@@ -120,7 +124,7 @@ final class MetricsServer: Service, Sendable {
         for a in addresses {
             do {
                 fresh.append(
-                    try await Self.bootstrap(group: group, routes: routes, security: security).bind(
+                    try await Self.bootstrap(group: group, routes: routes, table: table, security: security).bind(
                         host: a.host, port: a.port
                     ).get())
             } catch {
