@@ -1,4 +1,4 @@
-import IOMMUCore
+import ConfigSyntax
 import Logging
 
 enum ConfigValueKind: Sendable {
@@ -71,7 +71,7 @@ public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
-/// Reads and validates a TOML config (IOMMUCore's TOMLSubset), naming the line of every problem.
+/// Reads and validates a TOML config (ConfigSyntax's TOMLSubset), naming the line of every problem.
 public enum ConfigLoader {
     public static func load(path: String, text: String) -> Result<Configuration, ConfigProblems> {
         let table: TOMLSubset.Table

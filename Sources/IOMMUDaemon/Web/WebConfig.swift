@@ -1,4 +1,4 @@
-import IOMMUCore
+import ConfigSyntax
 
 /// `[http] web_config`: the Prometheus exporter-toolkit web configuration file (YAML) —
 /// `tls_server_config`, `http_server_config`, `basic_auth_users`, `rate_limit` — so iommud
