@@ -72,7 +72,7 @@ struct JournalSinkPieceTests {
     @Test(
         "bad [storm]/[actions] values name file, line and key",
         arguments: [
-            ("[storm]\nthreshold = 0\n", 2, "must be greater than 0"),
+            ("[storm]\nthreshold = 0\n", 2, "'storm.threshold' must be from 1 to 1000000, not 0"),
             ("[storm]\nwindow = 10\n", 2, "'storm.window' must be a duration"),
             ("[actions]\non_fault = [\"sh\", \"-c\", \"x\"]\n", 2, "must be an absolute path"),
             ("[actions]\non_fault = \"/bin/true\"\n", 2, "'actions.on_fault' must be an array"),

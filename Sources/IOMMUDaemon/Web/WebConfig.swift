@@ -56,8 +56,11 @@ public struct WebConfig: Sendable, Equatable {
         public var lines: [String: Int] = [:]
     }
 
+    /// `rate_limit`: `burst` requests at once, then one more per `interval` (a token bucket).
     public struct RateLimit: Sendable, Equatable {
+        /// Within `WebConfig.intervalRange`.
         public var interval: Duration
+        /// Within `WebConfig.burstRange`.
         public var burst: Int
     }
 
@@ -104,7 +107,8 @@ public struct WebConfigProblems: Error, Sendable, CustomStringConvertible {
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
-/// What the file may say: exporter-toolkit's names.
+/// What the file may say: exporter-toolkit's names, and the range of every number (documented
+/// in config/web-config.example.yml).
 extension WebConfig {
     /// Names exporter-toolkit (Go's crypto/tls `CipherSuites()` and `InsecureCipherSuites()`
     /// that BoringSSL implements) accepts for `cipher_suites`, with their IANA code points.
@@ -139,4 +143,12 @@ extension WebConfig {
         ("X-Frame-Options", ["deny", "sameorigin"]), ("X-XSS-Protection", nil),
         ("Content-Security-Policy", nil),
     ]
+
+    /// `rate_limit.interval` in µs: 1ms … 1d, or 0 (no limit). The token bucket counts whole ms.
+    public static let intervalRange: ClosedRange<Int64> = 1000...86_400_000_000
+    /// `rate_limit.burst`: 1 … 1 000 000 requests (0 only without an interval).
+    public static let burstRange: ClosedRange<Int> = 1...1_000_000
+    /// The cost of a `basic_auth_users` bcrypt hash: 4 … 17, as `htpasswd -B -C` takes. Each step
+    /// doubles the time a check takes (17: seconds on a fast core; 31, which bcrypt allows, days).
+    public static let bcryptCostRange: ClosedRange<Int> = 4...17
 }

@@ -1,7 +1,7 @@
 import ConfigSyntax
 
 /// Reads `WebConfig` from the exporter-toolkit YAML (ConfigSyntax's YAMLSubset) the way
-/// exporter-toolkit does, with the line of every problem.
+/// exporter-toolkit does, with the line of every problem and the range of every number.
 public enum WebConfigParser {
     public static func parse(path: String, text: String) -> Result<WebConfig, WebConfigProblems> {
         var p = ParseState(file: path)
@@ -85,7 +85,7 @@ private struct ParseState {
     }
 
     mutating func unknown(_ k: Node, _ path: String) {
-        problem(k, "unknown key '\(path)'")
+        problem(k, "unknown key '\(ConfigSyntaxError.excerpt(path, limit: 80))'")
     }
 
     mutating func string(_ v: Node, _ path: String) -> String? {
@@ -300,6 +300,10 @@ private struct ParseState {
                         problem(hv, "bad value for '\(path).\(h)': line breaks are not allowed")
                         continue
                     }
+                    guard !value.utf8.contains(where: { ($0 < 0x20 && $0 != 9) || $0 == 0x7F }) else {
+                        problem(hv, "bad value for '\(path).\(h)': control characters are not allowed")
+                        continue
+                    }
                     config.headers.append(HTTPHeaderSetting(name: h, value: value))
                 }
             default: unknown(k, path)
@@ -313,7 +317,7 @@ private struct ParseState {
         for (k, v) in m {
             guard let user = key(k) else { continue }
             if user.contains(":") || user.isEmpty {
-                problem(k, "user name \"\(user)\" in 'basic_auth_users' must not be empty nor contain ':'")
+                problem(k, "user name \(shown(user)) in 'basic_auth_users' must not be empty nor contain ':'")
                 continue
             }
             guard let hash = v.isNull == false ? string(v, "basic_auth_users.\(user)") : nil else {
@@ -327,6 +331,16 @@ private struct ParseState {
                 )
                 continue
             }
+            // isBcryptHash checked the two digits of the cost.
+            let cost = hash.utf8.dropFirst(4).prefix(2).reduce(0) { $0 * 10 + Int($1 - 48) }
+            let costs = WebConfig.bcryptCostRange
+            guard costs.contains(cost) else {
+                problem(
+                    v,
+                    "the bcrypt cost of 'basic_auth_users.\(user)' must be from \(costs.lowerBound) to \(costs.upperBound), not \(cost) (each step doubles the time of every login check; `htpasswd -nBC 10` makes one of 10)"
+                )
+                continue
+            }
             out[user] = hash
         }
         return out
@@ -334,34 +348,38 @@ private struct ParseState {
 
     mutating func rateLimit(_ node: Node) -> WebConfig.RateLimit? {
         guard let m = mapping(node, "'rate_limit'") else { return nil }
-        var interval: Duration = .zero
+        var intervalUsec: Int64 = 0
         var burst = 0
+        let range = WebConfig.intervalRange
+        let rangeText =
+            "from \(DurationSyntax.text(microseconds: range.lowerBound)) to "
+            + "\(DurationSyntax.text(microseconds: range.upperBound)), or 0 for no limit"
         for (k, v) in m {
             guard let name = key(k) else { continue }
             let path = "rate_limit.\(name)"
             switch name {
             case "interval":
                 guard let s = string(v, path) else { continue }
-                if s == "0" || s == "0s" {
-                    interval = .zero
-                } else if let d = Duration.parse(config: s) {
-                    interval = d
-                } else {
-                    problem(
-                        v,
-                        "bad value for '\(path)': \"\(s)\" is not a duration (e.g. \"1s\", \"500ms\", 0 to disable)"
-                    )
+                switch DurationSyntax.microseconds(s) {
+                case .success(let us) where us == 0 || range.contains(us): intervalUsec = us
+                case .success:
+                    problem(v, "'\(path)' must be \(rangeText), not \(shown(s))")
+                case .failure(let p) where p.tooLarge:
+                    problem(v, "'\(path)' must be \(rangeText), not \(shown(s))")
+                case .failure(let p):
+                    problem(v, "bad value for '\(path)': \(shown(s)) is not a duration: \(p) (e.g. \"1s\", \"500ms\")")
                 }
             case "burst":
-                guard let i = v.int, i >= 0 else {
-                    problem(v, "'\(path)' must be a whole number ≥ 0")
+                let r = WebConfig.burstRange
+                guard let i = v.int, i == 0 || r.contains(i) else {
+                    problem(v, "'\(path)' must be a whole number from \(r.lowerBound) to \(r.upperBound)")
                     continue
                 }
                 burst = i
             default: unknown(k, path)
             }
         }
-        guard interval > .zero else { return nil }
+        guard intervalUsec > 0 else { return nil }
         guard burst > 0 else {
             problem(
                 node,
@@ -369,6 +387,9 @@ private struct ParseState {
             )
             return nil
         }
-        return WebConfig.RateLimit(interval: interval, burst: burst)
+        return WebConfig.RateLimit(interval: .microseconds(intervalUsec), burst: burst)
     }
+
+    /// A value quoted for a message, cut short when long.
+    func shown(_ s: String) -> String { "\"" + ConfigSyntaxError.excerpt(s) + "\"" }
 }
