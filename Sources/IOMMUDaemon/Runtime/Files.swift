@@ -1,13 +1,18 @@
 import Glibc
 
 /// Reads a small file (sysfs, procfs) whole. procfs files report size 0, so read until EOF.
-public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(FileError) -> String {
+/// At most about `limit` bytes are read; with `refuseLonger`, a file longer than `limit` is an
+/// error (`EFBIG`) instead of being cut short — for files that must be read whole or not at all.
+public func readSmallFile(_ path: String, limit: Int = 1 << 20, refuseLonger: Bool = false) throws(FileError)
+    -> String
+{
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw FileError(path: path, errno: errno) }
     defer { close(fd) }
     var out = [UInt8]()
     var buf = [UInt8](repeating: 0, count: 16 * 1024)
-    while out.count < limit {
+    while out.count < limit || refuseLonger {
+        if refuseLonger && out.count > limit { throw FileError(path: path, errno: EFBIG) }
         let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
             if errno == EINTR { continue }
