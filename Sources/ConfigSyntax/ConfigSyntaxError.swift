@@ -11,20 +11,17 @@ public struct ConfigSyntaxError: Error, Sendable, Equatable, CustomStringConvert
 
     public var description: String { "line \(line): \(message)" }
 
-    /// At most `limit` characters of `text` for a message (a config error never quotes a
-    /// megabyte back), with `…` when cut.
+    /// `text` for a message, at most about `limit` characters of it (a config error never
+    /// quotes a megabyte back), with `…` when cut. Control characters, which would garble a
+    /// terminal or the journal, are written as `\u{1b}` and count for what they take.
     public static func excerpt(_ text: some StringProtocol, limit: Int = 40) -> String {
         var out = ""
         var n = 0
         for ch in text.unicodeScalars {
-            guard n < limit else { return out + "…" }
-            // Control characters would garble a terminal or the journal.
-            if ch.value < 0x20 || ch.value == 0x7F {
-                out += "\\u{\(String(ch.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(ch)
-            }
-            n += 1
+            let shown = ch.value < 0x20 || ch.value == 0x7F ? "\\u{\(String(ch.value, radix: 16))}" : String(ch)
+            guard n + shown.unicodeScalars.count <= limit else { return out + "…" }
+            out += shown
+            n += shown.unicodeScalars.count
         }
         return out
     }

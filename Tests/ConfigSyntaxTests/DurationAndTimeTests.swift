@@ -152,3 +152,23 @@ struct TimeSpecTests {
         #expect(TimeSpec.parse("today", nowUsec: .min) == nil)
     }
 }
+
+@Suite("messages quote a little of a bad value")
+struct ExcerptTests {
+    @Test("at most the limit, control characters escaped and counted as written")
+    func excerpt() {
+        #expect(ConfigSyntaxError.excerpt("short") == "short")
+        #expect(
+            ConfigSyntaxError.excerpt(String(repeating: "a", count: 100)) == String(repeating: "a", count: 40) + "…")
+        let controls = String(repeating: "\u{0F}", count: 40)
+        #expect(ConfigSyntaxError.excerpt(controls) == String(repeating: "\\u{f}", count: 8) + "…")
+        #expect(ConfigSyntaxError.excerpt("a\u{7F}b", limit: 8) == "a\\u{7f}b")
+        // Found by the duration fuzz target: a unit of 40 control characters made a message of
+        // 6 bytes each.
+        guard case .failure(let p) = DurationSyntax.microseconds("5" + controls) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(p.message.utf8.count < 100, "\(p)")
+    }
+}
