@@ -188,3 +188,51 @@ struct YAMLFlow {
         }
     }
 }
+
+/// Brackets and quotes of a flow collection fed line by line: where it closes, or that it
+/// nests too deep (said before the rest of the file is gathered).
+struct BracketScan {
+    /// The nesting level, counting the levels the collection sits in.
+    var depth: Int
+    var open: UInt8?
+    var openQuote: Bool { open != nil }
+    var tooDeep: Bool { depth > ConfigSyntaxLimits.maxDepth }
+
+    /// The level outside the collection: back there, it is closed.
+    let base: Int
+
+    init(depth: Int) {
+        self.depth = depth
+        self.base = depth
+    }
+
+    /// The index just past the bracket that closes the collection, once it is in `t[from...]`.
+    mutating func feed(_ t: [UInt8], from: Int) -> Int? {
+        open = nil  // quoted scalars end on their line
+        var k = from
+        while k < t.count {
+            let c = t[k]
+            if let q = open {
+                if c == q {
+                    if q == apostrophe && k + 1 < t.count && t[k + 1] == apostrophe {
+                        k += 1
+                    } else {
+                        open = nil
+                    }
+                } else if c == backslash && q == quote {
+                    k += 1
+                }
+            } else if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                depth += 1
+                if tooDeep { return nil }
+            } else if c == UInt8(ascii: "]") || c == UInt8(ascii: "}") {
+                depth -= 1
+                if depth <= base { return k + 1 }
+            } else if (c == quote || c == apostrophe) && (k == 0 || YAMLParser.opensQuote(after: t[k - 1])) {
+                open = c
+            }
+            k += 1
+        }
+        return nil
+    }
+}
