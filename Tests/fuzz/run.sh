@@ -16,9 +16,9 @@
 #   listen      FuzzListen: `[http] listen` addresses (ListenAddress)
 #
 # Reproducible: every target starts from Tests/fuzz/corpus/<target>/ (committed) with
-# -seed=$FUZZ_SEED (default 1), and what it finds goes to Tests/fuzz/bin/new-<target>/, emptied
-# first — so a fresh clone fuzzes the same inputs in the same order every time (how far it
-# gets in SECONDS depends on the machine's speed). Before fuzzing, each input under
+# -seed=$FUZZ_SEED (default 1) and Swift's hashing made deterministic, and what it finds goes
+# to Tests/fuzz/bin/new-<target>/, emptied first — so a fresh clone fuzzes the same inputs in
+# the same order every time (how far it gets in SECONDS depends on the machine's speed). Before fuzzing, each input under
 # Tests/fuzz/regressions/<target>/ is run once: a crash found once stays found.
 #
 # Libraries: IOMMUCore, ConfigSyntax and the config layer of IOMMUDaemon (Config/ and the
@@ -148,7 +148,7 @@ replay() {
   for f in "$here/regressions/$t"/*; do
     [ -f "$f" ] || continue
     n=$((n + 1))
-    if ! "$bin/$t" -runs=1 "$f" > "$bin/$t.replay.log" 2>&1; then
+    if ! SWIFT_DETERMINISTIC_HASHING=1 "$bin/$t" -runs=1 "$f" > "$bin/$t.replay.log" 2>&1; then
       echo "replay: $t $(basename "$f"): CRASH — reproduce: Tests/fuzz/bin/$t ${f#"$root"/}" >&2
       # The Swift failure and the first frame in the project's sources say what and where.
       { grep -m1 -E 'Program crashed|runtime failure|Fatal error|ERROR: AddressSanitizer' "$bin/$t.replay.log"
@@ -165,8 +165,10 @@ fuzz() {
   rm -f "$bin/$t"-crash-* "$bin/$t"-leak-* "$bin/$t"-timeout-* "$bin/$t"-oom-*
   rm -rf "$bin/new-$t"
   mkdir -p "$bin/new-$t" "$here/corpus/$t"
-  # (timespec: a fixed zone with summer time, so mktime's answers are the same on every machine.)
-  TZ="CET-1CEST,M3.5.0,M10.5.0/3" "$bin/$t" -seed="$seed" -max_total_time="$seconds" -print_final_stats=1 \
+  # Swift seeds its hashing per process unless told not to: Dictionary and Set order, and so the
+  # paths taken and the coverage seen, would differ from run to run. (timespec: a fixed zone
+  # with summer time, so mktime's answers are the same on every machine.)
+  SWIFT_DETERMINISTIC_HASHING=1 TZ="CET-1CEST,M3.5.0,M10.5.0/3" "$bin/$t" -seed="$seed" -max_total_time="$seconds" -print_final_stats=1 \
     -dict="$(dict "$t")" -max_len="$(maxlen "$t")" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$bin/$t-" \
     "$bin/new-$t" "$here/corpus/$t" > "$log" 2>&1
   rc=$?
@@ -221,7 +223,7 @@ if [ -n "${FUZZ_MERGE:-}" ]; then
   for t in "${targets[@]}"; do merge "$t" "$bin/new-$t" || status=1; done
 fi
 if [ $status -ne 0 ]; then
-  echo "fuzz: a target crashed: reproduce with Tests/fuzz/bin/<target> <crash file>; commit the input under" \
-    "Tests/fuzz/regressions/<target>/ and fix it" >&2
+  echo "fuzz: FAILED — a regression input still crashes (replay: above), or a target crashed: reproduce with" \
+    "Tests/fuzz/bin/<target> <crash file>, commit the input under Tests/fuzz/regressions/<target>/ and fix it" >&2
 fi
 exit $status
