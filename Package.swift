@@ -21,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // [http] web_config: TLS (BoringSSL inside). iommud.toml and the exporter-toolkit YAML file
-        // are read by IOMMUCore's TOMLSubset and YAMLSubset: the TOML and YAML libraries bring
+        // are read by ConfigSyntax's TOMLSubset and YAMLSubset: the TOML and YAML libraries bring
         // Foundation, whose start-up alone costs megabytes of idle RSS.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
@@ -45,11 +45,18 @@ let package = Package(
             name: "IOMMUCore",
             swiftSettings: strict
         ),
+        // Pure: the syntaxes the config files and the command line are written in — the TOML of
+        // iommud.toml, the YAML of the web config, durations, `iommud log` times. Bounded (depth,
+        // size) and total: text in, a value or an error naming the line out.
+        .target(
+            name: "ConfigSyntax",
+            swiftSettings: strict
+        ),
         // The I/O shell: sources, sinks, checkpoint, configuration, the daemon's services.
         .target(
             name: "IOMMUDaemon",
             dependencies: [
-                "IOMMUCore", "CLinux", "CSystemd",
+                "IOMMUCore", "ConfigSyntax", "CLinux", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -66,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "iommud",
             dependencies: [
-                "IOMMUDaemon", "IOMMUCore", "CLinux",
+                "IOMMUDaemon", "IOMMUCore", "ConfigSyntax", "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -90,9 +97,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ConfigSyntaxTests",
+            dependencies: ["ConfigSyntax"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "IOMMUDaemonTests",
             dependencies: [
-                "IOMMUDaemon", "IOMMUCore",
+                "IOMMUDaemon", "IOMMUCore", "ConfigSyntax",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

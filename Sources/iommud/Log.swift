@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigSyntax
 import Glibc
 import IOMMUCore
 import IOMMUDaemon
@@ -44,22 +45,14 @@ struct Log: ParsableCommand {
         }
         o.unit = unit
         o.kind = kind
-        if let s = since {
-            guard let t = TimeSpec.parse(s, nowUsec: now) else {
-                throw ValidationError(
-                    "cannot read the time '\(s)': use e.g. 2026-11-26T05:53:14Z, \"2026-11-26 05:53:14\", -1h or \"7d ago\""
-                )
+        func instant(_ option: String, _ text: String) throws -> Int64 {
+            switch TimeSpec.read(text, nowUsec: now) {
+            case .success(let t): return t
+            case .failure(let why): throw ValidationError("cannot read the time '\(text)' for \(option): \(why)")
             }
-            o.sinceUsec = t
         }
-        if let u = until {
-            guard let t = TimeSpec.parse(u, nowUsec: now) else {
-                throw ValidationError(
-                    "cannot read the time '\(u)': use e.g. 2026-11-26T05:53:14Z, \"2026-11-26 05:53:14\", -1h or \"7d ago\""
-                )
-            }
-            o.untilUsec = t
-        }
+        if let s = since { o.sinceUsec = try instant("--since", s) }
+        if let u = until { o.untilUsec = try instant("--until", u) }
         o.json = json
         let entries: [JournalLog.Entry]
         do {

@@ -32,7 +32,7 @@ struct ConfigLoaderTests {
             ("[http]\nlisten = [\"127.0.0.1:9100\", \"[::1]:9101\"]", "listen"),
             ("[state]\ncheckpoint_interval = \"1m30s\"", "interval"),
             ("[log]\nlevel = \"debug\"", "level"),
-            ("http.listen = [\"0.0.0.0:1\"]", "dotted"),
+            ("[http]\nlisten = [\"0.0.0.0:1\"]", "listen0"),
         ])
     func values(_ text: String, _ what: String) throws {
         let c = try Self.load(text).get()

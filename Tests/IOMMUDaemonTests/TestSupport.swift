@@ -20,3 +20,17 @@ func readTestFile(_ path: String) -> String {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// The names in a directory (no dot files); empty when it cannot be read.
+func listTestDirectory(_ path: String) -> [String] {
+    guard let d = opendir(path) else { return [] }
+    defer { closedir(d) }
+    var out: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if !name.hasPrefix(".") { out.append(name) }
+    }
+    return out
+}

@@ -1,27 +1,54 @@
 #!/usr/bin/env bash
-# run.sh SECONDS — builds the libFuzzer targets straight from Sources/IOMMUCore (not through
-# SwiftPM: swiftc -sanitize=fuzzer,address -parse-as-library, all core sources + one harness),
-# seeds their corpora from the test fixtures, runs every target for SECONDS (two at a time, one
-# per core), prints executions, speed and coverage per target, and fails on any crash.
-# (IOMMUCore is built once into an instrumented static library the harnesses link.)
+# run.sh SECONDS — builds the libFuzzer targets straight from the sources (not through SwiftPM:
+# swiftc -sanitize=fuzzer,address -parse-as-library, the sources + one harness), replays the
+# regression inputs, runs every target for SECONDS (two at a time, one per core) from its
+# committed corpus with a fixed seed, prints executions, speed and coverage per target, and
+# fails on any crash.
 #
-#   kmsg        Fuzzkmsg: /dev/kmsg framing, record parsing, unescaping, sequence tracking
+#   kmsg        FuzzKmsg: /dev/kmsg framing, record parsing, unescaping, sequence tracking
 #   classifier  FuzzClassifier: records through Classifier.wants + classify + flush + finish
 #   replay      FuzzReplay: ReplayEngine over arbitrary bytes in every input format
 #   interrupts  FuzzInterrupts: /proc/interrupts parsing and the interrupt ledger
+#   toml        FuzzTOML: TOMLSubset, the config loader's validation and what the daemon derives
+#   yaml        FuzzYAML: YAMLSubset and the web config loader (WebConfigParser)
+#   duration    FuzzDuration: DurationSyntax, read and printed
+#   timespec    FuzzTimeSpec: `iommud log --since/--until` (TimeSpec)
+#   listen      FuzzListen: `[http] listen` addresses (ListenAddress)
 #
-# Binaries go to Tests/fuzz/bin/ (git-ignored, rebuilt when a source is newer), corpora to
-# Tests/fuzz/corpus-<target>/ (git-ignored, kept between runs), crash inputs and logs to
-# Tests/fuzz/bin/. A crash input belongs in the fixtures once fixed. Environment: SWIFTC
-# (default swiftc), FUZZ_TARGETS (default all four), FUZZ_JOBS (parallel targets, default 2).
+# Reproducible: every target starts from Tests/fuzz/corpus/<target>/ (committed) with
+# -seed=$FUZZ_SEED (default 1) and Swift's hashing made deterministic, and what it finds goes
+# to Tests/fuzz/bin/new-<target>/, emptied first — so a fresh clone fuzzes the same inputs in
+# the same order every time (how far it gets in SECONDS depends on the machine's speed). Before fuzzing, each input under
+# Tests/fuzz/regressions/<target>/ is run once: a crash found once stays found.
+#
+# Libraries: IOMMUCore, ConfigSyntax and the config layer of IOMMUDaemon (Config/ and the
+# web config's schema and loader, as module IOMMUConfig: the rest of IOMMUDaemon needs NIO)
+# are each compiled once, instrumented, into a static library the harnesses link.
+#
+#   run.sh --reseed   re-extracts the seeds (seed.sh) and merges into corpus/<target>/ those
+#                     that add coverage; with FUZZ_MERGE=1 a normal run also merges what it
+#                     found. Commit the corpora afterwards.
+#
+# Binaries, logs and crash inputs go to Tests/fuzz/bin/ (git-ignored). A crash input belongs
+# in regressions/<target>/ (and, fixed, in the fixtures or a test). Environment: SWIFTC
+# (default swiftc), FUZZ_TARGETS (default all), FUZZ_JOBS (parallel targets, default 2),
+# FUZZ_SEED (default 1), FUZZ_MERGE.
 set -uo pipefail
-seconds=${1:?usage: run.sh SECONDS}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$here/bin"
 swiftc=${SWIFTC:-swiftc}
-targets=(${FUZZ_TARGETS:-kmsg classifier replay interrupts})
+all="kmsg classifier replay interrupts toml yaml duration timespec listen"
+targets=(${FUZZ_TARGETS:-$all})
 jobs=${FUZZ_JOBS:-2}
+seed=${FUZZ_SEED:-1}
+reseed=0
+if [ "${1:-}" = "--reseed" ]; then
+  reseed=1
+  seconds=0
+else
+  seconds=${1:?usage: run.sh SECONDS | run.sh --reseed}
+fi
 mkdir -p "$bin"
 
 harness() {
@@ -30,50 +57,67 @@ harness() {
     classifier) echo FuzzClassifier.swift ;;
     replay) echo FuzzReplay.swift ;;
     interrupts) echo FuzzInterrupts.swift ;;
+    toml) echo FuzzTOML.swift ;;
+    yaml) echo FuzzYAML.swift ;;
+    duration) echo FuzzDuration.swift ;;
+    timespec) echo FuzzTimeSpec.swift ;;
+    listen) echo FuzzListen.swift ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
   esac
 }
 
 maxlen() {
-  # Inputs of a few records reach every branch; long ones only slow the instrumented loops.
-  case $1 in kmsg | interrupts) echo 8192 ;; *) echo 4096 ;; esac
+  # Inputs of a few records (or a config file) reach every branch; long ones only slow the
+  # instrumented loops.
+  case $1 in kmsg | interrupts | toml | yaml) echo 8192 ;; duration | timespec | listen) echo 256 ;; *) echo 4096 ;; esac
 }
 
-mapfile -t sources < <(find "$root/Sources/IOMMUCore" -name '*.swift' | sort)
+dict() {
+  case $1 in toml | yaml | duration | timespec | listen) echo "$here/config.dict" ;; *) echo "$here/iommu.dict" ;; esac
+}
 
-# IOMMUCore is compiled once, instrumented, into a static library (not through SwiftPM, which
-# would instrument all of NIO); each harness is then a small file linked against it. Building
-# the core into every target separately took four times as long.
+mapfile -t core_sources < <(find "$root/Sources/IOMMUCore" -name '*.swift' | sort)
+mapfile -t syntax_sources < <(find "$root/Sources/ConfigSyntax" -name '*.swift' | sort)
+# The config layer: everything in Config/ but the swift-log bridge and the file reading, and the
+# web config's schema and loader. None of it needs more than ConfigSyntax.
+config_sources=(
+  "$root"/Sources/IOMMUDaemon/Config/{ConfigLoader,Configuration,Duration+Parsing,ListenAddress}.swift
+  "$root"/Sources/IOMMUDaemon/Web/{WebConfig,WebConfigParser}.swift
+)
+
 lib="$bin/lib"
-build_core() {
+# build_lib MODULE SOURCES… — one instrumented static library (rebuilt when a source is newer).
+build_lib() {
+  local name=$1 out="$lib/lib$1.a"
+  shift
   mkdir -p "$lib"
-  if [ -f "$lib/libIOMMUCore.a" ] && [ -z "$(find "${sources[@]}" -newer "$lib/libIOMMUCore.a" 2>/dev/null | head -1)" ]; then
-    echo "build: IOMMUCore (instrumented) is up to date"
+  if [ -f "$out" ] && [ -z "$(find "$@" -newer "$out" 2>/dev/null | head -1)" ]; then
+    echo "build: $name (instrumented) is up to date"
     return 0
   fi
-  echo "build: IOMMUCore (instrumented)"
-  if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -enable-testing -num-threads 2 \
-    -module-name IOMMUCore -emit-module -emit-module-path "$lib/IOMMUCore.swiftmodule" \
-    -emit-library -static -o "$lib/libIOMMUCore.a.tmp" "${sources[@]}" > "$bin/core.build.log" 2>&1; then
-    cat "$bin/core.build.log" >&2
-    echo "build: IOMMUCore FAILED" >&2
+  echo "build: $name (instrumented)"
+  if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -enable-testing -num-threads 2 -I "$lib" \
+    -module-name "$name" -emit-module -emit-module-path "$lib/$name.swiftmodule" \
+    -emit-library -static -o "$out.tmp" "$@" > "$bin/$name.build.log" 2>&1; then
+    cat "$bin/$name.build.log" >&2
+    echo "build: $name FAILED" >&2
     return 1
   fi
-  mv -f "$lib/libIOMMUCore.a.tmp" "$lib/libIOMMUCore.a"
+  mv -f "$out.tmp" "$out"
 }
 
 build() {
   local t=$1 h out
   h="$here/$(harness "$t")" || return 1
   out="$bin/$t"
-  if [ -x "$out" ] && [ -z "$(find "$lib/libIOMMUCore.a" "$h" -newer "$out" 2>/dev/null | head -1)" ]; then
+  if [ -x "$out" ] && [ -z "$(find "$lib"/*.a "$h" -newer "$out" 2>/dev/null | head -1)" ]; then
     echo "build: $t is up to date"
     return 0
   fi
   echo "build: $t"
   # lld: gold warns about every ASan helper symbol it cannot export.
-  if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -I "$lib" -L "$lib" -lIOMMUCore \
-    -module-name "Fuzz_$t" "$h" -o "$out.tmp" > "$bin/$t.build.log" 2>&1; then
+  if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -I "$lib" -L "$lib" \
+    -lIOMMUConfig -lConfigSyntax -lIOMMUCore -module-name "Fuzz_$t" "$h" -o "$out.tmp" > "$bin/$t.build.log" 2>&1; then
     rm -f "$out.tmp"
     cat "$bin/$t.build.log" >&2
     echo "build: $t FAILED" >&2
@@ -98,14 +142,48 @@ parallel() {
   return $failed
 }
 
+# The regression inputs of a target, each run once; a crash is reported with its log.
+replay() {
+  local t=$1 f n=0 failed=0
+  for f in "$here/regressions/$t"/*; do
+    [ -f "$f" ] || continue
+    n=$((n + 1))
+    if ! SWIFT_DETERMINISTIC_HASHING=1 "$bin/$t" -runs=1 "$f" > "$bin/$t.replay.log" 2>&1; then
+      echo "replay: $t $(basename "$f"): CRASH — reproduce: Tests/fuzz/bin/$t ${f#"$root"/}" >&2
+      # The Swift failure and the first frame in the project's sources say what and where.
+      { grep -m1 -E 'Program crashed|runtime failure|Fatal error|ERROR: AddressSanitizer' "$bin/$t.replay.log"
+        grep -m1 -E " at $root/Sources/" "$bin/$t.replay.log"; } | sed 's/^ */replay:   /' >&2
+      failed=1
+    fi
+  done
+  [ $n -eq 0 ] || [ $failed -ne 0 ] || echo "replay: $t $n input(s) ok"
+  return $failed
+}
+
 fuzz() {
   local t=$1 log="$bin/$t.log" rc
   rm -f "$bin/$t"-crash-* "$bin/$t"-leak-* "$bin/$t"-timeout-* "$bin/$t"-oom-*
-  "$bin/$t" -max_total_time="$seconds" -print_final_stats=1 -dict="$here/iommu.dict" -max_len="$(maxlen "$t")" \
-    -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$bin/$t-" "$here/corpus-$t" > "$log" 2>&1
+  rm -rf "$bin/new-$t"
+  mkdir -p "$bin/new-$t" "$here/corpus/$t"
+  # Swift seeds its hashing per process unless told not to: Dictionary and Set order, and so the
+  # paths taken and the coverage seen, would differ from run to run. (timespec: a fixed zone
+  # with summer time, so mktime's answers are the same on every machine.)
+  SWIFT_DETERMINISTIC_HASHING=1 TZ="CET-1CEST,M3.5.0,M10.5.0/3" "$bin/$t" -seed="$seed" -max_total_time="$seconds" -print_final_stats=1 \
+    -dict="$(dict "$t")" -max_len="$(maxlen "$t")" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$bin/$t-" \
+    "$bin/new-$t" "$here/corpus/$t" > "$log" 2>&1
   rc=$?
   echo "$rc" > "$bin/$t.rc"
   return 0
+}
+
+# Adds to corpus/<target>/ the inputs of DIR that cover something it does not.
+merge() {
+  local t=$1 from=$2
+  [ -d "$from" ] || return 0
+  mkdir -p "$here/corpus/$t"
+  "$bin/$t" -merge=1 -max_len="$(maxlen "$t")" "$here/corpus/$t" "$from" > "$bin/$t.merge.log" 2>&1 ||
+    { echo "merge: $t FAILED (log $bin/$t.merge.log)" >&2; return 1; }
+  echo "merge: corpus/$t $(find "$here/corpus/$t" -type f | wc -l) inputs"
 }
 
 report() {
@@ -115,7 +193,7 @@ report() {
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  corpus=$(find "$here/corpus-$t" -type f | wc -l)
+  corpus=$(($(find "$here/corpus/$t" -type f | wc -l) + $(find "$bin/new-$t" -type f | wc -l)))
   crash=$(ls "$bin/$t"-crash-* "$bin/$t"-leak-* "$bin/$t"-timeout-* "$bin/$t"-oom-* 2>/dev/null | head -1)
   printf '%-11s %12s execs %8s/s  cov %6s  ft %7s  corpus %6s  %s\n' "$t" "${execs:-?}" "${speed:-?}" \
     "${cov:-?}" "${ft:-?}" "$corpus" "$([ "$rc" = 0 ] && [ -z "$crash" ] && echo ok || echo "CRASH ${crash:-exit $rc} (log $log)")"
@@ -123,14 +201,29 @@ report() {
 }
 
 for t in "${targets[@]}"; do harness "$t" > /dev/null || exit 2; done
-build_core || exit 1
+build_lib IOMMUCore "${core_sources[@]}" || exit 1
+build_lib ConfigSyntax "${syntax_sources[@]}" || exit 1
+build_lib IOMMUConfig "${config_sources[@]}" || exit 1
 parallel build "${targets[@]}" || exit 1
-"$here/seed.sh" "$here" > /dev/null
-echo "fuzz: ${targets[*]} for ${seconds}s each, $jobs at a time"
-parallel fuzz "${targets[@]}"
+
+if [ $reseed -eq 1 ]; then
+  rm -rf "$bin/seeds"
+  "$here/seed.sh" "$bin/seeds"
+  status=0
+  for t in "${targets[@]}"; do merge "$t" "$bin/seeds/$t" || status=1; done
+  exit $status
+fi
+
 status=0
+for t in "${targets[@]}"; do replay "$t" || status=1; done
+echo "fuzz: ${targets[*]} for ${seconds}s each, $jobs at a time, seed $seed"
+parallel fuzz "${targets[@]}"
 for t in "${targets[@]}"; do report "$t" || status=1; done
+if [ -n "${FUZZ_MERGE:-}" ]; then
+  for t in "${targets[@]}"; do merge "$t" "$bin/new-$t" || status=1; done
+fi
 if [ $status -ne 0 ]; then
-  echo "fuzz: a target crashed: reproduce with Tests/fuzz/bin/<target> <crash file>; make the input a fixture" >&2
+  echo "fuzz: FAILED — a regression input still crashes (replay: above), or a target crashed: reproduce with" \
+    "Tests/fuzz/bin/<target> <crash file>, commit the input under Tests/fuzz/regressions/<target>/ and fix it" >&2
 fi
 exit $status

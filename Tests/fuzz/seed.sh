@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# seed.sh WORKDIR — extracts seed inputs for the fuzz targets from the test fixtures into
-# WORKDIR/corpus-<target>/ (created; existing inputs are kept, so a corpus grows across runs).
+# seed.sh DIR — extracts seed inputs for the fuzz targets from the test fixtures and the
+# config files into DIR/<target>/ (created; existing inputs are kept). `run.sh --reseed` merges
+# those that add coverage into the committed corpora, Tests/fuzz/corpus/<target>/.
 #   kmsg        one /dev/kmsg record per file (record line + its dictionary lines)
 #   classifier  each fixture's records as one stream, and runs of 8 consecutive records
 #   replay      the classifier streams, and the pasted logs of Fixtures/replay/
 #   interrupts  the /proc/interrupts samples of Fixtures/interrupts/
+#   toml        config/iommud.toml, each of its sections, the test configs, edge values
+#   yaml        config/web-config.example.yml, each of its sections, exporter-toolkit's sample
+#   duration    the durations of the config files and tests
+#   timespec    the --since/--until forms of the tests
+#   listen      the listen addresses of the config and tests
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 fixtures="$here/../IOMMUCoreTests/Fixtures"
-work=${1:?usage: seed.sh WORKDIR}
-for t in kmsg classifier replay interrupts; do mkdir -p "$work/corpus-$t"; done
+work=${1:?usage: seed.sh DIR}
+targets="kmsg classifier replay interrupts toml yaml duration timespec listen"
+for t in $targets; do mkdir -p "$work/$t"; done
 
 # Store stdin as a corpus input named by its content hash (libFuzzer's own naming).
 put() {
@@ -24,25 +32,69 @@ for f in "$fixtures"/{intel,amd,arm-smmu-v3,arm-smmu,common,real}/*.txt; do
   # Records only: no comments, expectations or directives; dictionary lines stay with their record.
   stream=$(grep -v -e '^#' -e '^=> ' -e '^@' -e '^$' "$f" || true)
   [ -n "$stream" ] || continue
-  printf '%s\n' "$stream" | put "$work/corpus-classifier"
-  printf '%s\n' "$stream" | put "$work/corpus-replay"
+  printf '%s\n' "$stream" | put "$work/classifier"
+  printf '%s\n' "$stream" | put "$work/replay"
   # The same records as dmesg and journalctl would print them (unescaped enough for the decoders).
   printf '%s\n' "$stream" | awk -F';' '!/^ / { split($1, h, ","); t = $0; sub(/^[^;]*;/, "", t)
       printf "[%5d.%06d] %s\n", h[3] / 1000000, h[3] % 1000000, t }' | sed 's/\\x09/\t/g; s/\\x0a/\n               /g' |
-    head -c 4096 | put "$work/corpus-replay" || true  # (head may cut the pipe short)
+    head -c 4096 | put "$work/replay" || true  # (head may cut the pipe short)
   printf '%s\n' "$stream" | awk '!/^ / { t = $0; sub(/^[^;]*;/, "", t); print "Nov 26 05:53:01 host kernel: " t }' |
-    sed 's/\\x09/\t/g' | head -c 4096 | put "$work/corpus-replay" || true
+    sed 's/\\x09/\t/g' | head -c 4096 | put "$work/replay" || true
   # One record per kmsg seed, runs of 8 records per classifier seed.
   tmp=$(mktemp -d)
   printf '%s\n' "$stream" | awk -v dir="$tmp" '
     /^ / { print >> (dir "/r" r); print >> (dir "/g" int((r - 1) / 8)); next }
     { r++; print > (dir "/r" r); print >> (dir "/g" int((r - 1) / 8)) }'
-  for x in "$tmp"/r*; do put "$work/corpus-kmsg" < "$x"; n=$((n + 1)); done
-  for x in "$tmp"/g*; do put "$work/corpus-classifier" < "$x"; done
+  for x in "$tmp"/r*; do put "$work/kmsg" < "$x"; n=$((n + 1)); done
+  for x in "$tmp"/g*; do put "$work/classifier" < "$x"; done
   rm -rf "$tmp"
 done
-for f in "$fixtures"/replay/*.log; do put "$work/corpus-replay" < "$f"; done
-for f in "$fixtures"/interrupts/*.txt; do put "$work/corpus-interrupts" < "$f"; done
-for t in kmsg classifier replay interrupts; do
-  echo "seed: corpus-$t $(find "$work/corpus-$t" -type f | wc -l) inputs"
+for f in "$fixtures"/replay/*.log; do put "$work/replay" < "$f"; done
+for f in "$fixtures"/interrupts/*.txt; do put "$work/interrupts" < "$f"; done
+
+# iommud.toml: the shipped file, each section on its own, the test configs, and the edges.
+put "$work/toml" < "$root/config/iommud.toml"
+put "$work/toml" < "$here/../systemd/standin/iommud.toml"
+tmp=$(mktemp -d)
+awk -v dir="$tmp" '/^\[/ { n++ } n { print > (dir "/s" n) }' "$root/config/iommud.toml"
+for x in "$tmp"/s*; do put "$work/toml" < "$x"; done
+rm -rf "$tmp"
+while IFS= read -r line; do printf '%b' "$line" | put "$work/toml"; done <<'TOML'
+[storm]\nthreshold = 1\nwindow = "1s"\nsummary_interval = "1s"\njournal_max_per_second = 1\n
+[storm]\nthreshold = 1_000_000\nwindow = "1d"\nsummary_interval = "1d"\njournal_max_per_second = 10000\n
+[state]\ncheckpoint_interval = "10ms"\n[topology]\nrescan_interval = "1d"\nzero_init_devices = true\n
+[actions]\non_fault = ["/bin/sh", "-c", "x"]\non_storm = []\ntimeout = "1h"\nmax_per_minute = 600\nmax_concurrent = 64\n
+[http]\nlisten = ["127.0.0.1:9100", "[::1]:9101"]\nweb_config = "/etc/iommud/web.yml"\n[log]\nlevel = "debug"\n
+[sources]\nkmsg = "/dev/kmsg" # c\naccept_user_facility = false\n[control]\nsocket = 'lit'\n
+x = [[1, [2]], ["a\\u00e9", 'b'],\n  # c\n]\ny = -9_223_372_036_854_775_808\n
+TOML
+
+# The web config: the example, each top-level section, exporter-toolkit's sample.
+put "$work/yaml" < "$root/config/web-config.example.yml"
+tmp=$(mktemp -d)
+awk -v dir="$tmp" '/^[a-z_]+:/ { n++ } n { print > (dir "/s" n) }' "$root/config/web-config.example.yml"
+for x in "$tmp"/s*; do put "$work/yaml" < "$x"; done
+rm -rf "$tmp"
+while IFS= read -r line; do printf '%b' "$line" | put "$work/yaml"; done <<'YAML'
+tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: $2y$10$mDwo.lAisC94iLAyP81MCesa29IzH37oigHC/42V2pdJlUprsJPze\nrate_limit:\n  interval: "1s" # c\n  burst: 20\n
+tls_server_config:\n  cert: |\n    -----BEGIN CERTIFICATE-----\n  key: "k\\x41"\n  client_ca: 'c''d'\n  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: ["a", b]\n  min_version: TLS13\n  cipher_suites:\n    - TLS_AES_128_GCM_SHA256\n  curve_preferences: [X25519,\n    CurveP256]\n
+---\nhttp_server_config:\n  http2: yes\n  headers: {X-Frame-Options: deny, X-XSS-Protection: "1; mode=block"}\nrate_limit: {interval: 1d, burst: 1000000}\n
+YAML
+
+# Durations, times, listen addresses.
+for d in 5s 250ms 1h30m 2d 0 0s 10ms 1w2d3h4m5s6ms7us 9223372036854775807us 106751991d 30m1h 1.5h; do
+  printf '%s' "$d" | put "$work/duration"
+done
+for x in 2026-11-26T05:53:14Z "2026-11-26 05:53:14" 2026-11-26T06:53:14+01:00 2026-11-26T04:53:14-0100 \
+  "2026-11-26 05:53:14 UTC" 2026-11-26T05:53:14.25Z 2026-11-26 "2026-11-26 05:53" @1700000000 @1e30 -1h "1h ago" \
+  "7d ago" "30 min ago" "1h30m ago" +5m "2 hours ago" now today yesterday tomorrow 9999-12-31T23:59:59Z; do
+  printf '%s' "$x" | put "$work/timespec"
+done
+printf '!\x7f\xff\xff\xff\xff\xff\xff\xff+1s' | put "$work/timespec"
+for x in "[::]:10111" 127.0.0.1:10111 localhost:9100 "[fe80::1%eth0]:10111" 0.0.0.0:1 "[::1]:65535" host-name.example:80; do
+  printf '%s' "$x" | put "$work/listen"
+done
+
+for t in $targets; do
+  echo "seed: $t $(find "$work/$t" -type f | wc -l) inputs"
 done

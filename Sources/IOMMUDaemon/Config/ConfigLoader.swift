@@ -1,10 +1,13 @@
-import IOMMUCore
-import Logging
+import ConfigSyntax
 
 enum ConfigValueKind: Sendable {
-    case path, optionalPath, bool, duration, listenArray, logLevel, string, stringArray, positiveInt
+    case path, optionalPath, bool, listenArray, logLevel
     /// A command: an array of strings, the first an absolute path (run without a shell).
     case argv
+    /// A duration string (`DurationSyntax`) within these µs.
+    case duration(ClosedRange<Int64>)
+    /// A whole number within these.
+    case integer(ClosedRange<Int>)
 
     var expected: String {
         switch self {
@@ -13,11 +16,22 @@ enum ConfigValueKind: Sendable {
         case .bool: return "true or false"
         case .duration: return "a duration string such as \"5s\" or \"2m\""
         case .listenArray: return "an array of \"HOST:PORT\" strings"
-        case .logLevel: return "one of \"trace\", \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\""
-        case .string: return "a string"
-        case .stringArray: return "an array of strings"
-        case .positiveInt: return "a positive integer"
+        case .logLevel: return "one of " + ConfigLogLevel.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        case .integer: return "a whole number"
         case .argv: return "an array of strings: an absolute program path, then its arguments"
+        }
+    }
+
+    /// The documented range, as config/iommud.toml writes it: "from 1s to 1d".
+    var rangeText: String? {
+        switch self {
+        case .duration(let r):
+            let (low, high) = (
+                DurationSyntax.text(microseconds: r.lowerBound), DurationSyntax.text(microseconds: r.upperBound)
+            )
+            return "from \(low) to \(high)"
+        case .integer(let r): return "from \(r.lowerBound) to \(r.upperBound)"
+        default: return nil
         }
     }
 }
@@ -27,7 +41,7 @@ enum ConfigValue: Sendable {
     case bool(Bool)
     case duration(Duration)
     case listen([ListenAddress])
-    case logLevel(Logger.Level)
+    case logLevel(ConfigLogLevel)
     case strings([String])
     case int(Int)
 }
@@ -47,6 +61,8 @@ public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible
         case unknownKey
         case wrongType(expected: String)
         case badValue(String)
+        /// `value` as written, `range` as "from 1s to 1d".
+        case outOfRange(value: String, range: String)
         case unreadable(String)
     }
 
@@ -59,19 +75,21 @@ public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible
         var s = file
         if let line { s += ":\(line)" }
         s += ": "
+        let key = self.key.map { ConfigSyntaxError.excerpt($0, limit: 80) }
         switch reason {
         case .syntax(let m): s += "TOML syntax error: \(m)"
         case .unknownSection: s += "unknown section [\(key ?? "")]"
         case .unknownKey: s += "unknown key '\(key ?? "")'"
         case .wrongType(let e): s += "'\(key ?? "")' must be \(e)"
         case .badValue(let m): s += "bad value for '\(key ?? "")': \(m)"
+        case .outOfRange(let v, let r): s += "'\(key ?? "")' must be \(r), not \(v)"
         case .unreadable(let m): s += "cannot read the config file: \(m)"
         }
         return s
     }
 }
 
-/// Reads and validates a TOML config (IOMMUCore's TOMLSubset), naming the line of every problem.
+/// Reads and validates a TOML config (ConfigSyntax's TOMLSubset), naming the line of every problem.
 public enum ConfigLoader {
     public static func load(path: String, text: String) -> Result<Configuration, ConfigProblems> {
         let table: TOMLSubset.Table
@@ -85,16 +103,16 @@ public enum ConfigLoader {
         config.file = path
         var problems: [ConfigProblem] = []
         for section in table.keys.sorted() {
-            guard let keys = Configuration.schema[section] else {
-                problems.append(
-                    ConfigProblem(file: path, line: table.line(of: section), key: section, reason: .unknownSection))
+            let line = table.line(of: section)
+            guard let sub = table[section]?.table else {
+                // A key above every [section].
+                let reason: ConfigProblem.Reason =
+                    Configuration.schema[section] != nil ? .wrongType(expected: "a table ([\(section)])") : .unknownKey
+                problems.append(ConfigProblem(file: path, line: line, key: section, reason: reason))
                 continue
             }
-            guard let sub = table[section]?.table else {
-                problems.append(
-                    ConfigProblem(
-                        file: path, line: table.line(of: section), key: section,
-                        reason: .wrongType(expected: "a table ([\(section)])")))
+            guard let keys = Configuration.schema[section] else {
+                problems.append(ConfigProblem(file: path, line: line, key: section, reason: .unknownSection))
                 continue
             }
             for key in sub.keys.sorted() {
@@ -119,42 +137,39 @@ public enum ConfigLoader {
         switch kind {
         case .path:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
-            guard s.hasPrefix("/") else { return .failure(.badValue("\"\(s)\" must be an absolute path")) }
+            guard s.hasPrefix("/") else { return .failure(.badValue("\(shown(s)) must be an absolute path")) }
             return .success(.string(s))
         case .optionalPath:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
             guard s.isEmpty || s.hasPrefix("/") else {
-                return .failure(.badValue("\"\(s)\" must be an absolute path, or \"\""))
+                return .failure(.badValue("\(shown(s)) must be an absolute path, or \"\""))
             }
-            return .success(.string(s))
-        case .string:
-            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
             return .success(.string(s))
         case .bool:
             guard let b = v.bool else { return .failure(.wrongType(expected: kind.expected)) }
             return .success(.bool(b))
-        case .duration:
+        case .duration(let range):
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
-            guard let d = Duration.parse(config: s) else {
-                return .failure(.badValue("\"\(s)\" is not a duration (use e.g. \"500ms\", \"5s\", \"2m\", \"1h\")"))
+            switch DurationSyntax.microseconds(s) {
+            case .failure(let p) where p.tooLarge:
+                return .failure(.outOfRange(value: shown(s), range: kind.rangeText!))
+            case .failure(let p):
+                return .failure(
+                    .badValue("\(shown(s)) is not a duration: \(p) (write e.g. \"500ms\", \"5s\", \"2m\", \"1h30m\")"))
+            case .success(let us):
+                guard range.contains(us) else { return .failure(.outOfRange(value: shown(s), range: kind.rangeText!)) }
+                return .success(.duration(.microseconds(us)))
             }
-            return .success(.duration(d))
-        case .positiveInt:
+        case .integer(let range):
             guard let i = v.int else { return .failure(.wrongType(expected: kind.expected)) }
-            guard i > 0 else { return .failure(.badValue("\(i) must be greater than 0")) }
+            guard range.contains(i) else { return .failure(.outOfRange(value: String(i), range: kind.rangeText!)) }
             return .success(.int(i))
         case .logLevel:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
-            guard let l = Logger.Level(rawValue: s) else { return .failure(.badValue("\"\(s)\": \(kind.expected)")) }
-            return .success(.logLevel(l))
-        case .stringArray:
-            guard let a = v.array else { return .failure(.wrongType(expected: kind.expected)) }
-            var out: [String] = []
-            for e in a {
-                guard let s = e.string else { return .failure(.wrongType(expected: kind.expected)) }
-                out.append(s)
+            guard let l = ConfigLogLevel(rawValue: s) else {
+                return .failure(.badValue("\(shown(s)): \(kind.expected)"))
             }
-            return .success(.strings(out))
+            return .success(.logLevel(l))
         case .argv:
             guard let a = v.array else { return .failure(.wrongType(expected: kind.expected)) }
             var out: [String] = []
@@ -165,7 +180,8 @@ public enum ConfigLoader {
             if let first = out.first, !first.hasPrefix("/") {
                 return .failure(
                     .badValue(
-                        "\"\(first)\" must be an absolute path (actions run without a shell and without PATH lookup)"))
+                        "\(shown(first)) must be an absolute path (actions run without a shell and without PATH lookup)"
+                    ))
             }
             return .success(.strings(out))
         case .listenArray:
@@ -181,6 +197,9 @@ public enum ConfigLoader {
             return .success(.listen(out))
         }
     }
+
+    /// A value quoted for a message, cut short when long.
+    static func shown(_ s: String) -> String { "\"" + ConfigSyntaxError.excerpt(s) + "\"" }
 }
 
 extension StringProtocol {

@@ -1,5 +1,5 @@
+import ConfigSyntax
 import IOMMUCore
-import Logging
 
 /// The effective configuration (ARCHITECTURE.md "Configuration", contract). Every key is
 /// optional; the defaults are here and documented in config/iommud.toml.
@@ -52,7 +52,8 @@ public struct Configuration: Sendable, Equatable {
     public var actionsMaxConcurrent = 2
 
     // [log]
-    public var logLevel: Logger.Level = .info
+    /// As written; `logLevel` is swift-log's (Configuration+Logging.swift).
+    public var logLevelSetting: ConfigLogLevel = .info
 
     // [topology]
     /// sysfs is rescanned this often (and, at most once per 10 s, when a fault names a device
@@ -67,29 +68,36 @@ public struct Configuration: Sendable, Equatable {
 
     public init() {}
 
-    /// The schema: section → key → type. Unknown sections and keys are errors.
+    /// The schema: section → key → type, with the range of every number and duration (documented
+    /// next to each key in config/iommud.toml). Unknown sections and keys are errors.
     static let schema: [String: [String: ConfigValueKind]] = [
         "sources": [
             "kmsg": .path, "interrupts": .path, "sysfs": .path, "boot_id": .path, "cmdline": .path,
             "accept_user_facility": .bool,
         ],
         "http": [
-            "listen": .listenArray, "web_config": .optionalPath, "max_connections": .positiveInt,
-            "request_timeout": .duration,
+            "listen": .listenArray, "web_config": .optionalPath,
+            "max_connections": .integer(ConfigRanges.httpMaxConnections),
+            "request_timeout": .duration(ConfigRanges.httpRequestTimeout),
         ],
         "control": ["socket": .path],
-        "state": ["directory": .path, "checkpoint_interval": .duration],
+        "state": ["directory": .path, "checkpoint_interval": .duration(ConfigRanges.checkpointInterval)],
         "log": ["level": .logLevel],
         "journal": ["enabled": .bool],
         "storm": [
-            "threshold": .positiveInt, "window": .duration, "summary_interval": .duration,
-            "journal_max_per_second": .positiveInt,
+            "threshold": .integer(ConfigRanges.stormThreshold), "window": .duration(ConfigRanges.stormWindow),
+            "summary_interval": .duration(ConfigRanges.stormSummaryInterval),
+            "journal_max_per_second": .integer(ConfigRanges.journalMaxPerSecond),
         ],
         "actions": [
-            "on_fault": .argv, "on_storm": .argv, "timeout": .duration, "max_per_minute": .positiveInt,
-            "max_concurrent": .positiveInt,
+            "on_fault": .argv, "on_storm": .argv, "timeout": .duration(ConfigRanges.actionTimeout),
+            "max_per_minute": .integer(ConfigRanges.actionsMaxPerMinute),
+            "max_concurrent": .integer(ConfigRanges.actionsMaxConcurrent),
         ],
-        "topology": ["rescan_interval": .duration, "zero_init_devices": .bool, "max_devices": .positiveInt],
+        "topology": [
+            "rescan_interval": .duration(ConfigRanges.rescanInterval), "zero_init_devices": .bool,
+            "max_devices": .integer(ConfigRanges.maxDevices),
+        ],
     ]
 
     mutating func apply(section: String, key: String, value: ConfigValue) {
@@ -107,7 +115,7 @@ public struct Configuration: Sendable, Equatable {
         case ("control", "socket", .string(let v)): controlSocket = v
         case ("state", "directory", .string(let v)): stateDirectory = v
         case ("state", "checkpoint_interval", .duration(let v)): checkpointInterval = v
-        case ("log", "level", .logLevel(let v)): logLevel = v
+        case ("log", "level", .logLevel(let v)): logLevelSetting = v
         case ("journal", "enabled", .bool(let v)): journalEnabled = v
         case ("storm", "threshold", .int(let v)): stormThreshold = v
         case ("storm", "window", .duration(let v)): stormWindow = v
@@ -125,34 +133,73 @@ public struct Configuration: Sendable, Equatable {
         }
     }
 
-    /// The effective configuration as TOML (`iommud check-config`).
+    /// The effective configuration as TOML (`iommud check-config`); it loads back as the same.
     public func rendered() -> String {
-        func q(_ s: String) -> String {
-            var out = ""
-            // A JSON string is a TOML basic string: the same escapes.
-            JSONWriter.appendEscaped(s, to: &out)
-            return out
-        }
+        let q = TOMLSubset.quoted
+        func d(_ x: Duration) -> String { q(x.configText) }
+        func argv(_ a: [String]) -> String { "[" + a.map(q).joined(separator: ", ") + "]" }
         var s = "# effective configuration" + (file.map { " (from \($0))" } ?? " (built-in defaults)") + "\n"
         s += "[sources]\n"
         s += "kmsg = \(q(kmsgPath))\ninterrupts = \(q(interruptsPath))\nsysfs = \(q(sysfsRoot))\n"
         s += "boot_id = \(q(bootIDPath))\ncmdline = \(q(cmdlinePath))\naccept_user_facility = \(acceptUserFacility)\n"
-        s += "\n[http]\nlisten = [" + listen.map { q($0.description) }.joined(separator: ", ") + "]\n"
+        s += "\n[http]\nlisten = " + argv(listen.map(\.description)) + "\n"
         s += "web_config = \(q(webConfig))\n"
-        s += "max_connections = \(httpMaxConnections)\nrequest_timeout = \(q(httpRequestTimeout.configText))\n"
+        s += "max_connections = \(httpMaxConnections)\nrequest_timeout = \(d(httpRequestTimeout))\n"
         s += "\n[control]\nsocket = \(q(controlSocket))\n"
-        s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(q(checkpointInterval.configText))\n"
+        s += "\n[state]\ndirectory = \(q(stateDirectory))\ncheckpoint_interval = \(d(checkpointInterval))\n"
         s += "\n[journal]\nenabled = \(journalEnabled)\n"
-        s += "\n[storm]\nthreshold = \(stormThreshold)\nwindow = \(q(stormWindow.configText))\n"
-        s +=
-            "summary_interval = \(q(stormSummaryInterval.configText))\njournal_max_per_second = \(journalMaxPerSecond)\n"
-        func argv(_ a: [String]) -> String { "[" + a.map(q).joined(separator: ", ") + "]" }
+        s += "\n[storm]\nthreshold = \(stormThreshold)\nwindow = \(d(stormWindow))\n"
+        s += "summary_interval = \(d(stormSummaryInterval))\njournal_max_per_second = \(journalMaxPerSecond)\n"
         s += "\n[actions]\non_fault = \(argv(onFault))\non_storm = \(argv(onStorm))\n"
-        s += "timeout = \(q(actionTimeout.configText))\nmax_per_minute = \(actionsMaxPerMinute)\n"
+        s += "timeout = \(d(actionTimeout))\nmax_per_minute = \(actionsMaxPerMinute)\n"
         s += "max_concurrent = \(actionsMaxConcurrent)\n"
-        s += "\n[log]\nlevel = \(q(logLevel.rawValue))\n"
-        s += "\n[topology]\nrescan_interval = \(q(rescanInterval.configText))\nzero_init_devices = \(zeroInitDevices)\n"
+        s += "\n[log]\nlevel = \(q(logLevelSetting.rawValue))\n"
+        s += "\n[topology]\nrescan_interval = \(d(rescanInterval))\nzero_init_devices = \(zeroInitDevices)\n"
         s += "max_devices = \(maxDevices)\n"
         return s
     }
+}
+
+/// `[log] level`: swift-log's level names (Configuration+Logging.swift maps them).
+public enum ConfigLogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// The range of every number and duration of iommud.toml (durations in µs), documented next to
+/// each key in config/iommud.toml: wide enough for any deployment, narrow enough that every
+/// value the daemon derives from one — µs counters, timers, token buckets, the storm tracker's
+/// window of `threshold` + 1 timestamps per device — is far from overflowing.
+public enum ConfigRanges {
+    static let ms: Int64 = 1000
+    static let second: Int64 = 1_000_000
+    static let minute: Int64 = 60 * second
+    static let hour: Int64 = 60 * minute
+    static let day: Int64 = 24 * hour
+
+    /// [state] checkpoint_interval: 10ms … 1h (tests checkpoint every 50 ms).
+    public static let checkpointInterval: ClosedRange<Int64> = (10 * ms)...hour
+    /// [storm] threshold: 1 … 10 000 faults (the tracker keeps the last threshold + 1 fault times
+    /// of each device it watches).
+    public static let stormThreshold: ClosedRange<Int> = 1...10_000
+    /// [storm] window: 1s … 1d.
+    public static let stormWindow: ClosedRange<Int64> = second...day
+    /// [storm] summary_interval: 1s … 1d.
+    public static let stormSummaryInterval: ClosedRange<Int64> = second...day
+    /// [storm] journal_max_per_second: 1 … 10 000 entries.
+    public static let journalMaxPerSecond: ClosedRange<Int> = 1...10_000
+    /// [topology] rescan_interval: 10s … 1d.
+    public static let rescanInterval: ClosedRange<Int64> = (10 * second)...day
+    /// [actions] timeout: 1s … 1h.
+    public static let actionTimeout: ClosedRange<Int64> = second...hour
+    /// [actions] max_per_minute: 1 … 600 commands.
+    public static let actionsMaxPerMinute: ClosedRange<Int> = 1...600
+    /// [actions] max_concurrent: 1 … 64 commands.
+    public static let actionsMaxConcurrent: ClosedRange<Int> = 1...64
+    /// [topology] max_devices: 1 … 1 048 576 devices with series of their own.
+    public static let maxDevices: ClosedRange<Int> = 1...(1 << 20)
+    /// [http] max_connections: 1 … 65 536 open connections (the daemon lowers it to fit
+    /// RLIMIT_NOFILE).
+    public static let httpMaxConnections: ClosedRange<Int> = 1...65_536
+    /// [http] request_timeout: 100ms … 10m.
+    public static let httpRequestTimeout: ClosedRange<Int64> = (100 * ms)...(10 * minute)
 }

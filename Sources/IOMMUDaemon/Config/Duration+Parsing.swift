@@ -1,49 +1,28 @@
+import ConfigSyntax
+
+/// The config's durations as Swift `Duration`s: read with `DurationSyntax` (µs), shown the way
+/// the config writes them, and converted to whole units without ever trapping.
 extension Duration {
-    /// `"5s"`, `"250ms"`, `"5m"`, `"1h30m"`, `"2d"`. nil when malformed or not positive.
-    static func parse(config text: String) -> Duration? {
-        var total: Int64 = 0  // milliseconds
-        var number: Int64?
-        var unit = ""
-        func flush() -> Bool {
-            guard let n = number else { return unit.isEmpty }
-            let ms: Int64
-            switch unit {
-            case "ms": ms = n
-            case "s": ms = n * 1000
-            case "m": ms = n * 60_000
-            case "h": ms = n * 3_600_000
-            case "d": ms = n * 86_400_000
-            default: return false
-            }
-            total += ms
-            number = nil
-            unit = ""
-            return true
-        }
-        for c in text {
-            if let d = c.wholeNumberValue, c.isASCII {
-                if !unit.isEmpty { guard flush() else { return nil } }
-                number = (number ?? 0) * 10 + Int64(d)
-                guard number! < 1_000_000_000 else { return nil }
-            } else if c.isLetter {
-                guard number != nil else { return nil }
-                unit.append(c)
-            } else {
-                return nil
-            }
-        }
-        guard number == nil || !unit.isEmpty, flush(), total > 0 else { return nil }
-        return .milliseconds(total)
+    /// `"5s"`, `"250ms"`, `"1h30m"` (`DurationSyntax`); the problem when it is not a duration.
+    static func parse(config text: String) -> Result<Duration, DurationSyntax.Problem> {
+        DurationSyntax.microseconds(text).map { .microseconds($0) }
     }
 
-    var configText: String {
-        let ms = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-        if ms % 86_400_000 == 0 { return "\(ms / 86_400_000)d" }
-        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
-        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
-        if ms % 1000 == 0 { return "\(ms / 1000)s" }
-        return "\(ms)ms"
-    }
+    /// As the config writes it: `"1h30m"`, `"250ms"` (whole µs; less is dropped).
+    var configText: String { DurationSyntax.text(microseconds: totalMicroseconds) }
 
-    var totalMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    /// Whole milliseconds, saturated at `Int64.min`/`.max` (a config value is far inside).
+    var totalMilliseconds: Int64 { total(per: 1_000_000_000_000_000) }
+
+    /// Whole microseconds, saturated at `Int64.min`/`.max` (a config value is far inside).
+    var totalMicroseconds: Int64 { total(per: 1_000_000_000_000) }
+
+    /// Whole units of `per` attoseconds (a divisor of 10^18).
+    private func total(per: Int64) -> Int64 {
+        let (seconds, attoseconds) = components
+        let (whole, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000_000_000_000 / per)
+        let (sum, o2) = whole.addingReportingOverflow(attoseconds / per)
+        if o1 || o2 { return seconds < 0 ? .min : .max }
+        return sum
+    }
 }

@@ -1,3 +1,5 @@
+import ConfigSyntax
+
 /// `host:port` for `[http] listen`: `[::]:10111`, `127.0.0.1:10111`, `localhost:10111`.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
@@ -32,12 +34,13 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             }
         }
         guard let port = Int(portText), (1...65535).contains(port) else {
-            return .failure(.badValue("port must be a number from 1 to 65535, got \"\(portText)\""))
+            return .failure(
+                .badValue("port must be a number from 1 to 65535, got \"\(ConfigSyntaxError.excerpt(portText))\""))
         }
         guard !host.isEmpty else { return .failure(.badValue("missing host before the port (use 0.0.0.0 or [::])")) }
         for c in host.unicodeScalars {
             guard c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "." || c == ":" || c == "-" || c == "%"
-            else { return .failure(.badValue("\"\(host)\" is not a host name or address")) }
+            else { return .failure(.badValue("\"\(ConfigSyntaxError.excerpt(host))\" is not a host name or address")) }
         }
         return .success(ListenAddress(host: String(host), port: port))
     }

@@ -192,13 +192,3 @@ public final class DaemonCore: Sendable {
 
     func setWebConfigOK(_ ok: Bool) { facts.withLock { $0.webConfigOK = ok } }
 }
-
-extension Duration {
-    /// Whole microseconds, saturating at Int64's range.
-    var totalMicroseconds: Int64 {
-        let (s, atto) = components
-        let (us, o) = s.multipliedReportingOverflow(by: 1_000_000)
-        if o { return s < 0 ? .min : .max }
-        return us.addingReportingOverflow(atto / 1_000_000_000_000).partialValue
-    }
-}

@@ -4,23 +4,6 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Loads a config file, or the built-in defaults when the default path does not exist.
-public func loadConfiguration(path: String?) -> Result<Configuration, ConfigProblems> {
-    let file = path ?? Configuration.defaultPath
-    if path == nil && !fileExists(file) { return .success(Configuration()) }
-    let text: String
-    do {
-        text = try readSmallFile(file)
-    } catch {
-        return .failure(
-            ConfigProblems([
-                ConfigProblem(
-                    file: file, line: nil, key: nil, reason: .unreadable(String(cString: strerror(error.errno))))
-            ]))
-    }
-    return ConfigLoader.load(path: file, text: text)
-}
-
 /// What a running daemon needs to reload itself.
 final class DaemonRuntime: Sendable {
     let configPath: String?

@@ -166,13 +166,9 @@ public final class WebSecurity: Sendable {
             (.failure(WebConfigProblems([WebConfigProblem(file: path, line: line, m)])), files)
         }
         let text: String
-        do {
-            text = try readSmallFile(path)
-        } catch {
-            return fail(
-                nil,
-                "cannot read the web config file ([http] web_config): \(String(cString: strerror(error.errno)))"
-            )
+        switch readConfigFile(path) {
+        case .success(let t): text = t
+        case .failure(let e): return fail(nil, "cannot read the web config file ([http] web_config): \(e.reason)")
         }
         let config: WebConfig
         switch WebConfigParser.parse(path: path, text: text) {

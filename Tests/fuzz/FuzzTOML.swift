@@ -1,0 +1,92 @@
+// libFuzzer target: iommud.toml — TOMLSubset over arbitrary text, then the config loader's
+// validation (schema, ranges, paths, listen addresses, actions) and what the daemon derives
+// from an accepted file. Built by run.sh against Sources/ConfigSyntax and the config layer
+// of Sources/IOMMUDaemon (module IOMMUConfig), each compiled once, instrumented.
+//
+// Invariants: a syntax error or a problem names a line of the text; an accepted file has
+// every value within its documented range, reads back the same from what check-config
+// prints, and converts without trapping the way the daemon converts it.
+
+import ConfigSyntax
+@testable import IOMMUConfig
+@testable import IOMMUCore
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTOML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    let lines = text.utf8.reduce(1) { $1 == 10 ? $0 + 1 : $0 }
+    do {
+        let table = try TOMLSubset.parse(text)
+        for key in table.keys {
+            precondition((1...lines).contains(table.line(of: key)!))
+            if let section = table[key]?.table {
+                for k in section.keys {
+                    precondition((1...lines).contains(section.line(of: k)!))
+                    if let s = section[k]?.string {
+                        // What check-config prints reads back as the same string.
+                        let back = try? TOMLSubset.parse("k = \(TOMLSubset.quoted(s))\n")
+                        precondition(back?["k"]?.string == s)
+                    }
+                }
+            }
+        }
+    } catch {
+        precondition((1...lines).contains(error.line) && !error.message.isEmpty)
+    }
+    switch ConfigLoader.load(path: "fuzz.toml", text: text) {
+    case .failure(let p):
+        precondition(!p.problems.isEmpty)
+        for problem in p.problems {
+            precondition(problem.line.map { (1...lines).contains($0) } ?? false)
+            precondition(problem.description.utf8.count < 1000)
+        }
+    case .success(let c):
+        check(c)
+        guard case .success(var back) = ConfigLoader.load(path: "fuzz.toml", text: c.rendered()) else {
+            preconditionFailure("check-config's output does not load:\n\(c.rendered())")
+        }
+        back.file = c.file
+        precondition(back == c)
+    }
+    return 0
+}
+
+/// Every value in range, and the daemon's conversions (DaemonCore+Storms, JournalSink,
+/// ActionRunner, quietSleep's nanoseconds) done as it does them.
+func check(_ c: Configuration) {
+    precondition(ConfigRanges.stormThreshold.contains(c.stormThreshold))
+    precondition(ConfigRanges.journalMaxPerSecond.contains(c.journalMaxPerSecond))
+    precondition(ConfigRanges.actionsMaxPerMinute.contains(c.actionsMaxPerMinute))
+    precondition(ConfigRanges.actionsMaxConcurrent.contains(c.actionsMaxConcurrent))
+    for (d, r) in [
+        (c.checkpointInterval, ConfigRanges.checkpointInterval), (c.stormWindow, ConfigRanges.stormWindow),
+        (c.stormSummaryInterval, ConfigRanges.stormSummaryInterval), (c.rescanInterval, ConfigRanges.rescanInterval),
+        (c.actionTimeout, ConfigRanges.actionTimeout),
+    ] {
+        precondition(r.contains(d.totalMicroseconds))
+        let (seconds, attoseconds) = d.components
+        _ = seconds * 1_000_000_000 + attoseconds / 1_000_000_000  // quietSleep's TimeAmount
+        precondition(DurationSyntax.microseconds(d.configText) == .success(d.totalMicroseconds))
+    }
+    let policy = StormTracker.Policy(
+        threshold: c.stormThreshold,
+        windowUsec: UInt64(max(1, c.stormWindow.totalMilliseconds)) * 1000,
+        summaryIntervalUsec: UInt64(max(1, c.stormSummaryInterval.totalMilliseconds)) * 1000)
+    var tracker = StormTracker(policy: policy)
+    var events: [StormTracker.Event] = []
+    let start: UInt64 = 100 * 365 * 86_400 * 1_000_000  // a century of uptime
+    for n in 0..<min(c.stormThreshold + 1, 50) {
+        let f = Fault(
+            vendor: .intel, kind: "dma-read", recoverable: false, device: PCIAddress(bus: 1, device: 0, function: 0),
+            seq: UInt64(n), timestampUsec: start + UInt64(n), text: "")
+        _ = tracker.observe(f, events: &events)
+    }
+    tracker.advance(toUsec: start + 2 * policy.windowUsec + policy.summaryIntervalUsec, events: &events)
+    for e in events { _ = JournalEntries.storm(e, policy: policy, device: .init(), realtimeOffsetUsec: 0) }
+    var journal = RateLimit(limit: c.journalMaxPerSecond, periodUsec: 1_000_000)
+    _ = journal.take(now: 1 << 50)
+    var actions = RateLimit(limit: c.actionsMaxPerMinute, periodUsec: 60_000_000)
+    _ = actions.take(now: 0)
+    for a in c.listen { precondition((1...65535).contains(a.port) && !a.host.isEmpty) }
+    for argv in [c.onFault, c.onStorm] { precondition(argv.first.map { $0.hasPrefix("/") } ?? true) }
+}
