@@ -88,6 +88,7 @@ install: install-check-binary $(GEN)/iommud.1 $(GEN)/iommud.bash $(GEN)/_iommud 
 		$(INSTALL) -D -m 0644 "$(CATALOG)" $(DESTDIR)$(CATALOGDIR)/iommud.catalog; \
 	else echo "note: $(CATALOG) does not exist yet, no journal catalog installed"; fi
 	$(INSTALL) -m 0644 $(GEN)/iommud.1 $(DESTDIR)$(MANDIR)/man1/iommud.1
+	$(INSTALL) -D -m 0644 $(IOMMUD_TOP)/systemd/iommud-actions-network.conf $(DESTDIR)$(DOCDIR)/examples/actions-network.conf
 	$(INSTALL) -m 0644 $(GEN)/iommud.bash $(DESTDIR)$(BASHCOMPDIR)/iommud
 	$(INSTALL) -m 0644 $(GEN)/_iommud $(DESTDIR)$(ZSHCOMPDIR)/_iommud
 	$(INSTALL) -m 0644 $(GEN)/iommud.fish $(DESTDIR)$(FISHCOMPDIR)/iommud.fish

@@ -156,7 +156,7 @@ struct HTTPHandlerTests {
             ("Basic YWxpY2U6", "alice", ""), ("Basic OnBhc3M=", "", "pass"),
         ])
     func parseBasic(_ header: String, _ user: String, _ password: String) throws {
-        let (u, p) = try #require(BasicAuthVerifier.parseBasic(header))
+        let (u, p) = try #require(BasicCredentials.parseBasic(header))
         #expect(u == user && p == Array(password.utf8))
     }
 
@@ -166,6 +166,6 @@ struct HTTPHandlerTests {
             "", "Basic", "Bearer YWxpY2U6czNjcmV0", "Basic YWxpY2Uk", "Basic ===", "Basic YW=xp", "Basic @@@@",
         ])
     func parseBasicRefuses(_ header: String) {
-        #expect(BasicAuthVerifier.parseBasic(header) == nil)
+        #expect(BasicCredentials.parseBasic(header) == nil)
     }
 }

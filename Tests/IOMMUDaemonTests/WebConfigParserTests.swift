@@ -234,19 +234,19 @@ struct BasicAuthTests {
     func header() {
         // "alice:se:cret" — the password may hold colons, the user may not.
         #expect(
-            BasicAuthVerifier.parseBasic("Basic YWxpY2U6c2U6Y3JldA==").map {
+            BasicCredentials.parseBasic("Basic YWxpY2U6c2U6Y3JldA==").map {
                 [$0.0, String(decoding: $0.1, as: UTF8.self)]
             } == [
                 "alice", "se:cret",
             ])
-        #expect(BasicAuthVerifier.parseBasic("basic   YWxpY2U6").map { $0.0 } == "alice")
-        #expect(BasicAuthVerifier.parseBasic("Bearer YWxpY2U6c2VjcmV0") == nil)
-        #expect(BasicAuthVerifier.parseBasic("Basic !!!") == nil)
-        #expect(BasicAuthVerifier.parseBasic("Basic YWxpY2U=") == nil)  // no colon
-        #expect(BasicAuthVerifier.parseBasic(nil) == nil)
-        #expect(BasicAuthVerifier.base64Decode("aGVsbG8=") == Array("hello".utf8))
-        #expect(BasicAuthVerifier.base64Decode("aGVsbG8") == Array("hello".utf8))
-        #expect(BasicAuthVerifier.base64Decode("aG=VsbG8") == nil)
+        #expect(BasicCredentials.parseBasic("basic   YWxpY2U6").map { $0.0 } == "alice")
+        #expect(BasicCredentials.parseBasic("Bearer YWxpY2U6c2VjcmV0") == nil)
+        #expect(BasicCredentials.parseBasic("Basic !!!") == nil)
+        #expect(BasicCredentials.parseBasic("Basic YWxpY2U=") == nil)  // no colon
+        #expect(BasicCredentials.parseBasic(nil) == nil)
+        #expect(BasicCredentials.base64Decode("aGVsbG8=") == Array("hello".utf8))
+        #expect(BasicCredentials.base64Decode("aGVsbG8") == Array("hello".utf8))
+        #expect(BasicCredentials.base64Decode("aG=VsbG8") == nil)
     }
 
     @Test("constant-time comparison")

@@ -18,7 +18,7 @@ public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             guard let layout = KmsgRecordParser.layout(rec) else { return }
             n += 1
             seqs.append(layout.seq)
-            if Classifier.wants(layout: layout, bytes: rec, options: options) {
+            if c.wants(layout: layout, bytes: rec) {
                 c.classify(KmsgRecordParser.record(rec, layout: layout), into: &out)
             }
             if n % 7 == Int(size % 7) { c.flush(into: &out) }
@@ -40,7 +40,7 @@ public func fuzzClassifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var c2 = Classifier(options: options)
     var out2: [ClassifierOutput] = []
     _ = KmsgFraming.forEachRecord(in: bytes, isFinal: true) { rec, _ in
-        guard let r = KmsgRecordParser.parse(rec), Classifier.wants(r, options: options) else { return }
+        guard let r = KmsgRecordParser.parse(rec), c2.wants(r) else { return }
         c2.classify(r, into: &out2)
     }
     c2.finish(into: &out2)

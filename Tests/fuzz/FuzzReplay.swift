@@ -1,6 +1,6 @@
-// libFuzzer target: `iommud replay` over arbitrary bytes in every input format (ReplayEngine:
-// format detection, dmesg/journal/JSON line decoding, continuation joining, kmsg framing),
-// fed in two chunks cut where the input says, plus the ledger and status rendering it feeds.
+// libFuzzer target: `iommud replay` over arbitrary bytes in every input format — the daemon's
+// KmsgPipeline fed in chunks cut where the input says (format detection, text line decoding,
+// continuation joining, kmsg framing, the size limits), plus the ledger and the status report.
 
 @testable import IOMMUCore
 
@@ -9,14 +9,18 @@ public func fuzzReplay(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     let cut = size > 0 ? Int(bytes[0]) * size / 256 : 0
     for format in ReplayFormat.allCases {
-        var e = ReplayEngine(format: format)
+        var p = KmsgPipeline(input: format == .kmsg ? .kmsg : .text(format), fromStartOfBoot: false)
         var faults: [Fault] = []
-        faults += e.feed(UnsafeBufferPointer(rebasing: bytes[..<cut]), isFinal: false)
-        faults += e.feed(UnsafeBufferPointer(rebasing: bytes[cut...]), isFinal: false)
-        faults += e.feed(UnsafeBufferPointer(start: nil, count: 0), isFinal: true)
-        precondition(e.classifier.pendingSince == nil)
+        p.read(stream: UnsafeBufferPointer(rebasing: bytes[..<cut]), isFinal: false)
+        faults += p.commit().faults
+        p.read(stream: UnsafeBufferPointer(rebasing: bytes[cut...]), isFinal: true)
+        faults += p.commit().faults
+        precondition(p.classifier.pendingSince == nil, "end of input left a group pending")
         for f in faults { precondition(Fault(json: f.jsonLine()) != nil, "replay --json line does not read back") }
-        if format == .auto { _ = StatusReport(ledger: e.ledger, topology: e.topology, daemon: nil).text() }
+        if format == .auto {
+            let text = StatusReport(ledger: p.ledger, topology: p.topology, daemon: nil).text()
+            precondition(!text.unicodeScalars.contains { $0.value == 0x1B }, "an escape reached the report")
+        }
     }
     _ = ReplayFormat.detect(String(decoding: bytes, as: UTF8.self))
     return 0

@@ -14,6 +14,10 @@
 #   duration    FuzzDuration: DurationSyntax, read and printed
 #   timespec    FuzzTimeSpec: `iommud log --since/--until` (TimeSpec)
 #   listen      FuzzListen: `[http] listen` addresses (ListenAddress)
+#   checkpoint  FuzzCheckpoint: the checkpoint file read back at start (CheckpointCodec)
+#   journal     FuzzJournal: journal fields read back, journalctl JSON lines (JournalEntries, MiniJSON)
+#   auth        FuzzAuth: the Authorization header (BasicCredentials: scheme, base64, user:password)
+#   pciids      FuzzPCIIDs: the pci.ids database (PCIIDs)
 #
 # Reproducible: every target starts from Tests/fuzz/corpus/<target>/ (committed) with
 # -seed=$FUZZ_SEED (default 1) and Swift's hashing made deterministic, and what it finds goes
@@ -38,7 +42,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$here/bin"
 swiftc=${SWIFTC:-swiftc}
-all="kmsg classifier replay interrupts toml yaml duration timespec listen"
+all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids"
 targets=(${FUZZ_TARGETS:-$all})
 jobs=${FUZZ_JOBS:-2}
 seed=${FUZZ_SEED:-1}
@@ -62,6 +66,10 @@ harness() {
     duration) echo FuzzDuration.swift ;;
     timespec) echo FuzzTimeSpec.swift ;;
     listen) echo FuzzListen.swift ;;
+    checkpoint) echo FuzzCheckpoint.swift ;;
+    journal) echo FuzzJournal.swift ;;
+    auth) echo FuzzAuth.swift ;;
+    pciids) echo FuzzPCIIDs.swift ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
   esac
 }
@@ -69,11 +77,11 @@ harness() {
 maxlen() {
   # Inputs of a few records (or a config file) reach every branch; long ones only slow the
   # instrumented loops.
-  case $1 in kmsg | interrupts | toml | yaml) echo 8192 ;; duration | timespec | listen) echo 256 ;; *) echo 4096 ;; esac
+  case $1 in kmsg | interrupts | toml | yaml | checkpoint | pciids) echo 8192 ;; duration | timespec | listen | auth) echo 256 ;; *) echo 4096 ;; esac
 }
 
 dict() {
-  case $1 in toml | yaml | duration | timespec | listen) echo "$here/config.dict" ;; *) echo "$here/iommu.dict" ;; esac
+  case $1 in toml | yaml | duration | timespec | listen | auth) echo "$here/config.dict" ;; *) echo "$here/iommu.dict" ;; esac
 }
 
 mapfile -t core_sources < <(find "$root/Sources/IOMMUCore" -name '*.swift' | sort)
@@ -82,7 +90,7 @@ mapfile -t syntax_sources < <(find "$root/Sources/ConfigSyntax" -name '*.swift' 
 # web config's schema and loader. None of it needs more than ConfigSyntax.
 config_sources=(
   "$root"/Sources/IOMMUDaemon/Config/{ConfigLoader,Configuration,Duration+Parsing,ListenAddress}.swift
-  "$root"/Sources/IOMMUDaemon/Web/{WebConfig,WebConfigParser}.swift
+  "$root"/Sources/IOMMUDaemon/Web/{WebConfig,WebConfigParser,BasicCredentials}.swift
 )
 
 lib="$bin/lib"

@@ -11,12 +11,16 @@
 #   duration    the durations of the config files and tests
 #   timespec    the --since/--until forms of the tests
 #   listen      the listen addresses of the config and tests
+#   checkpoint  the checkpoint fixtures (format 1 and 2)
+#   journal     journalctl -o json samples, and a fault's journal fields
+#   auth        Authorization headers
+#   pciids      the pci.ids fixture (and the system's, when installed)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 fixtures="$here/../IOMMUCoreTests/Fixtures"
 work=${1:?usage: seed.sh DIR}
-targets="kmsg classifier replay interrupts toml yaml duration timespec listen"
+targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids"
 for t in $targets; do mkdir -p "$work/$t"; done
 
 # Store stdin as a corpus input named by its content hash (libFuzzer's own naming).
@@ -98,3 +102,10 @@ done
 for t in $targets; do
   echo "seed: $t $(find "$work/$t" -type f | wc -l) inputs"
 done
+
+# Checkpoints, journal fields, Authorization headers, pci.ids.
+for f in "$fixtures"/checkpoint/*.txt; do put "$work/checkpoint" < "$f"; done
+put "$work/journal" < "$fixtures/replay/journal.json.log"
+printf 'MESSAGE_ID=836b376a34f24d039f6a071fe971fb56\nIOMMU_VENDOR=intel\nIOMMU_KIND=dma-read\nIOMMU_DEVICE=0000:03:00.0\nKMSG_SEQ=42\n' | put "$work/journal"
+for h in "Basic YWxpY2U6czNjcmV0" "basic   YWxpY2U6" "Bearer abc" "Basic ===="; do printf '%s' "$h" | put "$work/auth"; done
+put "$work/pciids" < "$here/../IOMMUDaemonTests/Fixtures/pci.ids"

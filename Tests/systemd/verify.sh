@@ -44,6 +44,19 @@ for u in iommud.service iommud.socket; do
 	fi
 done
 
+# The webhook drop-in for [actions] (systemd/iommud-actions-network.conf) on top of the unit.
+mkdir -p "$R/etc/systemd/system/iommud.service.d"
+cp "$TOP/systemd/iommud-actions-network.conf" "$R/etc/systemd/system/iommud.service.d/actions-network.conf"
+out=$(systemd-analyze verify --man=no --root="$R" iommud.service 2>&1); rc=$?
+if [ "$rc" = 0 ] && [ -z "$out" ]; then
+	pass "systemd-analyze verify --root iommud.service with the actions-network drop-in (no output)"
+else
+	fail "systemd-analyze verify with the actions-network drop-in (rc=$rc)"; printf '%s\n' "$out" | sed 's/^/     /'
+fi
+out=$(systemd-analyze cat-config --root="$R" systemd/system/iommud.service.d/actions-network.conf 2>&1 || true)
+check "the drop-in grants IP sockets to the service" bash -c 'grep -q "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" <<<"$0"' "$out"
+rm -rf "$R/etc/systemd/system/iommud.service.d"
+
 out=$(systemd-analyze security --offline=true --no-pager "$TOP/systemd/iommud.service" 2>&1)
 score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 if [ -n "$score" ] && [ "$(echo "$score <= $MAX_EXPOSURE" | bc)" = 1 ]; then

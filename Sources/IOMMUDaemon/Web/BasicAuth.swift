@@ -58,7 +58,7 @@ final class BasicAuthVerifier: Sendable {
     func verify(authorization: String?, users: [String: String], on eventLoop: EventLoop)
         -> EventLoopFuture<Decision>
     {
-        guard let (user, password) = Self.parseBasic(authorization) else {
+        guard let (user, password) = BasicCredentials.parseBasic(authorization) else {
             return eventLoop.makeSucceededFuture(.denied)
         }
         let hash = users[user]
@@ -155,47 +155,5 @@ final class BasicAuthVerifier: Sendable {
             diff |= x ^ y
         }
         return diff == 0
-    }
-
-    /// `Basic base64(user:password)` → (user, password bytes). The scheme is case-insensitive.
-    static func parseBasic(_ header: String?) -> (String, [UInt8])? {
-        guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic",
-            let decoded = base64Decode(parts[1].trimmingCharacters()),
-            let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
-        else { return nil }
-        let user = String(decoding: decoded[..<colon], as: UTF8.self)
-        return (user, Array(decoded[(colon + 1)...]))
-    }
-
-    static func base64Decode(_ s: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var acc: UInt32 = 0
-        var bits = 0
-        var padding = 0
-        for c in s.utf8 {
-            let v: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
-            case UInt8(ascii: "+"): v = 62
-            case UInt8(ascii: "/"): v = 63
-            case UInt8(ascii: "="):
-                padding += 1
-                continue
-            default: return nil
-            }
-            guard padding == 0 else { return nil }
-            acc = (acc << 6) | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((acc >> UInt32(bits)) & 0xff))
-            }
-        }
-        guard padding <= 2 else { return nil }
-        return out
     }
 }
