@@ -5,7 +5,8 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The Prometheus endpoint: `/metrics` and a small landing page at `/`. Under systemd the
+/// The Prometheus endpoint: `/metrics`, the probes `/-/healthy` and `/-/ready`
+/// (ProbeEndpoints.swift), and a small landing page at `/`. Under systemd the
 /// listening socket comes from iommud.socket (sd_listen_fds) and the service itself has no
 /// network; outside systemd it binds `[http] listen`.
 final class MetricsServer: Service, Sendable {
@@ -44,13 +45,17 @@ final class MetricsServer: Service, Sendable {
                         <html><head><title>iommud</title></head><body>
                         <h1>iommud \(BuildInfo.version)</h1>
                         <p>IOMMU / DMA-remapping fault exporter.</p>
-                        <p><a href="/metrics">Metrics</a></p>
+                        <ul>
+                        <li><a href="/metrics">/metrics</a>: metrics</li>
+                        <li><a href="\(ProbeEndpoints.healthy)">\(ProbeEndpoints.healthy)</a>: 200 while the kernel log reader and the event loop run</li>
+                        <li><a href="\(ProbeEndpoints.ready)">\(ProbeEndpoints.ready)</a>: 200 once the ring-buffer backlog is read (503 before)</li>
+                        </ul>
                         <p>Run <code>iommud status</code> on the host for the platform view and per-device faults.</p>
                         </body></html>
 
                         """.utf8))
             default:
-                return nil
+                return ProbeEndpoints.response(path: path, core: core)
             }
         }
     }
