@@ -22,6 +22,8 @@ public struct Configuration: Sendable, Equatable {
     public var listen: [ListenAddress] = [ListenAddress(host: "::", port: 10111)]
     /// exporter-toolkit web config (TLS, basic auth); "" = plain HTTP.
     public var webConfig = ""
+    /// Where the metrics are served: `--web.telemetry-path` only (no TOML key).
+    public var telemetryPath = "/metrics"
 
     // [control]
     public var controlSocket = "/run/iommud/control.sock"

@@ -30,9 +30,15 @@ final class DaemonRuntime: Sendable {
     let metricsServer: MetricsServer
     let logger: Logger
     let logLevel: LogLevelBox
+    /// `iommud run`'s flags, applied again over every reloaded file.
+    let overrides: CommandLineOverrides
 
-    init(configPath: String?, core: DaemonCore, metricsServer: MetricsServer, logger: Logger, logLevel: LogLevelBox) {
+    init(
+        configPath: String?, core: DaemonCore, metricsServer: MetricsServer, logger: Logger, logLevel: LogLevelBox,
+        overrides: CommandLineOverrides = CommandLineOverrides()
+    ) {
         self.configPath = configPath
+        self.overrides = overrides
         self.core = core
         self.metricsServer = metricsServer
         self.logger = logger
@@ -43,7 +49,7 @@ final class DaemonRuntime: Sendable {
         SystemdNotify.send("RELOADING=1")
         defer { SystemdNotify.send("READY=1\nSTATUS=\(core.statusLine())") }
         let old = core.configuration
-        switch loadConfiguration(path: configPath) {
+        switch loadConfiguration(path: configPath).map(overrides.applied) {
         case .failure(let problems):
             core.reloadFailed()
             for p in problems.problems { logger.error("reload failed, keeping the running configuration: \(p)") }
@@ -92,25 +98,32 @@ final class DaemonRuntime: Sendable {
 
 public enum Daemon {
     /// `iommud run`. Returns the process exit code.
-    public static func run(configPath: String?, foreground: Bool) async -> Int32 {
+    public static func run(
+        configPath: String?, foreground: Bool, overrides: CommandLineOverrides = CommandLineOverrides()
+    ) async -> Int32 {
         rememberEarlyStopSignals()
         // (One malloc arena for every thread: set in main.swift before any thread starts.)
         let config: Configuration
         switch loadConfiguration(path: configPath) {
-        case .success(let c): config = c
+        case .success(let c): config = overrides.applied(to: c)
         case .failure(let problems):
             for p in problems.problems { writeStderr("iommud: \(p)\n") }
             return ExitCode.config.rawValue
         }
         let levelBox = LogLevelBox(config.logLevel)
         LoggingSystem.bootstrap { label in
-            var h: LogHandler = foreground ? StderrLogHandler() : JournalLogHandler(label: label)
+            var h: LogHandler =
+                foreground
+                ? stderrLogHandler(format: overrides.logFormat)
+                : JournalLogHandler(
+                    label: label, fallback: overrides.logFormat.map { FormattedStderrLogHandler(format: $0) })
             h.logLevel = .trace
             return LevelFilter(inner: h, level: levelBox)
         }
         let logger = Logger(label: "iommud")
         do {
-            return try await start(config: config, configPath: configPath, logger: logger, levelBox: levelBox)
+            return try await start(
+                config: config, configPath: configPath, logger: logger, levelBox: levelBox, overrides: overrides)
         } catch let f as DaemonFailure {
             logger.critical("\(f.message)")
             if foreground == false { writeStderr("iommud: \(f.message)\n") }
@@ -138,9 +151,10 @@ public enum Daemon {
         return "unknown-\(Clocks.realtimeUsec())"
     }
 
-    static func start(config: Configuration, configPath: String?, logger: Logger, levelBox: LogLevelBox) async throws
-        -> Int32
-    {
+    static func start(
+        config: Configuration, configPath: String?, logger: Logger, levelBox: LogLevelBox,
+        overrides: CommandLineOverrides = CommandLineOverrides()
+    ) async throws -> Int32 {
         let webSecurity: WebSecurity
         do {
             webSecurity = try WebSecurity(path: config.webConfig, logger: logger)
@@ -214,7 +228,8 @@ public enum Daemon {
         let journal = JournalSink(core: core, actions: actions, config: config, logger: logger)
         journal.prepare(checkpointJournaledSeq: journaled)
         let runtime = DaemonRuntime(
-            configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox)
+            configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox,
+            overrides: overrides)
         var services: [any Service] = [
             KmsgService(reader: reader, core: core, checkpoints: checkpoints, logger: logger, journal: journal),
             checkpoints,

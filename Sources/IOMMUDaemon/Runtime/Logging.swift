@@ -8,6 +8,8 @@ struct JournalLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
     let label: String
+    /// Where a line goes when journald cannot take it (`--log.format`'s stderr handler).
+    var fallback: LogHandler?
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -28,7 +30,11 @@ struct JournalLogHandler: LogHandler {
         // that line would be lost, as would one journald refused.
         if !fileExists(JournalSink.journalSocket) || Journal.send(fields) < 0 {
             // journald is not there: do not lose the line.
-            writeStderr("iommud: \(event.level): \(event.message)\n")
+            if let fallback {
+                fallback.log(event: event)
+            } else {
+                writeStderr("iommud: \(event.level): \(event.message)\n")
+            }
         }
     }
 

@@ -5,8 +5,8 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The Prometheus endpoint: `/metrics`, the probes `/-/healthy` and `/-/ready`
-/// (ProbeEndpoints.swift), and a small landing page at `/`. Under systemd the
+/// The Prometheus endpoint: `/metrics` (or `--web.telemetry-path`), the probes `/-/healthy` and
+/// `/-/ready` (ProbeEndpoints.swift), and a small landing page at `/`. Under systemd the
 /// listening socket comes from iommud.socket (sd_listen_fds) and the service itself has no
 /// network; outside systemd it binds `[http] listen`.
 final class MetricsServer: Service, Sendable {
@@ -33,9 +33,11 @@ final class MetricsServer: Service, Sendable {
     }
 
     static func routes(core: DaemonCore) -> HTTPRoutes {
-        { @Sendable _, path in
+        // `--web.telemetry-path`: fixed for the process (a flag, not a reloadable key).
+        let telemetryPath = core.configuration.telemetryPath
+        return { @Sendable _, path in
             switch path {
-            case "/metrics":
+            case telemetryPath:
                 return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: core.metrics())
             case "/":
                 return HTTPResponse(
@@ -46,7 +48,7 @@ final class MetricsServer: Service, Sendable {
                         <h1>iommud \(BuildInfo.version)</h1>
                         <p>IOMMU / DMA-remapping fault exporter.</p>
                         <ul>
-                        <li><a href="/metrics">/metrics</a>: metrics</li>
+                        <li><a href="\(telemetryPath)">\(telemetryPath)</a>: metrics</li>
                         <li><a href="\(ProbeEndpoints.healthy)">\(ProbeEndpoints.healthy)</a>: 200 while the kernel log reader and the event loop run</li>
                         <li><a href="\(ProbeEndpoints.ready)">\(ProbeEndpoints.ready)</a>: 200 once the ring-buffer backlog is read (503 before)</li>
                         </ul>
@@ -86,7 +88,8 @@ final class MetricsServer: Service, Sendable {
                 let ch = try await Self.bootstrap(group: group, routes: routes, security: security).withBoundSocket(fd)
                     .get()
                 logger.info(
-                    "serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
+                    "serving \(core.configuration.telemetryPath) on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")"
+                )
                 bound.append(ch)
             }
         } else {
@@ -96,7 +99,8 @@ final class MetricsServer: Service, Sendable {
                         host: a.host, port: a.port
                     ).get()
                     logger.info(
-                        "serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
+                        "serving \(security?.scheme ?? "http")://\(a)\(core.configuration.telemetryPath): \(security?.summary ?? "plain HTTP")"
+                    )
                     bound.append(ch)
                 } catch {
                     for c in bound { try? await c.close() }
