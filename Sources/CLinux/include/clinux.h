@@ -22,4 +22,8 @@ int clinux_klog_buffer_size(void);
 /// libdispatch (whose workqueue monitor wakes the process every second). Call once, before the
 /// first task runs. 0 on success; -1 if called twice or another global executor hook is set.
 int clinux_quiet_executor_install(int threads);
+/// Makes the effective capabilities equal the permitted ones (capset(2), this thread and the
+/// threads it creates later). The container image's file capability is cap_syslog=p: call once,
+/// first thing in main. 0 on success or nothing to do, -1 on error (errno set).
+int clinux_raise_permitted_capabilities(void);
 #endif
