@@ -290,6 +290,11 @@ def check_references(label, objects, privileged):
         expect(not sc.get("privileged"), "not privileged")
     expect(not spec.get("hostNetwork") and not spec.get("hostPID"), "no hostNetwork, no hostPID")
     expect({"operator": "Exists"} in spec.get("tolerations", []), "tolerates every taint (runs on every node)")
+    version = next((line.split('"')[1] for line in (TOP / "Sources/IOMMUDaemon/Runtime/Version.swift").read_text().splitlines()
+                    if "static let version" in line), "?")
+    images = {c["image"] for c in spec["containers"] + spec.get("initContainers", [])}
+    expect(all(i.endswith(f":{version}") for i in images),
+           f"the pods run the image of this version, {version} ({', '.join(sorted(images))})")
     res = main.get("resources", {})
     expect(all(res.get(k, {}).get(r) for k in ("requests", "limits") for r in ("cpu", "memory")),
            "cpu and memory requests and limits")
