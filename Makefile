@@ -10,7 +10,7 @@ PHASE := scripts/phase.sh
 export PHASE_LOG ?= $(CURDIR)/.build/phases.txt
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test deps test-deps build release release-ordered order print-layout-flags unit integration promtool-metrics prometheus systemd qemu fuzz bench format lint clean
+.PHONY: run test deps test-deps build release release-ordered order print-layout-flags unit integration promtool-metrics prometheus systemd qemu container kubernetes image fuzz bench format lint clean
 
 run: deps release
 	@echo "iommud: serving http://localhost:10111/metrics — try \`$(RELEASE_BIN) status\` in another terminal; Ctrl-C stops it"
@@ -33,7 +33,7 @@ RELEASE_FLAGS := -c release --static-swift-stdlib $(LAYOUT_FLAGS)
 release:
 	$(SWIFT) build $(RELEASE_FLAGS)
 
-# What releases ship (`make deb`, `make image`): the release build relinked with a link order
+# What `make deb` ships: the release build relinked with a link order
 # file made for this very binary — traced while it runs (scripts/layout/gen-order.py) — which
 # packs the functions a running daemon executes into a few contiguous pages. It changes memory
 # (idle RSS, BENCHMARKS.md), never behaviour, so tests use the plain release build.
@@ -58,6 +58,8 @@ test:
 	@$(PHASE) "integration: /dev/kmsg, promtool" $(MAKE) --no-print-directory integration
 	@$(PHASE) "prometheus: rules, server scrape" $(MAKE) --no-print-directory prometheus
 	@$(PHASE) "systemd: unit, socket, deb, nspawn" $(MAKE) --no-print-directory systemd
+	@$(PHASE) "container: image under podman" $(MAKE) --no-print-directory container
+	@$(PHASE) "kubernetes: manifests" $(MAKE) --no-print-directory kubernetes
 	@$(PHASE) "real kernel under QEMU" $(MAKE) --no-print-directory qemu
 	@$(PHASE) "fuzz (regressions, then 20 s per target)" $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	@echo; echo "make test: every phase passed"; cat $(PHASE_LOG)
@@ -78,6 +80,14 @@ systemd: $(RELEASE_BIN)
 
 qemu: $(RELEASE_BIN)
 	Tests/qemu/run.sh $(CURDIR)/$(RELEASE_BIN)
+
+# The image (mk/image.mk) under rootful podman on this machine's /dev/kmsg (Tests/container/README.md).
+container: $(RELEASE_BIN)
+	Tests/container/run.sh $(CURDIR)/$(RELEASE_BIN)
+
+# deploy/kubernetes/ against Kubernetes' and the Prometheus Operator's schemas (Tests/kubernetes/run.sh).
+kubernetes:
+	Tests/kubernetes/run.sh
 
 FUZZ_SECONDS ?= 300
 fuzz:

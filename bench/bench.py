@@ -650,6 +650,30 @@ class Bench:
 # ---------------------------------------------------------------- report
 
 
+def image_figures(path):
+    """Size and make-up of the container image archive (mk/image.mk): the archive, its one layer
+    gzip-compressed as a registry stores it, and what the layer holds."""
+    import tarfile
+    import zlib
+    with tarfile.open(path) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        layer_name = manifest[0]["Layers"][0]
+        layer = outer.extractfile(layer_name).read()
+    gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+    gz_bytes = len(gz.compress(layer)) + len(gz.flush())
+    parts = {"binary": 0, "libraries": 0, "pci.ids": 0, "other": 0}
+    import io
+    with tarfile.open(fileobj=io.BytesIO(layer)) as t:
+        for m in t.getmembers():
+            if not m.isfile():
+                continue
+            n = m.name.lstrip("./")
+            key = ("binary" if n == "usr/bin/iommud" else "libraries" if n.startswith(("usr/lib/", "usr/lib64/"))
+                   else "pci.ids" if n.endswith("pci.ids") else "other")
+            parts[key] += m.size
+    return {"archive": os.path.getsize(path), "layer": len(layer), "layer_gz": gz_bytes, "parts": parts}
+
+
 def med(xs):
     return statistics.median(xs)
 
@@ -773,6 +797,9 @@ def report(res, meta):
 
     fl = res["fleet"]
     w(f"| fleet cost: series, idle, 2-socket server (8 units, 194 functions) | {fl['series']} | node_exporter interrupts collector here ({fl['cpus']} CPUs): {fl['node_exporter_interrupts_series']} | {fl['series'] / max(fl['node_exporter_interrupts_series'], 1):.2f}× | ≤ 100 | {verdict(fl['series'] <= 100)} |")
+    im = meta.get("image")
+    if im:
+        w(f"| container image (`make image`) | {mb(im['archive'])} archive; {mb(im['layer_gz'])} gzip-compressed, as a registry stores it | – | – | < 50 MB | {verdict(im['archive'] < 50e6)} |")
     w("")
 
     w("## Details")
@@ -861,6 +888,14 @@ def report(res, meta):
     w(sc["wrk"].strip())
     w("```")
     w("")
+    if im:
+        p = im["parts"]
+        w("### Container image")
+        w("")
+        w(f"`make image` (mk/image.mk): one layer, no base image. Uncompressed {mb(im['layer'])}: the stripped binary")
+        w(f"{mb(p['binary'])}, the shared libraries it needs and the loader {mb(p['libraries'])}, pci.ids {mb(p['pci.ids'])},")
+        w(f"everything else (copyright files, /etc, coreutils' chown for the Kubernetes init container) {mb(p['other'])}.")
+        w("")
     w("### Fleet cost")
     w("")
     w("Series of an idle daemon on bench/fake_sysfs.py's copy of the test platform `intelServer` (2 sockets, 8 DMAR units,")
@@ -924,6 +959,8 @@ def main():
     meta["node_exporter"] = "node_exporter " + re.search(r"version ([\d.]+)", ne.stdout + ne.stderr).group(1)
     meta["wrk"] = re.search(r"wrk (\S+)", subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout).group(1)
     meta["nio"] = os.environ.get("BENCH_NIO_VERSION", "?")
+    if os.environ.get("BENCH_IMAGE_ARCHIVE") and os.path.exists(os.environ["BENCH_IMAGE_ARCHIVE"]):
+        meta["image"] = image_figures(os.environ["BENCH_IMAGE_ARCHIVE"])
     everything = {key for key, _, _ in FIGURES}
     if a.results:
         if not set(only) >= everything and os.path.exists(a.results):

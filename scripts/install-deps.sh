@@ -8,10 +8,15 @@ if [ "${1:-run}" = test ]; then
   # promtool and prometheus; QEMU, busybox and cpio for the real-kernel tests; systemd-container,
   # debootstrap, lintian, dpkg-dev (dpkg-shlibdeps) for the service and packaging tests; pci.ids
   # for names; curl for HTTP checks; python3-yaml for the dashboard check; openssl and
-  # apache2-utils (htpasswd) for the web config tests' certificates and bcrypt hashes. (The
-  # fuzzers' sanitizer runtimes come with the Swift toolchain.)
+  # apache2-utils (htpasswd) for the web config tests' certificates and bcrypt hashes. The image
+  # and its test (make image, Tests/container/): podman with runc (crun fails on hybrid cgroups
+  # here), uidmap, CNI plugins and iptables for a published port, buildah to assemble the image,
+  # libcap2-bin (setcap) for its file capability, bc; python3-venv for the pinned PyPI
+  # validators of Tests/kubernetes/. (The fuzzers' sanitizer runtimes come with the Swift
+  # toolchain.)
   want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian
-         pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils)
+         pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils
+         podman runc uidmap containernetworking-plugins iptables buildah libcap2-bin bc python3-venv)
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

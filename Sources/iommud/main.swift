@@ -1,6 +1,10 @@
 import CLinux
 import IOMMUDaemon
 
+// First, on the only thread: CAP_SYSLOG from the container image's file capability (permitted,
+// not effective) becomes effective here and in every thread started later (capabilities.c says why).
+_ = clinux_raise_permitted_capabilities()
+
 // Before any other thread exists: one malloc arena for all of them. A handful of threads allocate
 // (the task executor's two, the kmsg reader, the event loop); with one arena what one frees is
 // reusable by the others, instead of each growing an arena of its own.

@@ -83,9 +83,9 @@ func check(_ c: Configuration) {
     }
     tracker.advance(toUsec: start + 2 * policy.windowUsec + policy.summaryIntervalUsec, events: &events)
     for e in events { _ = JournalEntries.storm(e, policy: policy, device: .init(), realtimeOffsetUsec: 0) }
-    var journal = RateLimit(limit: c.journalMaxPerSecond, periodUsec: 1_000_000)
+    var journal = WindowBudget(limit: c.journalMaxPerSecond, periodUsec: 1_000_000)
     _ = journal.take(now: 1 << 50)
-    var actions = RateLimit(limit: c.actionsMaxPerMinute, periodUsec: 60_000_000)
+    var actions = WindowBudget(limit: c.actionsMaxPerMinute, periodUsec: 60_000_000)
     _ = actions.take(now: 0)
     for a in c.listen { precondition((1...65535).contains(a.port) && !a.host.isEmpty) }
     for argv in [c.onFault, c.onStorm] { precondition(argv.first.map { $0.hasPrefix("/") } ?? true) }

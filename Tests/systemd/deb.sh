@@ -102,6 +102,20 @@ check "man page documents every subcommand of --help" bash -c '
 		zcat "$1" | grep -q "^\.SS iommud $s\$" || { echo "missing $s" >&2; exit 1; }
 	done' "$R/usr/bin/iommud" "$R/usr/share/man/man1/iommud.1.gz"
 check "bash completion parses (bash -n)" bash -n "$R/usr/share/bash-completion/completions/iommud"
+# every long option of `iommud run` (--web.*, --log.* included) in the three completions and the man page
+if ! "$R/usr/bin/iommud" version 2>/dev/null | grep -q standin; then
+	check "completions (bash, zsh, fish) and the man page carry every option of iommud run" bash -c '
+		opts=$("$0" run --help 2>&1 | awk "/^  --[a-z]/ {print \$1}")
+		[ -n "$opts" ] || exit 1
+		man=$(zcat "$1/usr/share/man/man1/iommud.1.gz" | sed "s/\\\\-/-/g")
+		for o in $opts; do
+			for f in "$1/usr/share/bash-completion/completions/iommud" "$1/usr/share/zsh/vendor-completions/_iommud" \
+				"$1/usr/share/fish/vendor_completions.d/iommud.fish"; do
+				grep -qF -- "${o#--}" "$f" || { echo "$o missing from $f" >&2; exit 1; }
+			done
+			grep -qF -- "$o" <<<"$man" || { echo "$o missing from the man page" >&2; exit 1; }
+		done' "$R/usr/bin/iommud" "$R"
+fi
 
 # --- maintainer scripts ---
 dpkg-deb -e "$DEB" "$TMP/ctrl"

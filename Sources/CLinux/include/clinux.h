@@ -18,4 +18,8 @@ int clinux_malloc_trim(void);
 int clinux_malloc_arena_max(int n);
 /// klogctl(10, NULL, 0): the size of the kernel ring buffer in bytes.
 int clinux_klog_buffer_size(void);
+/// Makes the effective capabilities equal the permitted ones (capset(2), this thread and the
+/// threads it creates later). The container image's file capability is cap_syslog=p: call once,
+/// first thing in main. 0 on success or nothing to do, -1 on error (errno set).
+int clinux_raise_permitted_capabilities(void);
 #endif

@@ -27,6 +27,8 @@ public struct Configuration: Sendable, Equatable {
     public var httpMaxConnections = 64
     /// A whole request head within this of connecting or of the last answer, else closed.
     public var httpRequestTimeout: Duration = .seconds(10)
+    /// Where the metrics are served: `--web.telemetry-path` only (no TOML key).
+    public var telemetryPath = "/metrics"
 
     // [control]
     public var controlSocket = "/run/iommud/control.sock"

@@ -11,25 +11,33 @@ import ServiceLifecycle
 public enum Daemon {
     /// Returns the process exit code. `freshStart`: start from zero when the checkpoint cannot
     /// be used (newer format, unreadable), instead of refusing to start.
-    public static func run(configPath: String?, foreground: Bool, freshStart: Bool = false) async -> Int32 {
+    public static func run(
+        configPath: String?, foreground: Bool, freshStart: Bool = false,
+        overrides: CommandLineOverrides = CommandLineOverrides()
+    ) async -> Int32 {
         rememberEarlyStopSignals()
         let config: Configuration
         switch loadConfiguration(path: configPath) {
-        case .success(let c): config = c
+        case .success(let c): config = overrides.applied(to: c)
         case .failure(let problems):
             for p in problems.problems { writeStderr("iommud: \(p)\n") }
             return ExitCode.config.rawValue
         }
         let levelBox = LogLevelBox(config.logLevel)
         LoggingSystem.bootstrap { label in
-            var h: LogHandler = foreground ? StderrLogHandler() : JournalLogHandler(label: label)
+            var h: LogHandler =
+                foreground
+                ? stderrLogHandler(format: overrides.logFormat)
+                : JournalLogHandler(
+                    label: label, fallback: overrides.logFormat.map { FormattedStderrLogHandler(format: $0) })
             h.logLevel = .trace
             return LevelFilter(inner: h, level: levelBox)
         }
         let logger = Logger(label: "iommud")
         do {
             return try await start(
-                config: config, configPath: configPath, freshStart: freshStart, logger: logger, levelBox: levelBox)
+                config: config, configPath: configPath, freshStart: freshStart, logger: logger, levelBox: levelBox,
+                overrides: overrides)
         } catch let f as DaemonFailure {
             logger.critical("\(f.message)")
             if foreground == false { writeStderr("iommud: \(f.message)\n") }
@@ -142,7 +150,8 @@ public enum Daemon {
     }
 
     static func start(
-        config: Configuration, configPath: String?, freshStart: Bool, logger: Logger, levelBox: LogLevelBox
+        config: Configuration, configPath: String?, freshStart: Bool, logger: Logger, levelBox: LogLevelBox,
+        overrides: CommandLineOverrides = CommandLineOverrides()
     ) async throws -> Int32 {
         let webSecurity: WebSecurity
         do {
@@ -203,7 +212,8 @@ public enum Daemon {
         try await metricsServer.bind()
         try await control.bind()
         let runtime = DaemonRuntime(
-            configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox)
+            configPath: configPath, core: core, metricsServer: metricsServer, logger: logger, logLevel: levelBox,
+            overrides: overrides)
         // A graceful stop ends the services in reverse order: the reader first (its last batches
         // still reach the journal), the checkpoint last (with the journal's final mark).
         var services: [any Service] = [

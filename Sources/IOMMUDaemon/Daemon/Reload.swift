@@ -12,8 +12,15 @@ final class DaemonRuntime: Sendable {
     let logger: Logger
     let logLevel: LogLevelBox
 
-    init(configPath: String?, core: DaemonCore, metricsServer: MetricsServer, logger: Logger, logLevel: LogLevelBox) {
+    /// `iommud run`'s flags, applied again over every reloaded file.
+    let overrides: CommandLineOverrides
+
+    init(
+        configPath: String?, core: DaemonCore, metricsServer: MetricsServer, logger: Logger, logLevel: LogLevelBox,
+        overrides: CommandLineOverrides = CommandLineOverrides()
+    ) {
         self.configPath = configPath
+        self.overrides = overrides
         self.core = core
         self.metricsServer = metricsServer
         self.logger = logger
@@ -24,7 +31,7 @@ final class DaemonRuntime: Sendable {
         SystemdNotify.send("RELOADING=1")
         defer { SystemdNotify.send("READY=1\nSTATUS=\(core.statusLine())") }
         let old = core.configuration
-        switch loadConfiguration(path: configPath) {
+        switch loadConfiguration(path: configPath).map(overrides.applied) {
         case .failure(let problems):
             core.reloadFailed()
             for p in problems.problems { logger.error("reload failed, keeping the running configuration: \(p)") }

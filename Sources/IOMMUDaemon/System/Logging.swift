@@ -8,6 +8,8 @@ struct JournalLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
     let label: String
+    /// Where a line goes when journald cannot take it (`--log.format`'s stderr handler).
+    var fallback: LogHandler?
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -24,9 +26,15 @@ struct JournalLogHandler: LogHandler {
             let key = k.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
             fields.append("IOMMUD_\(String(key))=\(v)")
         }
-        if Journal.send(fields) < 0 {
+        // libsystemd reports success when the journal socket does not exist at all (a container):
+        // that line would be lost, as would one journald refused.
+        if !fileExists(JournalSink.journalSocket) || Journal.send(fields) < 0 {
             // journald is not there: do not lose the line.
-            writeStderr("iommud: \(event.level): \(event.message)\n")
+            if let fallback {
+                fallback.log(event: event)
+            } else {
+                writeStderr("iommud: \(event.level): \(event.message)\n")
+            }
         }
     }
 

@@ -30,7 +30,8 @@ extension WebSecurity {
                     HTTPGate.Decision(
                         denial: .text("too many requests\n", status: .tooManyRequests), headers: headers))
             }
-            guard config.requiresAuth else {
+            // Probes carry no credentials (ProbeEndpoints.swift); they reveal only up or not.
+            guard config.requiresAuth, !ProbeEndpoints.isProbe(uri: head.uri) else {
                 return loop.makeSucceededFuture(HTTPGate.Decision(denial: nil, headers: headers))
             }
             return verifier.verify(

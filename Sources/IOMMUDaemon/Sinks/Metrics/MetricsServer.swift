@@ -5,7 +5,8 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The Prometheus endpoint: `/metrics` and a small landing page at `/`. Under systemd the
+/// The Prometheus endpoint: `/metrics` (or `--web.telemetry-path`), the probes `/-/healthy` and
+/// `/-/ready` (ProbeEndpoints.swift), and a small landing page at `/`. Under systemd the
 /// listening socket comes from iommud.socket (sd_listen_fds) and the service itself has no
 /// network; outside systemd it binds `[http] listen`.
 final class MetricsServer: Service, Sendable {
@@ -35,9 +36,11 @@ final class MetricsServer: Service, Sendable {
     }
 
     static func routes(views: DaemonViews) -> HTTPRoutes {
-        { @Sendable _, path in
+        // `--web.telemetry-path`: fixed for the process (a flag, not a reloadable key).
+        let telemetryPath = views.core.configuration.telemetryPath
+        return { @Sendable _, path in
             switch path {
-            case "/metrics":
+            case telemetryPath:
                 return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: views.metrics())
             case "/":
                 return HTTPResponse(
@@ -47,13 +50,17 @@ final class MetricsServer: Service, Sendable {
                         <html><head><title>iommud</title></head><body>
                         <h1>iommud \(BuildInfo.version)</h1>
                         <p>IOMMU / DMA-remapping fault exporter.</p>
-                        <p><a href="/metrics">Metrics</a></p>
+                        <ul>
+                        <li><a href="\(telemetryPath)">\(telemetryPath)</a>: metrics</li>
+                        <li><a href="\(ProbeEndpoints.healthy)">\(ProbeEndpoints.healthy)</a>: 200 while the kernel log reader and the event loop run</li>
+                        <li><a href="\(ProbeEndpoints.ready)">\(ProbeEndpoints.ready)</a>: 200 once the ring-buffer backlog is read (503 before)</li>
+                        </ul>
                         <p>Run <code>iommud status</code> on the host for the platform view and per-device faults.</p>
                         </body></html>
 
                         """.utf8))
             default:
-                return nil
+                return ProbeEndpoints.response(path: path, core: views.core)
             }
         }
     }
@@ -84,7 +91,8 @@ final class MetricsServer: Service, Sendable {
                     .withBoundSocket(fd)
                     .get()
                 logger.info(
-                    "serving /metrics on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")")
+                    "serving \(views.core.configuration.telemetryPath) on the socket systemd passed (fd \(fd)): \(security?.summary ?? "plain HTTP")"
+                )
                 bound.append(ch)
             }
         } else {
@@ -95,7 +103,8 @@ final class MetricsServer: Service, Sendable {
                             host: a.host, port: a.port
                         ).get()
                     logger.info(
-                        "serving \(security?.scheme ?? "http")://\(a)/metrics: \(security?.summary ?? "plain HTTP")")
+                        "serving \(security?.scheme ?? "http")://\(a)\(views.core.configuration.telemetryPath): \(security?.summary ?? "plain HTTP")"
+                    )
                     bound.append(ch)
                 } catch {
                     for c in bound { try? await c.close() }
