@@ -20,6 +20,8 @@ struct FixtureRunner {
     enum Step {
         case record(Int)
         case flush
+        /// End of replay input (`Classifier.finish`): groups still missing records are counted.
+        case end
     }
 
     var records: [Record] = []
@@ -41,6 +43,9 @@ struct FixtureRunner {
                 records[c].expectations.append(Self.parseExpectation(String(line.dropFirst(3)), line: n))
             } else if line == "@flush" {
                 steps.append(.flush)
+                current = nil
+            } else if line == "@end" {
+                steps.append(.end)
                 current = nil
             } else if line.hasPrefix(" ") {
                 guard let c = current else {
@@ -104,6 +109,9 @@ struct FixtureRunner {
             switch step {
             case .flush:
                 pipeline.idle()
+            case .end:
+                pipeline.idle()
+                pipeline.endOfInput()
             case .record(let i):
                 (records[i].raw + "\n").withBytes { pipeline.read(record: $0) }
             }
@@ -174,6 +182,7 @@ struct FixtureRunner {
                 "unit": f.unit ?? "null", "sid": h(f.sourceID.map(UInt64.init)), "reason": f.reasonString ?? "null",
                 "reason_text": f.reasonText ?? "null", "owner": f.owner?.rawValue ?? "null", "address": h(f.address),
                 "pasid": h(f.pasid.map(UInt64.init)), "access": f.access?.rawValue ?? "null",
+                "client": f.client ?? "null", "partial": f.partial ? "true" : "false",
             ]
         case .marker(let m, _):
             switch m {

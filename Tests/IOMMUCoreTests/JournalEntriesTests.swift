@@ -32,7 +32,7 @@ struct JournalEntriesTests {
         unknown.reasonText = nil
         #expect(
             JournalEntries.sentence(unknown, device: .init())
-                == "DMA write by an unknown device on dmar3 to 0xfffff000 blocked: reason 0x05")
+                == "DMA write by an unknown device (source id 0x300) on dmar3 to 0xfffff000 blocked: reason 0x05")
         let prq = Fault(
             vendor: .intel, kind: .pageRequest, recoverable: true, device: PCIAddress(bus: 0, device: 2, function: 0),
             address: 0x7000, pasid: 2, text: "x")

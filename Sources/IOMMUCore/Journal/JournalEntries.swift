@@ -83,7 +83,7 @@ public enum JournalEntries {
         }
         add("IOMMU_VENDOR", f.vendor.rawValue)
         add("IOMMU_UNIT", f.unit ?? unknownLabel)
-        add("IOMMU_DEVICE", f.device?.description)
+        add("IOMMU_DEVICE", f.deviceLabel)
         add("IOMMU_KIND", f.kind.rawValue)
         add("IOMMU_REASON", f.reasonString)
         add("IOMMU_REASON_TEXT", f.reasonText)
@@ -100,6 +100,8 @@ public enum JournalEntries {
         add("IOMMU_DEVICE_NAME", device.name)
         add("IOMMU_SID", f.sourceID.map { hex0x(UInt64($0)) })
         if f.deviceAssumed { add("IOMMU_DEVICE_ASSUMED", "true") }
+        add("IOMMU_CLIENT", f.client)
+        if f.partial { add("IOMMU_PARTIAL", "true") }
         add("IOMMU_DETAIL", f.detail)
         add("KMSG_SEQ", f.seq.map(String.init))
         add("KMSG_TS_USEC", f.timestampUsec.map(String.init))
@@ -116,7 +118,7 @@ public enum JournalEntries {
     /// to 0xfffff000 blocked: PTE Write access is not set — likely driver bug".
     public static func sentence(_ f: Fault, device: DeviceInfo) -> String {
         var s = kindPhrase(f)
-        s += " by " + who(f.device?.description, unit: f.unit, device: device, driver: f.driver)
+        s += " by " + who(f.deviceLabel, unit: f.unit, device: device, driver: f.driver, fault: f)
         if let p = f.pasid { s += " with PASID \(hex0x(UInt64(p)))" }
         if let a = f.address {
             s += f.kind == .interruptRemapping ? " for IRTE index \(hex0x(a))" : " to \(hex0x(a))"
@@ -130,6 +132,7 @@ public enum JournalEntries {
             s += ": reason \(r)"
         }
         if let o = f.owner { s += " — " + ownerPhrase(o) }
+        if f.partial { s += " (from part of the kernel's report: its other lines are not in the log)" }
         return s
     }
 
@@ -149,10 +152,19 @@ public enum JournalEntries {
         }
     }
 
-    /// `0000:03:00.0 (nvme, group 14, dmar3)`; `an unknown device on dmar3`.
-    static func who(_ dev: String?, unit: String?, device: DeviceInfo, driver: String?) -> String {
+    /// `0000:03:00.0 (nvme, group 14, dmar3)`; `memory client display0a on …`; `an unknown
+    /// device (StreamID 0x8) on smmu3.0x…`; `an unknown device on dmar3`.
+    static func who(_ dev: String?, unit: String?, device: DeviceInfo, driver: String?, fault f: Fault? = nil)
+        -> String
+    {
         guard let dev else {
-            return "an unknown device" + (unit.map { " on \($0)" } ?? "")
+            let on = unit.map { " on \($0)" } ?? ""
+            if let c = f?.client { return "memory client \(c)" + on }
+            if let f, let sid = f.sourceID {
+                let what = f.vendor == .intel || f.vendor == .amd ? "source id" : "StreamID"
+                return "an unknown device (\(what) \(hex0x(UInt64(sid))))" + on
+            }
+            return "an unknown device" + on
         }
         var parts: [String] = []
         if let d = device.driver ?? driver { parts.append(d) }
@@ -344,7 +356,10 @@ extension JournalEntries {
             text: d["KMSG_TEXT"] ?? "")
         f.unit = d["IOMMU_UNIT"].flatMap { $0 == unknownLabel ? nil : $0 }
         f.device = d["IOMMU_DEVICE"].flatMap { PCIAddress(parsing: $0) }
+        if f.device == nil { f.master = d["IOMMU_DEVICE"] }
         f.deviceAssumed = d["IOMMU_DEVICE_ASSUMED"] == "true"
+        f.client = d["IOMMU_CLIENT"]
+        f.partial = d["IOMMU_PARTIAL"] == "true"
         f.reason = hexValue("IOMMU_REASON").map { UInt16(truncatingIfNeeded: $0) }
         f.reasonText = d["IOMMU_REASON_TEXT"]
         f.owner = d["IOMMU_OWNER"].flatMap(Owner.init(rawValue:))

@@ -76,8 +76,15 @@ public struct Fault: Sendable, Hashable {
     /// The remapping unit: first what the line names (dmarN, ivhdN, the SMMU's device name),
     /// then the sysfs unit name once the topology resolved it.
     public var unit: String?
-    /// Raw source id / StreamID when the line gives one.
+    /// Raw source id / StreamID when the line gives one (SMMU StreamID, virtio-iommu endpoint,
+    /// MediaTek larb/port id, …): kept in its own field, a device only where the topology maps it.
     public var sourceID: UInt32?
+    /// A hardware client the line names that is no kernel device (Tegra MC memory client).
+    public var client: String?
+    /// Proven by an incomplete group: the kernel printed more records for this fault than the
+    /// input holds (a lone SMMUv3 event header, a follow-up whose header is gone, an event whose
+    /// detail lines never came at the end of a replay). What the records seen say is filled in.
+    public var partial: Bool = false
     public var reason: UInt16?
     public var reasonText: String?
     public var owner: Owner?

@@ -1,6 +1,7 @@
 extension Fault {
     /// One `iommud replay --json` line (ARCHITECTURE.md contract): the contract's keys first,
-    /// then extras (`sid`, `device_assumed`, `driver`, `detail`, `ts_usec`).
+    /// then extras (`sid`, `device_assumed`, `driver`, `master`/`client` when known, `partial` when
+    /// true, `detail`, `ts_usec`).
     public func jsonLine() -> String {
         var w = JSONWriter()
         w.beginObject()
@@ -35,6 +36,8 @@ extension Fault {
         w.bool("device_assumed", deviceAssumed)
         w.string("driver", driver)
         if master != nil { w.string("master", master) }
+        if client != nil { w.string("client", client) }
+        if partial { w.bool("partial", true) }
         w.string("detail", detail)
         w.number("ts_usec", timestampUsec)
     }

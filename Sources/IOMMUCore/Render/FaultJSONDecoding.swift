@@ -16,6 +16,9 @@ extension Fault {
         self.init(vendor: vendor, kind: FaultKind(rawValue: kind), recoverable: recoverable, text: text)
         unit = str("unit")
         device = str("device").flatMap { PCIAddress(parsing: $0) }
+        if device == nil { master = str("device") }
+        client = str("client")
+        if case .bool(let p)? = o["partial"] { partial = p }
         reason = hexValue("reason").map { UInt16(truncatingIfNeeded: $0) }
         reasonText = str("reason_text")
         owner = str("owner").flatMap(Owner.init(rawValue:))
