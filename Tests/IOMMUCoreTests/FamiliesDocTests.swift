@@ -31,6 +31,10 @@ struct FamiliesDocTests {
                 out +=
                     "- fault vectors in /proc/interrupts: "
                     + d.interrupts.map { i in
+                        if i.namedAfterUnit {
+                            let suffix = i.suffix.flatMap { $0.isEmpty ? nil : " + `\($0)`" } ?? ""
+                            return "the unit's device name\(suffix) (\(i.vector))"
+                        }
                         let name = i.suffix.map { i.prefix + "N" + $0 } ?? i.prefix
                         return "`\(name)` (\(i.vector))"
                     }.joined(separator: ", ") + "\n"

@@ -5,7 +5,11 @@ import Testing
 /// says after each record. A new kernel format = one fixture + one case in one vendor file.
 @Suite("Kernel-format fixtures")
 struct FixtureTests {
-    static let files = Fixtures.files(in: ["intel", "amd", "arm-smmu-v3", "arm-smmu", "common", "real"])
+    static let files = Fixtures.files(in: [
+        "intel", "amd", "arm-smmu-v3", "arm-smmu", "common", "real", "rockchip-iommu", "ipmmu-vmsa", "mtk-iommu",
+        "exynos-sysmmu", "apple-dart", "sun50i-iommu", "qcom-iommu", "msm-iommu", "tegra-mc", "virtio-iommu",
+        "riscv-iommu", "omap-iommu", "fsl-pamu", "sprd-iommu", "partial",
+    ])
 
     @Test("fixture", arguments: files)
     func fixture(_ file: String) {
@@ -17,7 +21,7 @@ struct FixtureTests {
 
     @Test("there are fixtures for every vendor")
     func coverage() {
-        for vendor in ["intel", "amd", "arm-smmu-v3", "arm-smmu"] {
+        for vendor in FamilyCatalog.standard.descriptors.map(\.vendor.rawValue) {
             #expect(Self.files.contains { $0.hasPrefix(vendor + "/") }, "no fixtures for \(vendor)")
         }
     }

@@ -46,6 +46,46 @@ struct ProcInterruptsTests {
         #expect(rows.first { $0.irq == 0 }?.actions == ["timer"])
     }
 
+    @Test("§11 drivers: fixed names, and device names matched only against units the topology knows")
+    func families() {
+        let rows = ProcInterruptsParser.parse(Fixtures.read("interrupts/families-constructed.txt"))
+        var t = Topology()
+        t.scanned = true
+        func unit(_ name: String, _ vendor: Vendor, device: String? = nil, aliases: [String] = []) {
+            var u = Topology.Unit(name: name, vendor: vendor, platformDevice: device)
+            u.aliases = aliases
+            t.units[name] = u
+        }
+        unit("ff8f3f00.iommu", .rockchip, device: "ff8f3f00.iommu")
+        unit("ff650800.iommu", .rockchip, device: "ff650800.iommu")
+        unit("10205000.iommu", .mediaTek, device: "10205000.iommu")
+        unit("70019000.memory-controller", .tegraMC, device: "70019000.memory-controller")
+        unit("riscv-iommu@3010000.iommu", .riscvIOMMU, aliases: ["3010000.iommu"])
+        unit("0000:00:01.0", .virtioIOMMU, device: "0000:00:01.0", aliases: ["virtio0"])
+        let catalog = FamilyCatalog.standard
+        func find(_ irq: UInt32) -> [String] {
+            guard let row = rows.first(where: { $0.irq == irq }) else { return [] }
+            return row.actions.compactMap { a in
+                catalog.vector(forAction: a, topology: t).map { v in
+                    (v.unit ?? t.unit(forInterrupt: irq, vector: v)) + " " + v.vector
+                }
+            }
+        }
+        #expect(find(32) == ["ff650800.iommu fault"])
+        #expect(find(31) == ["ff8f3f00.iommu fault"])  // the IOMMU's action on its VOP's line
+        #expect(find(33) == ["10205000.iommu fault"])
+        #expect(find(38) == ["70019000.memory-controller fault"])
+        #expect(find(39) == ["riscv-iommu@3010000.iommu shared"] && find(40) == find(39))
+        #expect(find(41) == ["0000:00:01.0 evt"])
+        #expect(find(42).isEmpty)  // virtio0-config: configuration changes, not faults
+        // Fixed names: the family's only unit, or `unknown` when the topology has none of it.
+        #expect(find(34) == ["unknown fault"] && find(35) == ["unknown context"])
+        #expect(find(36) == ["unknown fault"] && find(37) == ["unknown fault"])
+        // A device name no unit of the topology has is nobody's vector, whatever it looks like.
+        #expect(find(43).isEmpty)
+        #expect(catalog.vector(forAction: "ff650800.iommu") == nil)
+    }
+
     @Test("counts never go back when a CPU goes offline")
     func perCPUMax() {
         var l = InterruptLedger()

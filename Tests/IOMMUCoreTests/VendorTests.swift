@@ -171,9 +171,18 @@ struct VendorTests {
             c.classify(r, into: &out)
         }
         // At most 64 units keep an open dump: each one past that pushes the oldest out, counted
-        // as unparsed, so the oldest still open is the 137th.
+        // as the fault its header proves (partial: the event id says the kind, nothing more), so
+        // the oldest still open is the 137th.
         #expect(out.count == 200 - 64)
-        #expect(out.allSatisfy { if case .unparsed(.armSMMUv3?, _, _) = $0 { true } else { false } })
+        #expect(
+            out.allSatisfy {
+                if case .fault(let f) = $0 {
+                    f.vendor == .armSMMUv3 && f.kind == "f-translation" && f.partial && f.sourceID == nil
+                        && f.access == nil
+                } else {
+                    false
+                }
+            })
         #expect(c.pendingSince == 1000 + 136)
         // End of input: the 64 still open are counted too; nothing is left.
         c.finish(into: &out)

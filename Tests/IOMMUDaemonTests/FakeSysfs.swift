@@ -23,6 +23,23 @@ final class FakeSysfs {
         _ = fm.createFile(atPath: p, contents: Data((text + "\n").utf8))
     }
 
+    /// A binary file (an ACPI table).
+    func writeRaw(_ rel: String, _ bytes: [UInt8]) {
+        let p = root + "/" + rel
+        try? fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? fm.removeItem(atPath: p)
+        _ = fm.createFile(atPath: p, contents: Data(bytes))
+    }
+
+    /// A device-tree property: big-endian u32 cells.
+    func writeBytes(_ rel: String, cells: [UInt32]) {
+        let p = root + "/" + rel
+        try? fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let bytes = cells.flatMap { c in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: c >> $0) } }
+        try? fm.removeItem(atPath: p)
+        _ = fm.createFile(atPath: p, contents: Data(bytes))
+    }
+
     func link(_ rel: String, to target: String) {
         let p = root + "/" + rel
         try? fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -105,17 +105,21 @@ struct TopologyTests {
         #expect(h.unit == "dmar5")
     }
 
-    @Test("SMMUv3: StreamID taken as the requester id on segment 0000, marked assumed")
+    @Test("SMMUv3: a StreamID is a PCI function only through the device tree's iommu-map")
     func streamID() throws {
         let tree = PlatformTree(.smmuv3QEMU)
         let t = tree.scan()
+        // QEMU virt: iommu-map = <0x0 &smmu 0x0 0x10000> on the host bridge, identity.
+        #expect(
+            t.units["smmu3.0x0000000009050000"]?.streamMap
+                == [StreamRange(firstID: 0, count: 0x10000, segment: 0, firstRID: 0)])
         let l = tree.ledger(t)
         let d = try #require(l.devices["0000:00:01.0"])
         #expect(d.unit == "smmu3.0x0000000009050000")
         #expect(d.total == 2)
         #expect(d.lastFault?.deviceAssumed == true)
         #expect(l.interrupts.totals[InterruptKey(unit: "smmu3.0x0000000009050000", vector: "evtq")] == 5)
-        // A StreamID with no device behind that unit keeps its sid and no device.
+        // A StreamID the map names but no device sits at keeps its sid and no device.
         var f = Fault(
             vendor: .armSMMUv3, kind: "f-translation", recoverable: false, unit: "9050000.smmuv3", sourceID: 0x300,
             text: "x")
@@ -123,6 +127,39 @@ struct TopologyTests {
         #expect(f.device == nil)
         #expect(f.sourceID == 0x300)
         #expect(f.unit == "smmu3.0x0000000009050000")
+    }
+
+    @Test("no firmware map, or a StreamID outside it: the StreamID stays a StreamID, no device is invented")
+    func streamIDWithoutMap() throws {
+        func fault(_ sid: UInt32) -> Fault {
+            Fault(
+                vendor: .armSMMUv3, kind: "f-translation", recoverable: false, unit: "9050000.smmuv3", sourceID: sid,
+                text: "x")
+        }
+        // The same machine with no iommu-map (an ACPI machine whose IORT the daemon cannot read):
+        // sysfs still shows 00:01.0 behind the SMMU, but nothing says StreamID 8 is it.
+        let bare = PlatformTree(.smmuv3QEMU)
+        try FileManager.default.removeItem(atPath: bare.root + "/sys/firmware/devicetree/base/pcie@10000000/iommu-map")
+        var f = fault(8)
+        bare.scan().attribute(&f)
+        #expect(f.device == nil && !f.deviceAssumed && f.sourceID == 8)
+        // An offset map, as on Qualcomm SoCs (<0x0 &apps_smmu 0x1c00 0x1>-style): StreamID 0x1c08
+        // is RID 0x08, and the platform master's StreamID 0x8 is no PCI function at all.
+        let offset = PlatformTree(.smmuv3QEMU)
+        offset.sys.writeBytes(
+            "firmware/devicetree/base/pcie@10000000/iommu-map", cells: [0, 0x8004, 0x1c00, 0x100])
+        let t = offset.scan()
+        var pci = fault(0x1c08)
+        t.attribute(&pci)
+        #expect(pci.device?.description == "0000:00:01.0" && pci.deviceAssumed)
+        var master = fault(0x8)
+        t.attribute(&master)
+        #expect(master.device == nil && master.sourceID == 0x8)
+        // A mask that folds requester ids together names no single function.
+        offset.sys.writeBytes("firmware/devicetree/base/pcie@10000000/iommu-map-mask", cells: [0xff00])
+        var masked = fault(0x1c08)
+        offset.scan().attribute(&masked)
+        #expect(masked.device == nil)
     }
 
     @Test("a device that faulted and was then removed keeps its identity, marked gone")

@@ -23,9 +23,13 @@ public struct FamilyCatalog: Sendable {
 
     public init(families: [Family]) { self.families = families }
 
-    /// Every family iommud ships.
+    /// Every family iommud ships. The drivers of kernel-formats.md §11 come before ArmSMMUv2, whose
+    /// naming word `smmu` is inside `sysmmu` (Exynos) and whose context-fault text qcom_iommu
+    /// shares.
     public static let standard = FamilyCatalog(families: [
-        IntelVTd.family, AMDVi.family, ArmSMMUv3.family, ArmSMMUv2.family,
+        IntelVTd.family, AMDVi.family, ArmSMMUv3.family, Rockchip.family, RenesasIPMMU.family, MediaTek.family,
+        Exynos.family, AppleDART.family, Sun50i.family, QcomIOMMU.family, MSMIOMMU.family, TegraMC.family,
+        VirtioIOMMU.family, RISCVIOMMU.family, OMAPIOMMU.family, FslPAMU.family, ArmSMMUv2.family,
     ])
 
     /// Messages of the IOMMU core that belong to no single family: `iommu` in the prefix of
@@ -77,6 +81,31 @@ public struct FamilyCatalog: Sendable {
             }
         }
         return nil
+    }
+
+    /// The fault vector an action name is, the topology at hand: besides the names `vector(forAction:)`
+    /// knows, the device name of a unit of a family that requests its IRQ under `dev_name()`
+    /// (plus the declared suffix). Only units the topology knows match: a name like
+    /// `ff8f3f00.iommu` alone says nothing.
+    public func vector(forAction action: String, topology: Topology) -> IOMMUVector? {
+        if let v = vector(forAction: action) { return v }
+        for f in families {
+            for name in f.descriptor.interrupts where name.namedAfterUnit {
+                let suffix = name.suffix ?? ""
+                guard action.hasSuffix(suffix) else { continue }
+                let device = action.dropLast(suffix.count)
+                for u in topology.sortedUnits
+                where u.vendor == f.descriptor.vendor && u.logNames.contains(where: { $0 == device }) {
+                    return IOMMUVector(vendor: f.descriptor.vendor, unit: u.name, vector: name.vector)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The family whose units' devices are bound to this kernel driver (sysfs `driver` link).
+    public func vendor(ofDriver driver: String) -> Vendor? {
+        families.first { $0.descriptor.drivers.contains(driver) }?.descriptor.vendor
     }
 
     /// Every (vendor, kind) pair the families can report.

@@ -30,11 +30,16 @@ public struct FamilyDescriptor: Sendable {
     public var eventNamesStartRecords: Bool
     /// Kinds the family reports besides its events' (Intel `dma-read`, AMD `ppr-request`).
     public var otherKinds: [FaultKind]
+    /// The kernel driver names of the family's units (`rk_iommu`, `virtio_iommu`): the driver
+    /// word of its `<driver> <dev>: ` prefix, and how a /sys/class/iommu entry whose name says
+    /// nothing (`ff8f3f00.iommu`) is known to be this family's (its device's `driver` link, or a
+    /// child device's, as virtio-iommu's `virtioN` under its PCI function).
+    public var drivers: [String]
 
     public init(
         vendor: Vendor, displayName: String, words: [PrefilterWord], namingWords: [PrefilterWord],
         ratelimitedFunctions: [String] = [], interrupts: [InterruptName] = [], events: [EventDescriptor] = [],
-        eventNamesStartRecords: Bool = false, otherKinds: [FaultKind] = []
+        eventNamesStartRecords: Bool = false, otherKinds: [FaultKind] = [], drivers: [String] = []
     ) {
         self.vendor = vendor
         self.displayName = displayName
@@ -45,6 +50,7 @@ public struct FamilyDescriptor: Sendable {
         self.events = events
         self.eventNamesStartRecords = eventNamesStartRecords
         self.otherKinds = otherKinds
+        self.drivers = drivers
     }
 
     /// Every kind this family's faults can have, events first.
@@ -97,17 +103,28 @@ public struct PrefilterWord: Sendable, Hashable, ExpressibleByStringLiteral {
     }
 }
 
-/// A fault vector's action name in /proc/interrupts (kernel-formats.md §6.2): either a fixed
-/// name shared by every unit (`arm-smmu-v3-evtq`, `AMD-Vi` before 6.6), or a name with the
-/// unit's number in it (`dmar%d`, `AMD-Vi%d-Evt`), which names the unit (`dmar%d`, `ivhd%d`).
+/// A fault vector's action name in /proc/interrupts (kernel-formats.md §6.2, §11.17): a fixed
+/// name shared by every unit (`arm-smmu-v3-evtq`, `AMD-Vi` before 6.6), a name with the unit's
+/// number in it (`dmar%d`, `AMD-Vi%d-Evt`), which names the unit (`dmar%d`, `ivhd%d`), or the
+/// kernel name of the unit's own device (`devm_request_irq(…, dev_name(dev), …)`: Rockchip,
+/// MediaTek, Exynos, …), which only the topology can tell from any other device's interrupt.
 public struct InterruptName: Sendable, Hashable {
     public var prefix: String
-    /// After the number, for numbered names; nil for a fixed name.
+    /// After the number, for numbered names; after the device name for `namedAfterUnit`; nil
+    /// for a fixed name.
     public var suffix: String?
     /// The unit a numbered name stands for is this prefix and the number.
     public var unitPrefix: String?
     /// The contract's `vector` label (fault, prq, evt, …).
     public var vector: String
+    /// The action is the name of one of the family's units' devices (plus `suffix`): matched
+    /// only against a scanned topology, never by the shape of the name alone.
+    public var namedAfterUnit: Bool = false
+
+    /// `dev_name()` of the unit's device (as the topology knows it), then `suffix`.
+    public static func unitDevice(suffix: String = "", vector: String) -> InterruptName {
+        InterruptName(prefix: "", suffix: suffix, unitPrefix: nil, vector: vector, namedAfterUnit: true)
+    }
 
     /// A fixed name, shared by every unit of the family.
     public static func fixed(_ name: String, vector: String) -> InterruptName {
@@ -123,6 +140,7 @@ public struct InterruptName: Sendable, Hashable {
 
     /// The unit the action names (nil for a fixed name) when `action` is this vector.
     func match(_ action: String) -> (unit: String?, matched: Bool) {
+        if namedAfterUnit { return (nil, false) }
         guard let suffix else { return (nil, action == prefix) }
         guard action.hasPrefix(prefix), action.hasSuffix(suffix),
             action.utf8.count > prefix.utf8.count + suffix.utf8.count

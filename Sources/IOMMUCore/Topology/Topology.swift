@@ -16,6 +16,13 @@ public struct Topology: Sendable, Equatable {
         /// IRQ numbers that belong to this unit (from its device's msi_irqs/ or /sys/kernel/irq).
         public var irqs: [UInt32]
         public var devices: [PCIAddress]
+        /// Other names the unit's log lines use: virtio-iommu's `virtioN` (a child of the PCI
+        /// function that is the unit's device), qcom_iommu's context banks (`1f09000.iommu-ctx`),
+        /// the device a `riscv-iommu@<dev>` unit names.
+        public var aliases: [String] = []
+        /// How the StreamIDs (endpoint ids) of this unit's masters map to PCI requester ids, from
+        /// the firmware's tables (DT `iommu-map`, ACPI IORT / VIOT): empty when nothing says.
+        public var streamMap: [StreamRange] = []
 
         public init(
             name: String, vendor: Vendor, version: String? = nil, cap: String? = nil, ecap: String? = nil,
@@ -31,6 +38,9 @@ public struct Topology: Sendable, Equatable {
             self.irqs = irqs
             self.devices = devices
         }
+
+        /// Every name a log line may give this unit: its sysfs name, its device's, the aliases.
+        public var logNames: [String] { [name] + (platformDevice.map { [$0] } ?? []) + aliases }
     }
 
     public struct Device: Sendable, Equatable {
@@ -87,10 +97,13 @@ public struct Topology: Sendable, Equatable {
 
     public var sortedUnits: [Unit] { units.values.sorted { $0.name.compareNatural($1.name) } }
 
-    /// Fills in what the line did not say: the segment-qualified device, its unit, and for an SMMU
-    /// fault that names only a StreamID, the PCI device of that requester id — only when sysfs
-    /// shows that device behind that unit (an identity iommu-map, as on QEMU's virt machine),
-    /// marked as assumed. Without a topology no device is invented: the StreamID stays in `sid`.
+    /// Fills in what the line did not say: the segment-qualified device and its unit. A fault
+    /// that names only a StreamID (SMMU, virtio-iommu endpoint, …) gets a PCI device only where
+    /// the firmware's map says which requester id that StreamID is (`Unit.streamMap`: DT
+    /// `iommu-map`, ACPI IORT or VIOT) and sysfs shows that device behind that unit; it is then
+    /// marked as derived (`deviceAssumed`). Anywhere else — device-tree masters that are no PCI
+    /// function, no readable firmware table, no topology at all — no device is invented: the
+    /// StreamID stays in `sid`, the device is the master's name when the line prints one.
     public func attribute(_ f: inout Fault) {
         if var dev = f.device {
             // A line without a segment (Intel never prints one, AMD before 6.0) names segment
@@ -121,15 +134,14 @@ public struct Topology: Sendable, Equatable {
             return
         }
         if let named = unitName(forLineUnit: f.unit) { f.unit = named }
-        if f.vendor == .armSMMUv3 || f.vendor == .armSMMU, let sid = f.sourceID, sid <= 0xffff {
-            let candidate = PCIAddress(segment: 0, requesterID: UInt16(sid))
-            if scanned, f.master == nil, let d = devices[candidate], !d.gone, d.unit != nil,
-                f.unit == nil || d.unit == f.unit
-            {
+        guard scanned, f.master == nil, let sid = f.sourceID, let name = f.unit, let unit = units[name] else { return }
+        for range in unit.streamMap {
+            guard let candidate = range.device(for: sid) else { continue }
+            if let d = devices[candidate], !d.gone, d.unit == nil || d.unit == name {
                 f.device = candidate
                 f.deviceAssumed = true
-                if f.unit == nil { f.unit = d.unit }
             }
+            return
         }
     }
 
@@ -158,7 +170,7 @@ public struct Topology: Sendable, Equatable {
     public func unitName(forLineUnit name: String?) -> String? {
         guard let name else { return nil }
         if units[name] != nil { return name }
-        return units.values.first { $0.platformDevice == name }?.name ?? (scanned ? nil : name)
+        return sortedUnits.first { $0.logNames.contains(name) }?.name ?? (scanned ? nil : name)
     }
 
     /// The unit an IOMMU interrupt belongs to: named in the action (dmarN, AMD-ViN-Evt), else

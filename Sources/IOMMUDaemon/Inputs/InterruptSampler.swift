@@ -23,9 +23,17 @@ public struct InterruptSampler: Sendable {
 
     public static func observations(_ rows: [InterruptRow], topology: Topology) -> [InterruptObservation] {
         var out: [InterruptObservation] = []
+        let catalog = FamilyCatalog.standard
         for row in rows {
             for action in row.actions {
-                guard let v = FamilyCatalog.standard.vector(forAction: action) else { continue }
+                guard let v = catalog.vector(forAction: action, topology: topology) else { continue }
+                // A unit's device name on a line shared with other devices (Rockchip's IOMMU on its
+                // VOP's line): the count is the line's, not the IOMMU's — left out.
+                if catalog.vector(forAction: action) == nil,
+                    row.actions.contains(where: { catalog.vector(forAction: $0, topology: topology) == nil })
+                {
+                    continue
+                }
                 let unit = topology.unit(forInterrupt: row.irq, vector: v)
                 var counts: [String: UInt64] = [:]
                 for c in row.counts { counts[c.cpu] = c.count }

@@ -50,6 +50,7 @@ public struct TopologyScanner: Sendable {
         }
         nameDevices(&t)
         mapInterruptsThroughKernelIRQ(&t)
+        mapStreamIDs(&t)
         return t
     }
 
@@ -109,6 +110,14 @@ public struct TopologyScanner: Sendable {
             u = Topology.Unit(name: name, vendor: .intel)
         } else if name.hasPrefix("ivhd") {
             u = Topology.Unit(name: name, vendor: .amd)
+        } else if name.hasPrefix("riscv-iommu@") {
+            // riscv_iommu_init(): iommu_device_sysfs_add(…, NULL, NULL, "riscv-iommu@%s", dev_name()).
+            u = Topology.Unit(name: name, vendor: .riscvIOMMU)
+            u.aliases = [String(name.dropFirst("riscv-iommu@".count))]
+        } else if let (vendor, aliases) = familyOfUnitDevice("\(dir)/device") {
+            // A §11 driver: named after its device (`ff8f3f00.iommu`, virtio-iommu's PCI function).
+            u = Topology.Unit(name: name, vendor: vendor)
+            u.aliases = aliases
         } else {
             return nil
         }
@@ -120,5 +129,22 @@ public struct TopologyScanner: Sendable {
             u.irqs = listDirectory("\(dir)/device/msi_irqs").compactMap { UInt32($0) }.sorted()
         }
         return u
+    }
+
+    /// The family whose driver the unit's device is bound to — or one of its children, as
+    /// virtio-iommu's `virtioN` under its PCI function and qcom_iommu's context banks — and the
+    /// names of those children (the names the family's log lines give the unit).
+    func familyOfUnitDevice(_ device: String) -> (Vendor, [String])? {
+        let catalog = FamilyCatalog.standard
+        var vendor = readLink("\(device)/driver").map(basename).flatMap { catalog.vendor(ofDriver: $0) }
+        var aliases: [String] = []
+        for child in listDirectory(device).sorted().prefix(256) {
+            guard let driver = readLink("\(device)/\(child)/driver").map(basename),
+                let v = catalog.vendor(ofDriver: driver), vendor == nil || vendor == v
+            else { continue }
+            vendor = v
+            aliases.append(child)
+        }
+        return vendor.map { ($0, aliases) }
     }
 }

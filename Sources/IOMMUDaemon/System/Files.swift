@@ -5,6 +5,11 @@ import Glibc
 /// Reads a small file (sysfs, procfs, a config) whole — procfs files report size 0, so it reads
 /// until EOF — or fails with EFBIG when it is longer than `limit`: a file is never half read.
 public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(FileError) -> String {
+    String(decoding: try readSmallFileBytes(path, limit: limit), as: UTF8.self)
+}
+
+/// The same, as bytes (device-tree properties, ACPI tables).
+public func readSmallFileBytes(_ path: String, limit: Int = 1 << 20) throws(FileError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw FileError(path: path, errno: errno) }
     defer { close(fd) }
@@ -20,7 +25,7 @@ public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(FileError
         guard out.count + n <= limit else { throw FileError(path: path, errno: EFBIG) }
         out.append(contentsOf: buf[0..<n])
     }
-    return String(decoding: out, as: UTF8.self)
+    return out
 }
 
 public struct FileError: Error, Sendable, CustomStringConvertible {

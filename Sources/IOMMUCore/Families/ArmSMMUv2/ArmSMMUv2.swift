@@ -1,42 +1,54 @@
+// Unsafe pointers here: byte-level record parser over the record's bytes (ByteScanner).
+
 extension Vendor {
     public static let armSMMU = Vendor(rawValue: "arm-smmu")
 }
 
-/// The ARM SMMUv1/v2 family (and its Qualcomm variants): what it declares (kernel-formats.md
-/// §3.2, §3.3) and its parser below.
+/// The ARM SMMUv1/v2 family with its Qualcomm and NVIDIA implementations (arm-smmu-qcom*.c,
+/// arm-smmu-nvidia.c) and the Qualcomm downstream shapes: what it declares (kernel-formats.md
+/// §3.2, §3.3, §11.16), its parser below, its line decoders in ArmSMMUv2Lines.swift. qcom_iommu.c
+/// is a family of its own (QcomIOMMU).
 public enum ArmSMMUv2 {
     public static let descriptor = FamilyDescriptor(
         vendor: .armSMMU, displayName: "ARM SMMUv2",
-        words: [.anyCase("smmu"), "qcom-iommu"], namingWords: ["arm-smmu", "smmu", "qcom-iommu"],
+        words: [.anyCase("smmu")], namingWords: ["arm-smmu", "smmu"],
         ratelimitedFunctions: [
-            "arm_smmu_context_fault", "arm_smmu_global_fault", "qcom_smmu_context_fault", "qcom_iommu_fault",
-            "arm_smmu_print_context_fault_info",
+            "arm_smmu_context_fault", "arm_smmu_global_fault", "qcom_smmu_context_fault",
+            "arm_smmu_print_context_fault_info", "nvidia_smmu_global_fault_inst", "nvidia_smmu_context_fault_bank",
         ],
         // arm_smmu_device_probe(): "arm-smmu global fault"; arm_smmu_init_domain_context():
         // "arm-smmu-context-fault".
         interrupts: [
             .fixed("arm-smmu global fault", vector: "global"), .fixed("arm-smmu-context-fault", vector: "context"),
         ],
-        otherKinds: ["context-fault", "global-fault"])
+        otherKinds: ["context-fault", "global-fault"], drivers: ["arm-smmu"])
 
     public static let family = FamilyCatalog.Family(descriptor) { _ in ArmSMMUv2Parser() }
 }
 
-/// ARM SMMUv1/v2 context and global faults — kernel-formats.md §3.2, §3.3. Sources:
-/// drivers/iommu/arm-smmu.c (≤ ~5.9) / drivers/iommu/arm/arm-smmu/arm-smmu.c and
-/// qcom_iommu.c, verified in several versions:
+/// ARM SMMUv1/v2 context and global faults — kernel-formats.md §3.2, §3.3, §11.16. Sources:
+/// drivers/iommu/arm-smmu.c (≤ ~5.9) / drivers/iommu/arm/arm-smmu/arm-smmu.c, arm-smmu-qcom-debug.c,
+/// arm-smmu-nvidia.c, verified in several versions:
 /// * `arm_smmu_context_fault()`: 3.x–~4.x `"Unhandled context fault: iova=0x%08lx, fsynr=0x%x,
-///   cb=%d\n"`; ~4.x–5.1 `"Unhandled context fault: fsr=0x%x, iova=0x%08lx, fsynr=0x%x,
-///   cb=%d\n"`; 5.2+ adds `cbfrsynra=0x%x, ` before `cb=`; 6.11+ (d525b0af0c3b,
+///   cb=%d\n"`; ~4.x–5.1 `"Unhandled context fault: fsr=0x%x, iova=0x%08lx, fsynr=0x%x, cb=%d\n"`;
+///   5.2+ adds `cbfrsynra=0x%x, ` before `cb=`; 6.11+ (d525b0af0c3b,
 ///   `arm_smmu_print_context_fault_info()`) follows it with `"FSR    = %08x [...], SID=0x%x\n"`
-///   and `"FSYNR0 = %08x [...]\n"` — decoded copies of the same registers, no output.
-/// * qcom_iommu.c `qcom_iommu_fault()`: the ≤5.1 string with `iova=0x%016llx`, prefix
-///   `qcom-iommu-ctx <ctx>: `; arm-smmu-qcom-debug.c prints the 6.11+ lines.
+///   and `"FSYNR0 = %08x [...]\n"` — decoded copies of the same registers, joined to the fault.
+///   Qualcomm's debug handler (6.10: an `FSR` line with the old tokens, then soft/hard
+///   iova-to-phys lines) and NVIDIA's per-instance handlers print the same first line.
 /// * `arm_smmu_global_fault()`: `"Unexpected global fault, this could be serious\n"` or, with
 ///   bypass disabled and GFSR.USF, `"Blocked unknown Stream ID 0x%hx; boot with
 ///   \"arm-smmu.disable_bypass=0\" to allow, but this may have security implications\n"`, then
-///   `"\tGFSR 0x%08x, GFSYNR0 0x%08x, GFSYNR1 0x%08x, GFSYNR2 0x%08x\n"`: two records, one fault,
-///   joined per device name (the second completes it).
+///   `"\tGFSR 0x%08x, GFSYNR0 0x%08x, GFSYNR1 0x%08x, GFSYNR2 0x%08x\n"`: one fault, joined per
+///   device name. Where the two lines are ratelimited apart (≤5.1, NVIDIA) they fall out of step
+///   in a storm: every GFSR line is a global fault, and so is a first line whose GFSR line never
+///   came (the unit's next first line, or the end of the input, shows it) — both `partial`.
+/// * Qualcomm downstream (Android msm-4.x `print_fault_regs()`, in no mainline kernel):
+///   `"Unhandled arm-smmu context fault from %s!\n"` naming the MASTER, `"FAR    = 0x%016lx"`,
+///   `"PAR    = 0x%pK"`, `"FSR    = 0x%08x [TF W …]"` — the FSR record carries the fault; msm-3.x
+///   prints the context-fault line with the fields in another order.
+/// * `"TLB sync timed out -- SMMU may be deadlocked"` (`__arm_smmu_tlb_sync()`,
+///   `qcom_smmu_tlb_sync_debug()`): a unit error.
 /// StreamID: `cbfrsynra & 0xffff`, or GFSYNR1 & 0xffff when GFSR.USF (0x2) is set. FSYNR0 WNR
 /// (0x10) → write, else read. Owner: FSR.TF/PF → driver; GFSR.USF → firmware (§8.2).
 ///
@@ -45,130 +57,233 @@ public enum ArmSMMUv2 {
 /// true`; everything else (terminate model, global faults, and the 3.x line without fsr=) is
 /// `recoverable: false`.
 struct ArmSMMUv2Parser: FamilyParser {
-    /// A global-fault first line per device name, waiting for its `\tGFSR` line.
-    var pendingGlobal: [(unit: String, seq: UInt64?, text: String)] = []
+    struct UnitState: Sendable {
+        /// A context fault held for its follow-up lines (FSR, FSYNR0, Qualcomm's walk lines).
+        var held: Fault?
+        var heldLines = 0
+        /// The held fault's FSR / FSYNR0 line came: another one belongs to another fault.
+        var heldHasFSR = false
+        var heldHasFSYNR0 = false
+        /// A global-fault first line waiting for its `\tGFSR` line.
+        var global: Fault?
+        /// A downstream `…context fault from <master>!` group waiting for its FSR record (its seq
+        /// that of its last record so far), and where it began.
+        var downstream: Fault?
+        var downstreamSince: UInt64?
+        /// A held fault released by `flush` before its FSR / FSYNR0 lines came (the reader
+        /// caught the kernel between two printks): those lines, when they come, are its own,
+        /// not a fault of their own. true: that line came.
+        var released: (fsr: Bool, fsynr0: Bool)?
 
-    var pendingSince: UInt64? { pendingGlobal.compactMap(\.seq).min() }
+        var isEmpty: Bool { held == nil && global == nil && downstream == nil && released == nil }
+        var since: UInt64? { [held?.seq, global?.seq, downstreamSince].compactMap { $0 }.min() }
+    }
 
-    // FSR bits.
-    static let fsrTF: UInt64 = 0x2
-    static let fsrPF: UInt64 = 0x8
-    static let fsrSS: UInt64 = 1 << 30
-    static let fsynrWNR: UInt64 = 0x10
-    static let gfsrUSF: UInt64 = 0x2
+    var units: [String: UnitState] = [:]
+    static let maxUnits = 16
+    /// Follow-up lines joined to one held fault at most (6.11+ prints 2, Qualcomm's debug 5).
+    static let maxHeldLines = 16
+
+    var pendingSince: UInt64? { units.values.compactMap(\.since).min() }
 
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in
             var s = ByteScanner(b)
-            var unit: String?
-            if let dp = DevicePrefix.scan(&s) {
-                guard s.range(dp.driver, contains: "smmu") || s.range(dp.driver, contains: "iommu"),
-                    !s.bytesEqual(dp.driver, "arm-smmu-v3")
-                else { return false }
-                unit = s.string(dp.device)
-            }
-            if s.skip("Unhandled context fault: ") {
-                guard let f = Self.contextFault(&s, unit: unit, record: r) else { return false }
-                out.append(.fault(f))
-                return true
-            }
-            guard let unit else { return false }
-            if s.looksAt("FSR    = ") || s.looksAt("FSYNR0 = ") { return true }
-            if s.looksAt("Unexpected global fault") || s.looksAt("Blocked unknown Stream ID 0x") {
-                if let i = pendingGlobal.firstIndex(where: { $0.unit == unit }) {
-                    let stale = pendingGlobal.remove(at: i)
-                    out.append(.unparsed(vendor: .armSMMU, text: stale.text, seq: stale.seq))
+            guard let unit = s.devicePrefix(driver: ["arm-smmu"]) else { return false }
+            var st = units[unit] ?? UnitState()
+            let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
+            if st.isEmpty {
+                units[unit] = nil
+            } else {
+                if units[unit] == nil, units.count >= Self.maxUnits,
+                    let victim = units.min(by: { ($0.value.since ?? .max) < ($1.value.since ?? .max) })?.key
+                {
+                    Self.end(units.removeValue(forKey: victim)!, into: &out)
                 }
-                if pendingGlobal.count >= 16 {
-                    let stale = pendingGlobal.removeFirst()
-                    out.append(.unparsed(vendor: .armSMMU, text: stale.text, seq: stale.seq))
-                }
-                pendingGlobal.append((unit, r.seq, r.text))
-                return true
+                units[unit] = st
             }
-            if s.skip("\tGFSR 0x") {
-                var text = r.text
-                if let i = pendingGlobal.firstIndex(where: { $0.unit == unit }) {
-                    text = pendingGlobal.remove(at: i).text + "\n" + r.text
-                }
-                guard let gfsr = s.hex(maxDigits: 8), s.skip(", GFSYNR0 0x"), let g0 = s.hex(maxDigits: 8),
-                    s.skip(", GFSYNR1 0x"), let g1 = s.hex(maxDigits: 8), s.skip(", GFSYNR2 0x"),
-                    let g2 = s.hex(maxDigits: 8), s.atEndIgnoringSpaces
-                else {
-                    out.append(.unparsed(vendor: .armSMMU, text: text, seq: r.seq))
+            return mine
+        }
+    }
+
+    private static func consume(
+        _ s: inout ByteScanner, unit: String, state st: inout UnitState, record r: KmsgRecord,
+        into out: inout [ClassifierOutput]
+    ) -> Bool {
+        if s.skip("Unhandled context fault: ") {
+            guard let f = ArmSMMUv2Lines.contextFault(&s, unit: unit, record: r) else { return false }
+            release(&st, into: &out)
+            st.released = nil
+            st.held = f
+            return true
+        }
+        if s.skip("Unhandled arm-smmu context fault from ") {
+            release(&st, into: &out)
+            st.released = nil
+            if let stale = st.downstream { out.append(.fault(partial(stale))) }
+            st.downstream = ArmSMMUv2Lines.downstreamHeader(&s, unit: unit, record: r)
+            st.downstreamSince = r.seq
+            return true
+        }
+        if s.looksAt("FSR    = ") {
+            if var d = st.downstream {
+                // The downstream group's FSR record carries its fault.
+                st.downstream = nil
+                st.downstreamSince = nil
+                d.text += "\n" + r.text
+                guard ArmSMMUv2Lines.downstreamFSR(&s, into: &d) else {
+                    out.append(.unparsed(vendor: .armSMMU, text: d.text, seq: r.seq))
                     return true
                 }
-                var f = Fault(
-                    vendor: .armSMMU, kind: "global-fault", recoverable: false, unit: unit, seq: r.seq,
-                    timestampUsec: r.timestampUsec, text: text)
-                if gfsr & Self.gfsrUSF != 0 {
-                    f.sourceID = UInt32(g1 & 0xffff)
-                    f.owner = .firmware
-                    f.reasonText = "Unidentified stream (StreamID not in the SMR/S2CR tables)"
-                } else {
-                    f.reasonText = "Global fault"
-                }
-                f.detail =
-                    "GFSR " + hex0x(gfsr, width: 8) + ", GFSYNR0 " + hex0x(g0, width: 8) + ", GFSYNR1 "
-                    + hex0x(g1, width: 8) + ", GFSYNR2 " + hex0x(g2, width: 8)
-                out.append(.fault(f))
+                d.seq = r.seq
+                d.timestampUsec = r.timestampUsec ?? d.timestampUsec
+                out.append(.fault(d))
                 return true
             }
-            return false
-        }
-    }
-
-    /// `[fsr=0x%x, ]iova=0x%lx, fsynr=0x%x, [cbfrsynra=0x%x, ]cb=%d`.
-    static func contextFault(_ s: inout ByteScanner, unit: String?, record r: KmsgRecord) -> Fault? {
-        let fsr = s.hexField("fsr=")
-        if fsr != nil { guard s.skip(", ") else { return nil } }
-        guard let iova = s.hexField("iova="), s.skip(", "), let fsynr = s.hexField("fsynr="),
-            s.skip(", ")
-        else {
-            return nil
-        }
-        let cbfrsynra = s.hexField("cbfrsynra=")
-        if cbfrsynra != nil { guard s.skip(", ") else { return nil } }
-        guard s.skip("cb="), let cb = s.decimal(), s.atEndIgnoringSpaces else { return nil }
-        var f = Fault(
-            vendor: .armSMMU, kind: "context-fault", recoverable: false, unit: unit, address: iova,
-            access: fsynr & fsynrWNR != 0 ? .write : .read, seq: r.seq, timestampUsec: r.timestampUsec,
-            text: r.text)
-        if let c = cbfrsynra { f.sourceID = UInt32(c & 0xffff) }
-        var detail = "cb \(cb), fsynr " + hex0x(fsynr)
-        if let fsr {
-            f.recoverable = fsr & fsrSS != 0
-            if fsr & fsrTF != 0 {
-                f.reasonText = "Translation fault"
-                f.owner = .driver
-            } else if fsr & fsrPF != 0 {
-                f.reasonText = "Permission fault"
-                f.owner = .driver
-            } else {
-                f.reasonText = "Context fault"
+            if st.held != nil, st.heldHasFSR { release(&st, into: &out) }
+            if st.held != nil {
+                follow(&st, s, record: r, into: &out)
+                st.heldHasFSR = true
+                return true
             }
-            detail = "fsr " + hex0x(fsr) + ", " + detail
-        } else {
-            f.reasonText = "Context fault"
+            if let rel = st.released, !rel.fsr {
+                st.released = (true, rel.fsynr0)
+                return true
+            }
+            st.released = nil
+            // Its first line is gone (lost records, a paste that begins here): the fault it proves.
+            guard var f = ArmSMMUv2Lines.loneFSR(&s, unit: unit, record: r) else { return true }
+            f.partial = true
+            st.held = f
+            st.heldHasFSR = true
+            return true
         }
-        f.detail = detail
-        return f
+        if s.looksAt("FSYNR0 = ") || s.looksAt("FSYNR0    = ") {
+            if st.held != nil, st.heldHasFSYNR0 { release(&st, into: &out) }
+            if st.held != nil {
+                follow(&st, s, record: r, into: &out)
+                st.heldHasFSYNR0 = true
+            } else if let rel = st.released, !rel.fsynr0 {
+                st.released = rel.fsr ? nil : (false, true)
+            } else if st.downstream == nil, var f = ArmSMMUv2Lines.loneFSYNR0(&s, unit: unit, record: r) {
+                f.partial = true
+                st.held = f
+                st.heldHasFSYNR0 = true
+            }
+            return true
+        }
+        if s.looksAt("FAR    = ") {
+            if st.downstream != nil {
+                ArmSMMUv2Lines.downstreamFAR(&s, into: &st.downstream!, record: r)
+                if let seq = r.seq { st.downstream!.seq = seq }
+            } else {
+                follow(&st, s, record: r, into: &out)
+            }
+            return true
+        }
+        if ArmSMMUv2Lines.isDetail(s) {
+            if st.downstream != nil {
+                st.downstream!.text += "\n" + r.text
+                if let seq = r.seq { st.downstream!.seq = seq }
+            } else {
+                follow(&st, s, record: r, into: &out)
+            }
+            return true
+        }
+        if s.looksAt("Unexpected global fault") || s.looksAt("Blocked unknown Stream ID 0x") {
+            release(&st, into: &out)
+            if let stale = st.global { out.append(.fault(partial(stale))) }
+            st.global = ArmSMMUv2Lines.globalHeader(&s, unit: unit, record: r)
+            return true
+        }
+        if s.skip("\tGFSR 0x") {
+            release(&st, into: &out)
+            let header = st.global
+            st.global = nil
+            let text = header.map { $0.text + "\n" + r.text } ?? r.text
+            guard var f = ArmSMMUv2Lines.gfsr(&s, unit: unit, record: r, text: text) else {
+                out.append(.unparsed(vendor: .armSMMU, text: text, seq: r.seq))
+                return true
+            }
+            // Without its first line (ratelimited apart, or not pasted) it is still one fault.
+            f.partial = header == nil
+            out.append(.fault(f))
+            return true
+        }
+        if s.looksAt("TLB sync timed out") {
+            release(&st, into: &out)
+            out.append(.marker(.unitError(vendor: .armSMMU, unit: unit, what: "tlb-sync-timeout"), seq: r.seq))
+            return true
+        }
+        return false
     }
 
-    /// Nothing is held for detail lines of another family.
-    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {}
+    /// A follow-up line of the held context fault: joined to it (its text, and what it decodes).
+    private static func follow(
+        _ st: inout UnitState, _ s: ByteScanner, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    ) {
+        guard var f = st.held else { return }
+        var line = s
+        ArmSMMUv2Lines.addFollowUp(&line, to: &f)
+        f.text += "\n" + r.text
+        st.held = f
+        st.heldLines += 1
+        if st.heldLines >= maxHeldLines { release(&st, into: &out) }
+    }
 
-    mutating func flush(into out: inout [ClassifierOutput]) {}
+    private static func release(_ st: inout UnitState, into out: inout [ClassifierOutput]) {
+        if let f = st.held { out.append(.fault(f)) }
+        st.held = nil
+        st.heldLines = 0
+        st.heldHasFSR = false
+        st.heldHasFSYNR0 = false
+    }
 
-    /// End of input: a first line whose GFSR line never came is still a global fault.
-    mutating func finish(into out: inout [ClassifierOutput]) {
-        for p in pendingGlobal {
-            out.append(
-                .fault(
-                    Fault(
-                        vendor: .armSMMU, kind: "global-fault", recoverable: false, unit: p.unit, seq: p.seq,
-                        text: p.text)))
+    private static func partial(_ f: Fault) -> Fault {
+        var p = f
+        p.partial = true
+        return p
+    }
+
+    /// A unit's groups, ended: what is held is emitted, unfinished groups as the faults they prove.
+    private static func end(_ st: UnitState, into out: inout [ClassifierOutput]) {
+        if let f = st.held { out.append(.fault(f)) }
+        if let g = st.global { out.append(.fault(partial(g))) }
+        if let d = st.downstream { out.append(.fault(partial(d))) }
+    }
+
+    /// Another family spoke: held context faults are released where they belong in the input
+    /// order (their follow-ups, should they still come, are recognised as theirs).
+    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
+        releaseHeld(into: &out, at: index)
+    }
+
+    /// Idle: held context faults are complete. First lines waiting for the rest of their group
+    /// stay (the reader may have caught the kernel between two printks).
+    mutating func flush(into out: inout [ClassifierOutput]) {
+        releaseHeld(into: &out, at: nil)
+    }
+
+    private mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int?) {
+        var released: [ClassifierOutput] = []
+        for unit in units.keys.sorted() {
+            guard var st = units[unit], st.held != nil else { continue }
+            if !(st.heldHasFSR && st.heldHasFSYNR0) { st.released = (st.heldHasFSR, st.heldHasFSYNR0) }
+            Self.release(&st, into: &released)
+            units[unit] = st.isEmpty ? nil : st
         }
-        pendingGlobal.removeAll()
+        guard !released.isEmpty else { return }
+        released.sort { ($0.seq ?? 0) < ($1.seq ?? 0) }
+        if let index, index <= out.count {
+            out.insert(contentsOf: released, at: index)
+        } else {
+            out.append(contentsOf: released)
+        }
+    }
+
+    /// End of input: every group with what it has.
+    mutating func finish(into out: inout [ClassifierOutput]) {
+        for unit in units.keys.sorted() { Self.end(units[unit]!, into: &out) }
+        units.removeAll()
     }
 }

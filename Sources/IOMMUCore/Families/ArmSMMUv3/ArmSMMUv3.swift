@@ -157,9 +157,7 @@ struct ArmSMMUv3Parser: FamilyParser {
                 return false
             }
             releaseAwaiting(unit: unit, state: &st, into: &out)
-            if let stale = st.open {
-                out.append(.unparsed(vendor: .armSMMUv3, text: stale.text, seq: stale.lastSeq))
-            }
+            if let stale = st.open { out.append(.fault(Self.partialFault(stale, unit: unit))) }
             st.releasedSID = nil
             // Room for the four word records at once: the words and the text then grow in place.
             var g = RawGroup(
@@ -337,7 +335,7 @@ struct ArmSMMUv3Parser: FamilyParser {
         }
     }
 
-    /// End of input: also the groups cut short, with what they have.
+    /// End of input: also the groups cut short, as the faults they prove (`partial`).
     mutating func finish(into out: inout [ClassifierOutput]) {
         flush(into: &out)
         for unit in units.keys.sorted() { abandon(unit, into: &out) }
@@ -347,13 +345,30 @@ struct ArmSMMUv3Parser: FamilyParser {
     private mutating func abandon(_ unit: String, into out: inout [ClassifierOutput]) {
         guard let st = units.removeValue(forKey: unit) else { return }
         if let g = st.awaiting { out.append(.fault(Self.fault(g, unit: unit))) }
-        if let g = st.open {
-            if g.dwords.isEmpty {
-                out.append(.unparsed(vendor: .armSMMUv3, text: g.text, seq: g.lastSeq))
-            } else {
-                out.append(.fault(Self.fault(g, unit: unit)))
-            }
+        if let g = st.open { out.append(.fault(Self.partialFault(g, unit: unit))) }
+        if let p = st.pri {
+            var f = Fault(
+                vendor: .armSMMUv3, kind: "pri-request", recoverable: true, unit: unit, seq: p.seq, text: p.text)
+            f.reasonText = "Page request (PRI) denied: upstream Linux does not service PRI"
+            f.partial = true
+            out.append(.fault(f))
         }
-        if let p = st.pri { out.append(.unparsed(vendor: .armSMMUv3, text: p.text, seq: p.seq)) }
+    }
+
+    /// A raw dump cut short (its unit's next header came, or the input ended): the event id
+    /// alone says what kind of fault it was; only what the words seen hold is filled in.
+    static func partialFault(_ g: RawGroup, unit: String) -> Fault {
+        var f = Self.fault(g, unit: unit)
+        if g.dwords.count < 2 {
+            f.access = nil
+            f.recoverable = false
+            f.detail = nil
+        }
+        if g.dwords.isEmpty {
+            f.sourceID = nil
+            f.pasid = nil
+        }
+        f.partial = true
+        return f
     }
 }
