@@ -643,10 +643,13 @@ def check_smmuv3(d):
     rep.check("host: `iommud replay --json` exit code", "0", rc)
     replay, errs = parse_replay(read_text(d + "/replay-host.json").split("\n") if _exists(d + "/replay-host.json") else [])
     rep.check("replay --json: every stdout line is a JSON object with the contract keys", [], errs)
-    exp = [("arm-smmu-v3", "f-translation", "0x8", EDU, True, "read" if e["read"] else "write", e["address"]) for e in events]
+    # The host replays without the guest's sysfs and device tree: nothing tells it which PCI
+    # function StreamID 8 is, so no device is named (the guest's own daemon, with its
+    # iommu-map, would name 00:01.0: Tests/IOMMUDaemonTests platform smmuv3-qemu).
+    exp = [("arm-smmu-v3", "f-translation", "0x8", None, False, "read" if e["read"] else "write", e["address"]) for e in events]
     got = [(o.get("vendor"), o.get("kind"), _sid(o.get("sid")), o.get("device"), o.get("device_assumed"), o.get("access"),
             o.get("address")) for o in replay]
-    rep.check("replay: vendor kind sid device device_assumed access address (StreamID = requester id, assumed)", exp, got)
+    rep.check("replay: vendor kind sid device device_assumed access address (no topology: the StreamID is no device)", exp, got)
     return rep.done()
 
 

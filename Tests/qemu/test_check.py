@@ -222,7 +222,8 @@ class WholeScenarios(unittest.TestCase):
             self.mutate("restart", '"logged":4', '"logged":5', count=-1)
         if "smmuv3" in have:
             self.mutate("smmuv3", '"access":"write"', '"access":"read"')
-            self.mutate("smmuv3", '"device_assumed":true', '"device_assumed":false')
+            # A device invented from the StreamID without a topology must fail.
+            self.mutate("smmuv3", '"device":null', '"device":"0000:00:01.0"')
 
 
 STORM = os.path.join(HERE, "fixtures", "storm")
