@@ -18,6 +18,7 @@
 #   journal     FuzzJournal: journal fields read back, journalctl JSON lines (JournalEntries, MiniJSON)
 #   auth        FuzzAuth: the Authorization header (BasicCredentials: scheme, base64, user:password)
 #   pciids      FuzzPCIIDs: the pci.ids database (PCIIDs)
+#   firmware    FuzzFirmware: ACPI IORT / VIOT and DT iommu-map, the StreamID maps (FirmwareTables)
 #
 # Reproducible: every target starts from Tests/fuzz/corpus/<target>/ (committed) with
 # -seed=$FUZZ_SEED (default 1) and Swift's hashing made deterministic, and what it finds goes
@@ -42,7 +43,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$here/bin"
 swiftc=${SWIFTC:-swiftc}
-all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids"
+all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids firmware"
 targets=(${FUZZ_TARGETS:-$all})
 jobs=${FUZZ_JOBS:-2}
 seed=${FUZZ_SEED:-1}
@@ -70,6 +71,7 @@ harness() {
     journal) echo FuzzJournal.swift ;;
     auth) echo FuzzAuth.swift ;;
     pciids) echo FuzzPCIIDs.swift ;;
+    firmware) echo FuzzFirmware.swift ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
   esac
 }

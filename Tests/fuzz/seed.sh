@@ -15,12 +15,13 @@
 #   journal     journalctl -o json samples, and a fault's journal fields
 #   auth        Authorization headers
 #   pciids      the pci.ids fixture (and the system's, when installed)
+#   firmware    an IORT, a VIOT and iommu-map properties as QEMU and SoC firmware lay them out
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 fixtures="$here/../IOMMUCoreTests/Fixtures"
 work=${1:?usage: seed.sh DIR}
-targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids"
+targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids firmware"
 for t in $targets; do mkdir -p "$work/$t"; done
 
 # Store stdin as a corpus input named by its content hash (libFuzzer's own naming).
@@ -32,7 +33,7 @@ put() {
 }
 
 n=0
-for f in "$fixtures"/{intel,amd,arm-smmu-v3,arm-smmu,common,real}/*.txt; do
+for f in "$fixtures"/{intel,amd,arm-smmu-v3,arm-smmu,common,real}/*.txt "$fixtures"/{rockchip-iommu,ipmmu-vmsa,mtk-iommu,exynos-sysmmu,apple-dart,sun50i-iommu,qcom-iommu,msm-iommu,tegra-mc,virtio-iommu,riscv-iommu,omap-iommu,fsl-pamu}/*.txt; do
   # Records only: no comments, expectations or directives; dictionary lines stay with their record.
   stream=$(grep -v -e '^#' -e '^=> ' -e '^@' -e '^$' "$f" || true)
   [ -n "$stream" ] || continue
@@ -109,3 +110,22 @@ put "$work/journal" < "$fixtures/replay/journal.json.log"
 printf 'MESSAGE_ID=836b376a34f24d039f6a071fe971fb56\nIOMMU_VENDOR=intel\nIOMMU_KIND=dma-read\nIOMMU_DEVICE=0000:03:00.0\nKMSG_SEQ=42\n' | put "$work/journal"
 for h in "Basic YWxpY2U6czNjcmV0" "basic   YWxpY2U6" "Bearer abc" "Basic ===="; do printf '%s' "$h" | put "$work/auth"; done
 put "$work/pciids" < "$here/../IOMMUDaemonTests/Fixtures/pci.ids"
+
+# Firmware tables (the layouts of Tests/IOMMUDaemonTests/FamilyTopologyTests.swift).
+python3 - "$work/firmware" <<'PY'
+import hashlib, os, struct, sys
+def put(b):
+    open(os.path.join(sys.argv[1], hashlib.sha1(b).hexdigest()), "wb").write(b)
+def header(sig, body):
+    return sig + struct.pack("<IBB6s8sI4sI", 36 + len(body), 1, 0, b"IOMMUD", b"TESTTBL ", 1, b"TEST", 1) + body
+smmu = struct.pack("<BHBIIIQ", 4, 68, 4, 0, 0, 0, 0x9050000).ljust(68, b"\0")
+rc = struct.pack("<BHBIII", 2, 56, 1, 1, 1, 36) + bytes(12) + struct.pack("<I", 0) + b"\x30\0\0\0"
+rc += struct.pack("<IIIII", 0, 0xffff, 0x10000, 48, 0)
+put(header(b"IORT", struct.pack("<III", 2, 48, 0) + smmu + rc))
+rng = struct.pack("<BBHIHHHHH", 1, 0, 24, 0, 0, 0, 0, 0xffff, 72) + bytes(6)
+node = struct.pack("<BBHHH", 3, 0, 16, 0, 8) + bytes(8)
+put(header(b"VIOT", struct.pack("<HH", 2, 48) + bytes(8) + rng + node))
+put(struct.pack(">IIII", 0, 0x8004, 0, 0x10000))
+put(struct.pack(">IIIIIIII", 0, 0x8004, 0x1c00, 1, 0x100, 0x8004, 0x1c01, 1))
+put(struct.pack(">IIIII", 0, 0x8005, 0x800, 0x7f80, 0x100))
+PY
