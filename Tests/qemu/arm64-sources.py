@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Derive a private arm64 APT source list from the host's own APT configuration.
 
-Usage: arm64-sources.py OUTPUT_FILE [ETC_APT_DIR]
+Usage: arm64-sources.py [--arch ARCH] [--backports] OUTPUT_FILE [ETC_APT_DIR]
+
+--arch: the architecture of the stanzas (default arm64). --backports: only the entries of
+the release's own suite (the main archive), turned into its backports suite
+(bookworm -> bookworm-backports): Debian's newer kernels, for the virtio-iommu scenario.
 
 Reads ETC_APT_DIR/sources.list (one-line format) and ETC_APT_DIR/sources.list.d/*.list and
 *.sources (deb822), keeps the enabled binary ("deb") entries whose suites belong to the host's
@@ -54,6 +58,17 @@ def parse_deb822(text):
     return stanzas
 
 
+ARCH = "arm64"
+BACKPORTS = False
+
+
+def suites_for(suites, code):
+    """The suites to keep: the release's own; with --backports its backports suite instead."""
+    if BACKPORTS:
+        return [code + "-backports"] if code in suites else []
+    return [s for s in suites if suite_ok(s, code)]
+
+
 def from_deb822(path, code):
     out = []
     with open(path) as f:
@@ -63,11 +78,11 @@ def from_deb822(path, code):
                 continue
             if "deb" not in d.get("types", ("", ""))[1].split():
                 continue
-            suites = [s for s in d.get("suites", ("", ""))[1].split() if suite_ok(s, code)]
+            suites = suites_for(d.get("suites", ("", ""))[1].split(), code)
             if not suites or "uris" not in d:
                 continue
             fields = [("Types", "deb"), ("URIs", d["uris"][1]), ("Suites", " ".join(suites)),
-                      ("Components", d.get("components", ("", "main"))[1]), ("Architectures", "arm64")]
+                      ("Components", d.get("components", ("", "main"))[1]), ("Architectures", ARCH)]
             skip = {"types", "uris", "suites", "components", "architectures", "enabled"}
             fields += [(k, v) for k, v in st if k.lower() not in skip]
             out.append(fields)
@@ -88,10 +103,11 @@ def from_one_line(path, code):
             if not m:
                 continue
             opts, uri, suite, comps = m.groups()
-            if not suite_ok(suite, code):
+            suites = suites_for([suite], code)
+            if not suites:
                 continue
-            fields = [("Types", "deb"), ("URIs", uri), ("Suites", suite),
-                      ("Components", comps.strip() or "main"), ("Architectures", "arm64")]
+            fields = [("Types", "deb"), ("URIs", uri), ("Suites", suites[0]),
+                      ("Components", comps.strip() or "main"), ("Architectures", ARCH)]
             for opt in (opts or "").split():
                 if "=" not in opt:
                     continue
@@ -104,10 +120,23 @@ def from_one_line(path, code):
 
 
 def main():
-    if len(sys.argv) < 2:
+    global ARCH, BACKPORTS
+    args = sys.argv[1:]
+    while args and args[0].startswith("--"):
+        if args[0] == "--backports":
+            BACKPORTS = True
+            args = args[1:]
+        elif args[0] == "--arch" and len(args) > 1:
+            ARCH = args[1]
+            args = args[2:]
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    if not args:
         print(__doc__, file=sys.stderr)
         return 2
-    etc = sys.argv[2] if len(sys.argv) > 2 else "/etc/apt"
+    out_path = args[0]
+    etc = args[1] if len(args) > 1 else "/etc/apt"
     code = codename()
     stanzas = []
     lists = [os.path.join(etc, "sources.list")] + sorted(glob.glob(os.path.join(etc, "sources.list.d", "*.list")))
@@ -119,7 +148,7 @@ def main():
     if not stanzas:
         print(f"arm64-sources: no enabled 'deb' source for release '{code}' in {etc}", file=sys.stderr)
         return 1
-    with open(sys.argv[1], "w") as f:
+    with open(out_path, "w") as f:
         for st in stanzas:
             for k, v in st:
                 f.write(f"{k}: {v}\n")

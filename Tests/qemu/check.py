@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Host-side checker of Tests/qemu (Python 3 standard library only).
 
-  check.py SCENARIO DIR          check DIR/results.txt (smmuv3: also DIR/replay-host.json)
+  check.py SCENARIO DIR          check DIR/results.txt (smmuv3: also DIR/replay-host.json;
+                                 virtio: the virtio-iommu guest, check_virtio)
   check.py extract-kmsg FILE     print the raw /dev/kmsg records of section `kmsg-raw`
   check.py estimate-trace DIR    print the estimator trace of a storm-* run (the format of
                                  Tests/IOMMUCoreTests/Fixtures/estimate/README.md)
@@ -31,6 +32,8 @@ INTEL = re.compile(
     r"\[([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])\] fault addr (0x[0-9a-fA-F]+) "
     r"\[fault reason (0x[0-9a-fA-F]+|\d+)\] ?(.*)$")
 SUPPRESSED = re.compile(r"^(\S+): (\d+) callbacks suppressed")
+VIRTIO = re.compile(r"^virtio_iommu (\S+): (page|domain|unknown) fault from EP (\d+)(?: at (0x[0-9a-fA-F]+) \[([RWX]*)\])?\s*$")
+VIRTIO_EDU = "0000:00:02.0"   # -device virtio-iommu-pci first: it is 00:01.0, edu 00:02.0
 SMMU_EVENT = re.compile(r"^arm-smmu-v3 (\S+): event (0x[0-9a-fA-F]+) received:")
 SMMU_DWORD = re.compile(r"^arm-smmu-v3 (\S+):\s+(0x[0-9a-fA-F]+)\s*$")
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?\s*$")
@@ -115,6 +118,19 @@ def suppressed(recs, fn=None):
         if m:
             tot[m.group(1)] += int(m.group(2))
     return tot[fn] if fn else tot
+
+
+def virtio_faults(recs):
+    """virtio-iommu fault lines (viommu_fault_handler): the truth of the virtio scenario."""
+    out = []
+    for r in recs:
+        m = VIRTIO.match(r["text"]) if r["facility"] == 0 else None
+        if m:
+            flags = m.group(5)
+            out.append({"seq": r["seq"], "unit": m.group(1), "kind": m.group(2) + "-fault", "ep": int(m.group(3)),
+                        "address": hexnorm(m.group(4)) if m.group(4) else None,
+                        "access": {"R": "read", "W": "write"}.get(flags or "")})
+    return out
 
 
 def smmu_events(recs):
@@ -653,6 +669,76 @@ def check_smmuv3(d):
     return rep.done()
 
 
+def check_virtio(d):
+    """virtio-iommu-pci on q35 (Debian's backports kernel): iommud in the guest counts the
+    faults the kernel printed, names the unit after the virtio-iommu's PCI function, and names
+    edu only because ACPI VIOT maps endpoint 16 to it."""
+    rep = Report("virtio")
+    try:
+        secs = parse_sections(read_text(d + "/results.txt"))
+    except OSError as e:
+        rep.check("guest results", "results.txt", str(e), ok=False)
+        return rep.done()
+    meta = parse_meta(secs.get("meta", []))
+    if not rep.check("guest finished (section `end`)", True, "end" in secs):
+        tail = read_text(d + "/console.txt").strip().split("\n")[-15:] if _exists(d + "/console.txt") else []
+        rep.info("console tail", "\n           " + "\n           ".join(tail))
+    rep.check("insmod virtio-iommu.ko, pci-stub.ko ids=1234:11e8", ("0", "0"),
+              (meta.get("rc_insmod_viommu"), meta.get("rc_insmod")))
+    unit = meta.get("viommu.unit")
+    rep.check("the virtio-iommu is the PCI function 00:01.0 (its sysfs unit)", EDU, unit)
+    rep.check("daemon answered /metrics", True, "daemon1_ready" in meta)
+    if "end" not in secs or "daemon1_ready" not in meta:
+        rep.info("daemon stderr", "\n           " + "\n           ".join(secs.get("daemon-stderr-1", [])[-20:]))
+        return rep.done()
+    topo = parse_topology(secs.get("topology", []))
+    rep.check("topology: edu %s behind %s" % (VIRTIO_EDU, unit), (VIRTIO_EDU, unit),
+              (topo["edu"].get("device"), topo["edu"].get("iommu", "").rsplit("/", 1)[-1] or None))
+    recs = parse_kmsg(secs.get("kmsg-raw", []))
+    truth = virtio_faults(recs)
+    dmas = [l for l in secs.get("dmas", []) if l.strip()]
+    rep.check("kernel: one `page fault from EP 16` per 4-byte DMA, at its IOVA",
+              [("page-fault", 16, "0x1000"), ("page-fault", 16, "0xdead0000")],
+              [(f["kind"], f["ep"], f["address"]) for f in truth])
+    rep.check("kernel: DMAs done", 2, len(dmas))
+    irq_before = parse_interrupts(secs.get("interrupts-before", [])).get("virtio0", 0)
+    irq_after = parse_interrupts(secs.get("interrupts-after", [])).get("virtio0", 0)
+    rep.check("kernel: the virtio0 line interrupted", True, irq_after > irq_before)
+    samples, samples_before = [], []
+    try:
+        samples = parse_metrics(secs.get("metrics", []))
+        samples_before = parse_metrics(secs.get("metrics-before", []))
+    except ValueError as e:
+        rep.check("/metrics is Prometheus text", "parseable", str(e), ok=False)
+    rep.check("exit codes: status --json, status, replay", ("0", "0", "0"),
+              (meta.get("rc_status_json"), meta.get("rc_status"), meta.get("rc_replay")))
+    rep.check("`iommud run` stops cleanly on SIGTERM (exit 0)", ("TERM", "0"),
+              (meta.get("daemon1_stop.signal"), meta.get("daemon1_stop.rc")))
+    exp = Counter()
+    for f in truth:
+        exp[(unit, VIRTIO_EDU, "virtio-iommu", f["kind"], "", "false")] += 1
+    rep.check("iommu_faults_total{unit,device,vendor,kind,reason,recoverable}", exp, metric_faults(samples))
+    rep.check("iommu_unit_faults_total{unit=\"%s\",recoverable=\"false\"}" % unit, len(truth),
+              msum(samples, "iommu_unit_faults_total", unit=unit, recoverable="false"))
+    m_after = msum(samples, "iommu_fault_interrupts_total", unit=unit, vector="shared")
+    m_before = msum(samples_before, "iommu_fault_interrupts_total", unit=unit, vector="shared")
+    rep.check("iommu_fault_interrupts_total{vector=\"shared\"} delta = /proc/interrupts virtio0 delta",
+              irq_after - irq_before, None if m_after is None or m_before is None else int(m_after - m_before))
+    status = load_json(rep, secs, "status-json")
+    u = find_unit(status, unit)
+    rep.check("status: unit %s is virtio-iommu with the faults logged" % unit, ("virtio-iommu", len(truth)),
+              ((u or {}).get("vendor"), ((u or {}).get("faults") or {}).get("logged")))
+    replay, errs = parse_replay(secs.get("replay-json", []))
+    rep.check("replay --json: every stdout line is a JSON object with the contract keys", [], errs)
+    rep.check("replay --json --sysfs /sys: seq vendor unit device kind sid address access recoverable "
+              "device_assumed (EP 16 is edu through ACPI VIOT)",
+              [(f["seq"], "virtio-iommu", unit, VIRTIO_EDU, f["kind"], "0x10", f["address"], f["access"], False, True)
+               for f in truth],
+              [(o.get("seq"), o.get("vendor"), o.get("unit"), o.get("device"), o.get("kind"), _sid(o.get("sid")),
+                o.get("address"), o.get("access"), o.get("recoverable"), o.get("device_assumed")) for o in replay])
+    return rep.done()
+
+
 def _sid(v):
     if v is None:
         return None
@@ -691,7 +777,8 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     scenario, d = argv[1], argv[2]
-    ok = check_smmuv3(d) if scenario == "smmuv3" else check_x86(scenario, d)
+    ok = (check_smmuv3(d) if scenario == "smmuv3" else check_virtio(d) if scenario == "virtio"
+          else check_x86(scenario, d))
     return 0 if ok else 1
 
 

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Real kernel, real faults: boot Debian's own kernel under QEMU (TCG) with an emulated
-# Intel VT-d (and, host-side, an ARM SMMUv3), make QEMU's `edu` PCI device DMA to unmapped
-# IOVAs, run iommud inside the guest and check that it counts exactly those faults.
+# Intel VT-d, a virtio-iommu (Debian's backports kernel: its own has no CONFIG_VIRTIO_IOMMU)
+# and, host-side, an ARM SMMUv3, make QEMU's `edu` PCI device DMA to unmapped IOVAs, run iommud
+# inside the guest and check that it counts exactly those faults.
 #
 #   Tests/qemu/run.sh IOMMUD_BINARY [scenario ...]     (root, Debian 12 x86_64)
 #
-# Scenarios: default ratelimit scalable passthrough overrun restart smmuv3 (all by default);
+# Scenarios: default ratelimit scalable passthrough overrun restart virtio smmuv3 (all by default);
 # by name only: storm-flush storm-noflush storm-200 storm-mixed storm-restart (the fault-count
 # estimate through dmar_fault()'s ratelimit, which the daemon does not report yet).
 # Work dir ${IOMMUD_QEMU_WORK:-/var/tmp/iommud-qemu}: downloads are cached there by package
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL_SCENARIOS="default ratelimit scalable passthrough overrun restart smmuv3"
+ALL_SCENARIOS="default ratelimit scalable passthrough overrun restart virtio smmuv3"
 STORM_SCENARIOS="storm-flush storm-noflush storm-200 storm-mixed storm-restart"
 WORK=${IOMMUD_QEMU_WORK:-/var/tmp/iommud-qemu}
 BOOT_TIMEOUT=${IOMMUD_QEMU_TIMEOUT:-300}        # seconds per boot (TCG, 2 cores, maybe busy)
@@ -122,6 +123,41 @@ kernel_x86() {
   say "x86 kernel: $kpkg $kver"
 }
 
+# Private apt configuration for the release's backports (amd64): Debian 12's own kernels are
+# built without CONFIG_VIRTIO_IOMMU; bookworm-backports' (6.12) have it (=m, ACPI_VIOT=y). The
+# kernel is downloaded and unpacked like the arm64 one, never installed.
+BPODIR=$WORK/apt-backports
+BPO=(-o "APT::Architecture=amd64" -o "APT::Architectures::=amd64"
+     -o "Dir::Etc::SourceList=$BPODIR/sources.list" -o "Dir::Etc::SourceParts=$BPODIR/sources.list.d"
+     -o "Dir::State::Lists=$BPODIR/lists" -o "Dir::Cache=$BPODIR/cache" -o "Dir::State::Status=/dev/null")
+bpo_update() { # private lists: at most once per run; returns 1 when already done
+  updated_this_run apt-backports-updated.stamp && return 1
+  mkdir -p "$BPODIR/sources.list.d" "$BPODIR/lists/partial" "$BPODIR/cache/archives/partial"
+  : > "$BPODIR/sources.list"
+  python3 "$HERE/arm64-sources.py" --arch amd64 --backports "$BPODIR/sources.list.d/host-derived.sources" \
+    || die "no apt source for the release's backports"
+  say "apt-get update (private backports configuration in $BPODIR)" >&2
+  apt-get "${BPO[@]}" update -q >"$WORK/apt-update-backports.log" 2>&1 \
+    || { cat "$WORK/apt-update-backports.log" >&2; die "apt-get update for backports failed"; }
+  echo "$RUN_ID" > "$WORK/apt-backports-updated.stamp"
+}
+kernel_bpo() {
+  local kpkg kver try keep='\./boot/.*|.*/pci-stub\.ko(\.xz)?|.*/virtio-iommu\.ko(\.xz)?'
+  [ -n "$(ls "$BPODIR/lists/" 2>/dev/null | grep -v -e partial -e lock)" ] || bpo_update
+  for try in 1 2; do
+    kpkg=$(depends_kernel linux-image-amd64 "${BPO[@]}"); kver=
+    [ -n "$kpkg" ] && kver=$(candidate "$kpkg" "${BPO[@]}")
+    if [ -n "$kver" ] && KB=$(fetch "$kpkg" "$kver" amd64 "$keep" "${BPO[@]}"); then break; fi
+    [ $try = 1 ] && bpo_update && continue
+    die "could not resolve or download the backports kernel (linux-image-amd64 -> '${kpkg:-?}' '${kver:-?}'): see above"
+  done
+  VMLINUZ_BPO=$(ls "$KB"/boot/vmlinuz-* | head -n 1)
+  VIOMMU_KO=$(find "$KB" -name 'virtio-iommu.ko*' | head -n 1)
+  PCISTUB_BPO=$(find "$KB" -name 'pci-stub.ko*' | head -n 1)
+  [ -n "$VIOMMU_KO" ] && [ -n "$PCISTUB_BPO" ] || die "$kpkg lacks virtio-iommu.ko or pci-stub.ko"
+  say "backports kernel: $kpkg $kver"
+}
+
 # Private apt configuration for arm64 (never touches the host's dpkg state or lists).
 A64DIR=$WORK/apt-arm64
 A64=(-o "APT::Architecture=arm64" -o "APT::Architectures::=arm64"
@@ -187,17 +223,33 @@ busybox_tree() { # BUSYBOX ROOT: busybox and its applet links (names from the ho
 }
 mkcpio() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$2"; }
 
-build_initrd_x86() {
-  local r=$WORK/build/root-x86
-  rm -rf "$r"; busybox_tree /bin/busybox "$r"
-  ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not the static one (install busybox-static)"
+guest_daemon() { # ROOT: iommud and the few /etc files it and busybox look up
+  local r=$1
   copy_with_libs "$BIN" /usr/bin/iommud "$r"
   printf 'root:x:0:0:root:/root:/bin/sh\n' > "$r/etc/passwd"
   printf 'root:x:0:\nadm:x:4:\n' > "$r/etc/group"
   printf 'passwd: files\ngroup: files\nhosts: files\n' > "$r/etc/nsswitch.conf"
   printf '127.0.0.1 localhost\n::1 localhost\n' > "$r/etc/hosts"
+}
+build_initrd_x86() {
+  local r=$WORK/build/root-x86
+  rm -rf "$r"; busybox_tree /bin/busybox "$r"
+  ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not the static one (install busybox-static)"
+  guest_daemon "$r"
   INITRD_X86=$WORK/build/initrd-x86.gz
   mkcpio "$r" "$INITRD_X86"
+}
+ko() { # MODULE_FILE DEST: a module as the guest's insmod wants it (uncompressed)
+  case $1 in *.xz) xz -dc "$1" > "$2" ;; *) cp "$1" "$2" ;; esac || die "cannot unpack $1"
+}
+build_initrd_virtio() { # the x86 guest with the backports kernel's two modules
+  local r=$WORK/build/root-virtio
+  rm -rf "$r"; busybox_tree /bin/busybox "$r"
+  guest_daemon "$r"
+  ko "$VIOMMU_KO" "$r/lib/modules/virtio-iommu.ko"
+  ko "$PCISTUB_BPO" "$r/lib/modules/pci-stub.ko"
+  INITRD_VIRTIO=$WORK/build/initrd-virtio.gz
+  mkcpio "$r" "$INITRD_VIRTIO"
 }
 build_initrd_arm64() {
   local r=$WORK/build/root-arm64
@@ -230,6 +282,14 @@ boot_x86() { # SCENARIO DIR
     -append "console=ttyS0 quiet loglevel=4 panic=-1 $kargs iommud_test=$s $EXTRA_APPEND" \
     -nographic -no-reboot -nodefaults -serial "file:$d/console.txt" -serial "file:$d/results.txt" -monitor none
 }
+boot_virtio() { # DIR: q35 with virtio-iommu-pci (00:01.0) in front of edu (00:02.0)
+  local d=$1
+  boot "$d" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 512 -M q35 \
+    -device virtio-iommu-pci -device edu,dma_mask=0xffffffffffffffff \
+    -kernel "$VMLINUZ_BPO" -initrd "$INITRD_VIRTIO" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 iommu.strict=1 iommud_test=virtio $EXTRA_APPEND" \
+    -nographic -no-reboot -nodefaults -serial "file:$d/console.txt" -serial "file:$d/results.txt" -monitor none
+}
 boot_arm64() { # DIR
   local d=$1
   boot "$d" "$QEMU_A64" -accel tcg,thread=multi -M virt,iommu=smmuv3 -cpu cortex-a57 \
@@ -246,9 +306,12 @@ install_tools
 say "checker unit tests (Tests/qemu/test_check.py)"
 python3 "$HERE/test_check.py" >"$WORK/test_check.log" 2>&1 || { cat "$WORK/test_check.log"; die "check.py unit tests failed"; }
 tail -n 1 "$WORK/test_check.log"
-NEED_X86=0; NEED_ARM=0
-for s in $SCENARIOS; do if [ "$s" = smmuv3 ]; then NEED_ARM=1; else NEED_X86=1; fi; done
+NEED_X86=0; NEED_ARM=0; NEED_BPO=0
+for s in $SCENARIOS; do
+  case $s in smmuv3) NEED_ARM=1 ;; virtio) NEED_BPO=1 ;; *) NEED_X86=1 ;; esac
+done
 [ $NEED_X86 = 1 ] && kernel_x86
+[ $NEED_BPO = 1 ] && kernel_bpo
 [ $NEED_ARM = 1 ] && arm64_bits
 T_DOWNLOAD=$(since "$t")
 say "packages and downloads: ${T_DOWNLOAD}s"
@@ -256,9 +319,10 @@ say "packages and downloads: ${T_DOWNLOAD}s"
 t=$EPOCHREALTIME
 mkdir -p "$WORK/build"
 [ $NEED_X86 = 1 ] && build_initrd_x86
+[ $NEED_BPO = 1 ] && build_initrd_virtio
 [ $NEED_ARM = 1 ] && build_initrd_arm64
 T_INITRD=$(since "$t")
-say "initramfs: ${T_INITRD}s ($( [ $NEED_X86 = 1 ] && du -h "$INITRD_X86" | cut -f1) x86$( [ $NEED_ARM = 1 ] && echo ", $(du -h "$INITRD_A64" | cut -f1) arm64"))"
+say "initramfs: ${T_INITRD}s ($( [ $NEED_X86 = 1 ] && du -h "$INITRD_X86" | cut -f1) x86$( [ $NEED_BPO = 1 ] && echo ", $(du -h "$INITRD_VIRTIO" | cut -f1) virtio")$( [ $NEED_ARM = 1 ] && echo ", $(du -h "$INITRD_A64" | cut -f1) arm64"))"
 
 declare -A RESULT WALL
 FAILED=0
@@ -266,7 +330,7 @@ for s in $SCENARIOS; do
   d=$WORK/out/$s; rm -rf "$d"; mkdir -p "$d"
   say "scenario $s: booting"
   t=$EPOCHREALTIME
-  if [ "$s" = smmuv3 ]; then boot_arm64 "$d"; else boot_x86 "$s" "$d"; fi
+  case $s in smmuv3) boot_arm64 "$d" ;; virtio) boot_virtio "$d" ;; *) boot_x86 "$s" "$d" ;; esac
   WALL[$s]=$(since "$t")
   if [ "$s" = smmuv3 ]; then     # the daemon cannot run in the arm64 guest: replay on the host
     python3 "$HERE/check.py" extract-kmsg "$d/results.txt" > "$d/kmsg.raw" || true
