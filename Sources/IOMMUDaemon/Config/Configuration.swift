@@ -68,6 +68,10 @@ public struct Configuration: Sendable, Equatable {
     /// the checkpoint and the scrape without end).
     public var maxDevices = FaultLedger.defaultDeviceLimit
 
+    // [[expected]]
+    /// Expected-fault rules, in the order they are tried (ExpectedRulesConfig.swift).
+    public var expectedRules = ExpectedRules()
+
     public init() {}
 
     /// The schema: section → key → type, with the range of every number and duration (documented
@@ -158,6 +162,7 @@ public struct Configuration: Sendable, Equatable {
         s += "\n[log]\nlevel = \(q(logLevelSetting.rawValue))\n"
         s += "\n[topology]\nrescan_interval = \(d(rescanInterval))\nzero_init_devices = \(zeroInitDevices)\n"
         s += "max_devices = \(maxDevices)\n"
+        s += ExpectedRulesConfig.rendered(expectedRules)
         return s
     }
 }
@@ -202,6 +207,8 @@ public enum ConfigRanges {
     /// [http] max_connections: 1 … 65 536 open connections (the daemon lowers it to fit
     /// RLIMIT_NOFILE).
     public static let httpMaxConnections: ClosedRange<Int> = 1...65_536
+    /// [[expected]] boot_window: each end 0s … 365d after boot.
+    public static let expectedBootWindow: ClosedRange<Int64> = 0...(365 * day)
     /// [http] request_timeout: 100ms … 10m.
     public static let httpRequestTimeout: ClosedRange<Int64> = (100 * ms)...(10 * minute)
 }
