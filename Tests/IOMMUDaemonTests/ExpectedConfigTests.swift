@@ -142,6 +142,46 @@ struct ExpectedConfigTests {
         #expect(q.description.contains("at most 64 values, not 65"), "\(q)")
     }
 
+    @Test("the largest rule set check-config accepts runs: 256 rules of 64 values a list, ranges at their ends")
+    func largestRuns() throws {
+        let kinds = FamilyCatalog.standard.descriptors.flatMap(\.kinds).map(\.rawValue)
+        let vendors = FamilyCatalog.standard.descriptors.map(\.vendor.rawValue)
+        func list(_ xs: [String]) -> String { "[" + xs.prefix(64).map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+        var text = ""
+        for r in 0..<256 {
+            // Only the last rule's devices are those that fault: every fault is tried on all 256.
+            let bus = r == 255 ? 0x81 : (r == 0x81 ? 0xff : r)
+            text += "[[expected]]\nname = \"rule-\(r)\"\n"
+            text +=
+                "device = \(list((0..<64).map { "0000:\(String(bus, radix: 16).leftPadded(2)):\(String($0 % 32, radix: 16).leftPadded(2)).\($0 / 32)" }))\n"
+            text += "pci_id = \(list((0..<64).map { "8086:\(String(0x1000 + $0, radix: 16))" }))\n"
+            text += "driver = \(list((0..<63).map { "driver\($0)" } + ["vfio-pci"]))\n"
+            text += "vendor = \(list(vendors))\nkind = \(list(kinds))\n"
+            text += "reason = \(list((0..<64).map { "0x" + String($0, radix: 16) }))\n"
+            text += "address = [\"0x0\", \"0xffffffffffffffff\"]\nboot_window = [\"0s\", \"365d\"]\n"
+        }
+        let c = try Self.load(text).get()
+        #expect(c.expectedRules.rules.count == 256)
+        var back = try Self.load(c.rendered()).get()
+        back.file = c.file
+        #expect(back == c, "what check-config prints loads back the same")
+        let nic = PCIAddress(bus: 0x81, device: 0, function: 0)
+        var t = Topology()
+        t.scanned = true
+        t.devices[nic] = Topology.Device(address: nic, vendorID: "0x8086", deviceID: "0x1000", driver: "vfio-pci")
+        var p = KmsgPipeline(fromStartOfBoot: false, topology: t)
+        p.setExpectedRules(c.expectedRules)
+        var kmsg = ""
+        for i in 1...200 {
+            kmsg +=
+                "3,\(i),\(UInt64(i) * 1_000_000),-;DMAR: [DMA Read NO_PASID] Request device [81:00.0] fault addr 0x\(String(i, radix: 16))000 [fault reason 0x06] PTE Read access is not set\n"
+        }
+        kmsg.withBytes { p.read(stream: $0, isFinal: true) }
+        _ = p.commit()
+        #expect(p.ledger.expected["rule-255"]?.matches == 200 && p.ledger.totalFaults == 0)
+        #expect(p.ledger.expected.tallies.count == 256)
+    }
+
     @Test("a file whose other sections are wrong still names every problem, rules included")
     func problemsTogether() {
         let text = "[storm]\nthreshold = 0\n[[expected]]\nname = \"x\"\n"

@@ -89,14 +89,12 @@ public struct ExpectedRule: Sendable, Equatable {
     /// A criterion the fault cannot show (no address, no timestamp, a device sysfs does not
     /// know) is not met.
     public func matches(_ f: Fault, device: Topology.Device?) -> Bool {
-        if !vendors.isEmpty && !vendors.contains(f.vendor) { return false }
-        if !kinds.isEmpty && !kinds.contains(f.kind) { return false }
-        if let r = address {
-            guard let a = f.address, r.contains(a) else { return false }
-        }
-        if let w = bootWindowUsec {
-            guard let ts = f.timestampUsec, w.contains(ts) else { return false }
-        }
+        matches(f, device: device, id: device.flatMap(PCIID.init))
+    }
+
+    /// The same, with the device's id read once for all rules. The criteria are tried from the
+    /// cheapest and most selective (integers) to string comparisons.
+    func matches(_ f: Fault, device: Topology.Device?, id: PCIID?) -> Bool {
         if !devices.isEmpty {
             let met = devices.contains { d in
                 switch d {
@@ -107,11 +105,15 @@ public struct ExpectedRule: Sendable, Equatable {
             if !met { return false }
         }
         if !pciIDs.isEmpty {
-            guard let d = device, let id = PCIID(d), pciIDs.contains(id) else { return false }
+            guard let id, pciIDs.contains(id) else { return false }
         }
-        if !drivers.isEmpty {
-            guard let driver = device?.driver ?? f.driver, drivers.contains(driver) else { return false }
+        if let r = address {
+            guard let a = f.address, r.contains(a) else { return false }
         }
+        if let w = bootWindowUsec {
+            guard let ts = f.timestampUsec, w.contains(ts) else { return false }
+        }
+        if !vendors.isEmpty && !vendors.contains(f.vendor) { return false }
         if !reasons.isEmpty {
             let met = reasons.contains { r in
                 switch r {
@@ -120,6 +122,10 @@ public struct ExpectedRule: Sendable, Equatable {
                 }
             }
             if !met { return false }
+        }
+        if !kinds.isEmpty && !kinds.contains(f.kind) { return false }
+        if !drivers.isEmpty {
+            guard let driver = device?.driver ?? f.driver, drivers.contains(driver) else { return false }
         }
         return true
     }
@@ -157,7 +163,8 @@ public struct ExpectedRules: Sendable, Equatable {
     public func firstMatch(_ f: Fault, topology: Topology) -> ExpectedRule? {
         guard !rules.isEmpty else { return nil }
         let device = f.device.flatMap { topology.devices[$0] }
-        return rules.first { $0.matches(f, device: device) }
+        let id = device.flatMap(ExpectedRule.PCIID.init)
+        return rules.first { $0.matches(f, device: device, id: id) }
     }
 
     /// Whether `name` can be a rule's name (and so a label value, a journal field value).
