@@ -41,7 +41,7 @@ public enum ConfigSyntaxLimits {
 
     /// The error for a text longer than `maxBytes`, on the line where it goes past the limit;
     /// nil when it is within.
-    static func sizeError(_ b: UnsafeBufferPointer<UInt8>) -> ConfigSyntaxError? {
+    static func sizeError(_ b: [UInt8]) -> ConfigSyntaxError? {
         guard b.count > maxBytes else { return nil }
         var line = 1
         for c in b[..<maxBytes] where c == 10 { line += 1 }

@@ -4,11 +4,11 @@ struct TOMLParser {
     typealias Value = TOMLSubset.Value
     typealias Table = TOMLSubset.Table
     typealias SyntaxError = ConfigSyntaxError
-    let b: UnsafeBufferPointer<UInt8>
+    let b: [UInt8]
     var i = 0
     var line = 1
 
-    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+    init(_ b: [UInt8]) { self.b = b }
 
     func fail(_ m: String, line: Int? = nil) -> SyntaxError { SyntaxError(line: line ?? self.line, message: m) }
 
@@ -243,7 +243,7 @@ struct TOMLParser {
 
     /// A decimal integer (`-12`, `1_000`): nil when the token is not one, `.some(nil)` when it
     /// is one too large for an `Int`.
-    static func integer(_ t: Slice<UnsafeBufferPointer<UInt8>>) -> Int?? {
+    static func integer(_ t: ArraySlice<UInt8>) -> Int?? {
         var digits = t[...]
         var negative = false
         if let f = digits.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") {

@@ -78,17 +78,10 @@ public enum TOMLSubset {
     public typealias SyntaxError = ConfigSyntaxError
 
     public static func parse(_ text: String) throws(SyntaxError) -> Table {
-        var text = text
-        let result = text.withUTF8 { b -> Result<Table, SyntaxError> in
-            if let e = ConfigSyntaxLimits.sizeError(b) { return .failure(e) }
-            var p = TOMLParser(b)
-            do throws(SyntaxError) {
-                return .success(try p.document())
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        let b = Array(text.utf8)
+        if let e = ConfigSyntaxLimits.sizeError(b) { throw e }
+        var p = TOMLParser(b)
+        return try p.document()
     }
 
     /// `s` as a TOML basic string, quotes included (`iommud check-config` prints the effective

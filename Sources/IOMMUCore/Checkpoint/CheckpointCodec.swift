@@ -100,6 +100,7 @@ public enum CheckpointCodec {
             }
         }
         for item in l.inventory { add("inventory", esc(InventoryCodec.encode(item))) }
+        for fields in EstimatorCodec.encode(l.dmarEstimator) { lines.append(fields.map(esc).joined(separator: "\t")) }
         let t = s.lifetime
         add(
             "lifetime", String(t.previousBoots), String(t.faults), String(t.recoverable), String(t.nonRecoverable),
@@ -148,6 +149,7 @@ public enum CheckpointCodec {
         var t = LifetimeTotals()
         var lasts: [String: (Fault, Int64?)] = [:]
         var expectedLasts: [(rule: String, fault: Fault, usec: Int64?)] = []
+        var sawEstimator = false
         for (i, line) in bodyLines.enumerated().dropFirst() {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             let n = i + 1
@@ -247,6 +249,11 @@ public enum CheckpointCodec {
                     throw CheckpointDecodeError(line: n, message: "bad fault record")
                 }
                 expectedLasts.append((try ruleName(f[1]), fault, try oi(f[2])))
+            case "dmar_estimator", "dmar_window", "dmar_unit":
+                sawEstimator = true
+                if let problem = EstimatorCodec.decode(f.map(unesc), into: &l.dmarEstimator) {
+                    throw CheckpointDecodeError(line: n, message: problem)
+                }
             case "inventory":
                 try need(2)
                 if let item = InventoryCodec.decode(unesc(f[1])) { l.inventory.append(item) }
@@ -267,6 +274,7 @@ public enum CheckpointCodec {
         guard let bootID else { throw CheckpointDecodeError(line: nil, message: "no boot_id") }
         l.restoreLastFaults(lasts)
         for x in expectedLasts { l.expected.restoreLastMatch(rule: x.rule, fault: x.fault, realtimeUsec: x.usec) }
+        if !sawEstimator { l.noteEstimatorMissing() }
         return CheckpointState(
             bootID: bootID, resumeSeq: resume, countedSeq: counted, writtenUsec: written, ledger: l, lifetime: t,
             journaledSeq: journaled)
@@ -299,6 +307,7 @@ public enum CheckpointCodec {
         }
         guard let bootID else { throw CheckpointDecodeError(line: nil, message: "no boot_id") }
         l.lastSeq = seq
+        l.noteEstimatorMissing()
         var s = CheckpointState(
             bootID: bootID, resumeSeq: seq, countedSeq: seq, writtenUsec: 0, ledger: l, lifetime: LifetimeTotals())
         s.version = 1

@@ -62,6 +62,15 @@ extension StatusReport {
                 w.endObject()
             }
             w.endObject()
+            if let e = u.estimate {
+                w.beginObject("estimate")
+                w.number("value", e.value)
+                w.number("lower", e.lower)
+                w.number("upper", e.upper)
+                w.bool("exact", e.exact)
+                w.string("condition", e.condition)
+                w.endObject()
+            }
             w.endObject()
         }
         w.endArray()

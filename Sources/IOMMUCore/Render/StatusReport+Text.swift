@@ -33,6 +33,7 @@ extension StatusReport {
             }
             t.render(into: &out)
             expectedUnitsNote(into: &out)
+            estimateSection(into: &out)
         }
         out.append("\nDevices with faults")
         if ledger.devices.isEmpty {
@@ -165,6 +166,29 @@ extension StatusReport {
             row.append(d.lastFault?.reasonText ?? "-")
         }
         return row
+    }
+
+    /// Intel units: the fault records behind `dmar_fault()`'s ratelimit, and why the figure is
+    /// exact or how far it can be off (once, for the shared ratelimit: per unit in `--json`).
+    func estimateSection(into out: inout ByteSink) {
+        let rows = units.compactMap { u in u.estimate.map { (u.name, $0) } }
+        // Nothing to estimate (no Intel fault, no fault interrupt): no section.
+        guard rows.contains(where: { !$0.1.exact || $0.1.value > 0 }) else { return }
+        func figure(_ e: DMARFaultEstimator.Estimate) -> String {
+            if e.exact { return "exactly \(e.value)" }
+            return "about \(e.value) (at least \(e.lower), " + (e.upper.map { "at most \($0)" } ?? "no upper bound")
+                + ")"
+        }
+        out.append("\nIntel fault records behind the kernel's ratelimit (estimate)\n")
+        if rows.count == 1, let (name, e) = rows.first {
+            out.append("  \(terminalSafe(name)): \(figure(e))\n    \(e.condition)\n")
+            return
+        }
+        let total = ledger.dmarEstimator.total()
+        out.append("  all units (one ratelimit): \(figure(total))\n    \(total.condition)\n")
+        for (name, e) in rows where e.value > 0 {
+            out.append("  \(terminalSafe(name)): \(figure(e))\n")
+        }
     }
 
     func boundsText(_ u: UnitStatus) -> String {

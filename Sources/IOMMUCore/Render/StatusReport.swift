@@ -48,6 +48,9 @@ public struct UnitStatus: Sendable, Equatable {
     public var lower: BoundedFigure
     public var upper: BoundedFigure
     public var unit: Topology.Unit?
+    /// Intel: the fault records that happened behind `dmar_fault()`'s ratelimit, as the model
+    /// estimates them (Estimator/); nil for other families and units without Intel faults.
+    public var estimate: DMARFaultEstimator.Estimate?
 }
 
 /// Everything `iommud status` shows, computed from the ledger and the topology. `replay` uses
@@ -72,6 +75,8 @@ public struct StatusReport: Sendable {
         let expectedPerUnit = ledger.expected.unitFaults()
         var names = Set(topology.units.keys).union(perUnit.keys).union(expectedPerUnit.keys)
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
+        let estimates = ledger.dmarEstimator.isEmpty ? [:] : ledger.dmarEstimator.estimates()
+        names.formUnion(estimates.keys)
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
             let u = topology.units[name]
@@ -99,7 +104,8 @@ public struct StatusReport: Sendable {
                     name: name, vendor: vendor, logged: logged, expected: expected.total,
                     recoverable: counts.recoverable,
                     nonRecoverable: counts.nonRecoverable, interrupts: ledger.interrupts.total(unit: name),
-                    suppressed: suppressed, overflowSeen: overflow, lower: lower, upper: upper, unit: u))
+                    suppressed: suppressed, overflowSeen: overflow, lower: lower, upper: upper, unit: u,
+                    estimate: estimates[name]))
         }
         self.units = units
     }

@@ -8,6 +8,8 @@ enum MetricFamily: String, CaseIterable, Sendable {
     case expectedFaults = "iommu_expected_faults_total"
     case expectedRuleMatches = "iommud_expected_rule_matches_total"
     case faultInterrupts = "iommu_fault_interrupts_total"
+    case unitFaultsEstimate = "iommu_unit_faults_estimate"
+    case unitFaultsEstimateExact = "iommu_unit_faults_estimate_exact"
     case faultsSuppressed = "iommu_faults_suppressed_total"
     case faultOverflows = "iommu_fault_overflows_total"
     case unitErrors = "iommu_unit_errors_total"
@@ -63,6 +65,12 @@ enum MetricFamily: String, CaseIterable, Sendable {
         case .faultInterrupts:
             return
                 "IOMMU fault interrupts per unit and vector from /proc/interrupts (per-CPU maxima; one interrupt may carry many faults or none)."
+        case .unitFaultsEstimate:
+            return
+                "Intel VT-d: fault records that happened behind dmar_fault()'s printk ratelimit, estimated from the printed lines, the suppressed counts and the fault interrupts; bound=estimate, lower, upper (no upper series while unbounded)."
+        case .unitFaultsEstimateExact:
+            return
+                "1 when iommu_unit_faults_estimate is exact (determined by the model), else 0; iommud status says why."
         case .faultsSuppressed:
             return "Kernel messages dropped by the printk ratelimit ('N callbacks suppressed'), by kernel function."
         case .faultOverflows: return "Hardware fault/event queue overflows (faults lost in hardware), by unit and log."

@@ -134,6 +134,15 @@ final class MetricsExporter: Sendable {
         let interrupts = l.interrupts.totals.sorted { $0.key < $1.key }
         if !interrupts.isEmpty { w.family(.faultInterrupts) }
         for (k, v) in interrupts { w.sample(.faultInterrupts, ["unit": k.unit, "vector": k.vector], v) }
+        let estimates = l.dmarEstimator.isEmpty ? [] : l.dmarEstimator.estimates().sorted { $0.key < $1.key }
+        if !estimates.isEmpty { w.family(.unitFaultsEstimate) }
+        for (unit, e) in estimates {
+            w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "estimate"], e.value)
+            w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "lower"], e.lower)
+            if let u = e.upper { w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "upper"], u) }
+        }
+        if !estimates.isEmpty { w.family(.unitFaultsEstimateExact) }
+        for (unit, e) in estimates { w.sample(.unitFaultsEstimateExact, ["unit": unit], e.exact ? 1 : 0) }
         if !l.suppressed.isEmpty { w.family(.faultsSuppressed) }
         for (k, v) in l.suppressed.sorted(by: { $0.key < $1.key }) { w.sample(.faultsSuppressed, ["source": k], v) }
         if !l.overflows.isEmpty { w.family(.faultOverflows) }
