@@ -35,6 +35,9 @@ public enum ConfigSyntaxLimits {
     /// How deep arrays (TOML), mappings, sequences and flow collections (YAML) may nest. The
     /// config files need 3.
     public static let maxDepth = 32
+    /// How many `[[name]]` tables one array of tables may have (iommud.toml's `[[expected]]`
+    /// rules are bounded lower still, by the config's schema).
+    public static let maxArrayTables = 1024
 
     /// The error for a text longer than `maxBytes`, on the line where it goes past the limit;
     /// nil when it is within.

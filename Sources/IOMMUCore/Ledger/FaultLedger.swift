@@ -25,6 +25,10 @@ public struct FaultLedger: Sendable, Equatable {
     public internal(set) var unparsed: [String: UInt64] = [:]
     public internal(set) var recentUnparsed: [UnparsedLine] = []
     public internal(set) var inventory: [InventoryItem] = []
+    /// Faults that matched an `[[expected]]` rule: counted there, by rule, never in the series
+    /// above (so `iommu_faults_total`, `iommu_unit_faults_total` and the alerts on them leave
+    /// them out).
+    public internal(set) var expected = ExpectedLedger()
 
     /// kmsg accounting (ARCHITECTURE.md "Counting honestly": lost = never seen by the daemon).
     public internal(set) var records: UInt64 = 0
@@ -95,6 +99,10 @@ public struct FaultLedger: Sendable, Equatable {
     }
 
     mutating func recordFault(_ f: Fault, realtimeOffsetUsec: Int64?) {
+        if let rule = f.expectedRule {
+            expected.count(f, rule: rule, realtimeOffsetUsec: realtimeOffsetUsec)
+            return
+        }
         guard let device = f.deviceLabel else {
             devicelessFaults.add(1, to: FaultCounterKey(f))
             return

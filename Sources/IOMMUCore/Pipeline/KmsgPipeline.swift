@@ -55,6 +55,8 @@ public struct KmsgPipeline: Sendable {
     public private(set) var classifier: Classifier
     public private(set) var ledger: FaultLedger
     public private(set) var topology: Topology
+    /// The `[[expected]]` rules faults are matched against when they are counted.
+    public private(set) var expectedRules = ExpectedRules()
     private var tracker: KmsgSequenceTracker
     private var position: CountedPosition
     private var input: Input
@@ -299,6 +301,7 @@ public struct KmsgPipeline: Sendable {
             if tracker.wasCounted(o.seq) { continue }
             if case .fault(var f) = o {
                 topology.attribute(&f)
+                f.expectedRule = expectedRules.firstMatch(f, topology: topology)?.name
                 o = .fault(f)
             }
             ledger.record(o, realtimeOffsetUsec: realtimeOffsetUsec)
@@ -317,6 +320,14 @@ public struct KmsgPipeline: Sendable {
         commit.records = done.records
         if !commit.outputs.isEmpty || !done.losses.isEmpty || done.records > 0 { generation &+= 1 }
         return commit
+    }
+
+    /// The expected-fault rules (at start, and on reload): faults counted from now on are
+    /// matched against them; the ledger keeps each rule's counts by name (`ExpectedLedger`).
+    public mutating func setExpectedRules(_ rules: ExpectedRules) {
+        expectedRules = rules
+        ledger.expected.configure(rules.names)
+        generation &+= 1
     }
 
     /// At most this many devices get series of their own (`FaultLedger.deviceLimit`).

@@ -1,6 +1,7 @@
 extension Fault {
     /// One `iommud replay --json` line (ARCHITECTURE.md contract): the contract's keys first,
-    /// then extras (`sid`, `device_assumed`, `driver`, `detail`, `ts_usec`).
+    /// then extras (`sid`, `device_assumed`, `driver`, `detail`, `ts_usec`; `expected`, the rule's
+    /// name, only for a fault an `[[expected]]` rule matched).
     public func jsonLine() -> String {
         var w = JSONWriter()
         w.beginObject()
@@ -37,5 +38,6 @@ extension Fault {
         if master != nil { w.string("master", master) }
         w.string("detail", detail)
         w.number("ts_usec", timestampUsec)
+        if expectedRule != nil { w.string("expected", expectedRule) }
     }
 }

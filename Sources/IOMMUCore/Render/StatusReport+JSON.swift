@@ -49,6 +49,7 @@ extension StatusReport {
             w.number("logged", u.logged)
             w.number("recoverable", u.recoverable)
             w.number("non_recoverable", u.nonRecoverable)
+            w.number("expected", u.expected)
             w.endObject()
             w.number("interrupts", u.interrupts)
             w.number("suppressed", u.suppressed)
@@ -100,6 +101,7 @@ extension StatusReport {
             w.endObject()
         }
         w.endArray()
+        writeExpected(into: &w)
         w.beginArray("storms")
         for st in storms {
             w.beginObject()

@@ -32,6 +32,7 @@ extension StatusReport {
                 ])
             }
             t.render(into: &out)
+            expectedUnitsNote(into: &out)
             estimateSection(into: &out)
         }
         out.append("\nDevices with faults")
@@ -50,6 +51,7 @@ extension StatusReport {
                 "  …and \(ledger.overflowFaults) faults of further devices, counted under device \"\(FaultLedger.overflowDevice)\" (more than \(ledger.deviceLimit) devices faulted)\n"
             )
         }
+        expectedSection(into: &out)
         if daemon != nil { stormSection(into: &out) }
         lossSection(into: &out)
         if let t = lifetime {
@@ -190,9 +192,10 @@ extension StatusReport {
     }
 
     func boundsText(_ u: UnitStatus) -> String {
-        if u.lower.kind == "exact" { return "exactly \(u.logged)" }
+        let happened = u.lower.value ?? u.logged
+        if u.lower.kind == "exact" { return "exactly \(happened)" }
         let upper = u.upper.value.map { "≤ \($0) (upper)" } ?? "unbounded (overflow)"
-        return "≥ \(u.logged) (lower), \(upper)"
+        return "≥ \(happened) (lower), \(upper)"
     }
 
     /// A family's name for people (`Intel VT-d`), from its descriptor.

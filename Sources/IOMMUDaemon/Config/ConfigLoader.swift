@@ -107,6 +107,12 @@ public enum ConfigLoader {
         var problems: [ConfigProblem] = []
         for section in table.keys.sorted() {
             let line = table.line(of: section)
+            if section == ExpectedRulesConfig.section {
+                let (rules, found) = ExpectedRulesConfig.load(table[section]!, line: line, path: path)
+                config.expectedRules = rules
+                problems += found
+                continue
+            }
             guard let sub = table[section]?.table else {
                 // A key above every [section].
                 let reason: ConfigProblem.Reason =

@@ -75,6 +75,10 @@ public struct Configuration: Sendable, Equatable {
     /// `auto` (from the release in `[sources] osrelease`) or a `DMARFaultEstimator.KernelShape`.
     public var intelRatelimit = "auto"
 
+    // [[expected]]
+    /// Expected-fault rules, in the order they are tried (ExpectedRulesConfig.swift).
+    public var expectedRules = ExpectedRules()
+
     public init() {}
 
     /// The schema: section → key → type, with the range of every number and duration (documented
@@ -170,6 +174,8 @@ public struct Configuration: Sendable, Equatable {
         s += "\n[topology]\nrescan_interval = \(d(rescanInterval))\nzero_init_devices = \(zeroInitDevices)\n"
         s += "max_devices = \(maxDevices)\n"
         s += "\n[estimate]\nintel_ratelimit = \(q(intelRatelimit))\n"
+        // Last: the keys after a [[expected]] header belong to its table.
+        s += ExpectedRulesConfig.rendered(expectedRules)
         return s
     }
 }
@@ -214,6 +220,8 @@ public enum ConfigRanges {
     /// [http] max_connections: 1 … 65 536 open connections (the daemon lowers it to fit
     /// RLIMIT_NOFILE).
     public static let httpMaxConnections: ClosedRange<Int> = 1...65_536
+    /// [[expected]] boot_window: each end 0s … 365d after boot.
+    public static let expectedBootWindow: ClosedRange<Int64> = 0...(365 * day)
     /// [http] request_timeout: 100ms … 10m.
     public static let httpRequestTimeout: ClosedRange<Int64> = (100 * ms)...(10 * minute)
 }

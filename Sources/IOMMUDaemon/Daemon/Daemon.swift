@@ -187,8 +187,9 @@ public enum Daemon {
                 "cannot read \(config.sysfsRoot)/class: without sysfs, faults are not attributed to units and devices are not named (mount sysfs or fix [sources] sysfs)."
             )
         }
-        let resume = try resume(
+        var resume = try resume(
             from: store, config: config, bootID: bootID, topology: topology, freshStart: freshStart, logger: logger)
+        resume.pipeline.setExpectedRules(config.expectedRules)
         let core = DaemonCore(
             config: config, pipeline: resume.pipeline, lifetime: resume.lifetime, bootID: bootID, logger: logger)
         let reader = KmsgReader(path: config.kmsgPath, core: core, logger: logger)

@@ -75,6 +75,7 @@ final class MetricsExporter: Sendable {
             w.sample(.unitFaults, ["unit": u, "recoverable": "false"], c.nonRecoverable)
             w.sample(.unitFaults, ["unit": u, "recoverable": "true"], c.recoverable)
         }
+        renderExpected(l.expected, into: &w)
         let devices = l.devices.values
         if devices.contains(where: { $0.lastFaultRealtimeUsec != nil }) { w.family(.deviceLastFault) }
         for d in devices {
@@ -104,6 +105,24 @@ final class MetricsExporter: Sendable {
                     "name": d?.name ?? "",
                 ], gauge: 1)
         }
+    }
+
+    /// Faults of `[[expected]]` rules, apart from `iommu_faults_total`; every configured rule's
+    /// match count from the start, at 0, so a rule that never matches shows.
+    static func renderExpected(_ e: ExpectedLedger, into w: inout ByteSink) {
+        var any = false
+        e.forEachSeries { rule, k, v in
+            if !any { w.family(.expectedFaults) }
+            any = true
+            w.sample(
+                .expectedFaults,
+                [
+                    "rule": rule, "unit": k.unit, "device": k.device, "vendor": k.vendor.rawValue,
+                    "kind": k.kind.rawValue, "reason": k.reason, "recoverable": k.recoverable ? "true" : "false",
+                ], v)
+        }
+        if !e.isEmpty { w.family(.expectedRuleMatches) }
+        for t in e.tallies { w.sample(.expectedRuleMatches, ["rule": t.rule], t.matches) }
     }
 
     /// The families of a few series each.
