@@ -314,7 +314,8 @@ public struct KmsgPipeline: Sendable {
         if let obs = interrupts { ledger.recordInterrupts(obs) }
         // The ledger and the classifier agree again: this is what a checkpoint pairs.
         if let last = ledger.lastSeq { position.countedSeq = max(last, position.countedSeq ?? 0) }
-        position.pendingSinceAtCount = classifier.pendingSince
+        position.pendingSinceAtCount = Self.pendingAtCount(
+            classifier.pendingSince, loaded: position.pendingSinceAtCount, replaying: tracker.isReplaying)
         staged.previous = done.previous
         commit.losses = done.losses
         commit.records = done.records
@@ -328,6 +329,13 @@ public struct KmsgPipeline: Sendable {
         expectedRules = rules
         ledger.expected.configure(rules.names)
         generation &+= 1
+    }
+
+    /// The oldest unfinished group as of this commit: the classifier's, or — while the records
+    /// an earlier run counted are still being re-read — the loaded one too, whichever is older.
+    static func pendingAtCount(_ live: UInt64?, loaded: UInt64?, replaying: Bool) -> UInt64? {
+        guard replaying, let loaded else { return live }
+        return min(loaded, live ?? loaded)
     }
 
     /// At most this many devices get series of their own (`FaultLedger.deviceLimit`).
