@@ -6,7 +6,7 @@ let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), backslash = UInt8(ascii
 func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
 /// Hexadecimal digits (and nothing else) as a number; nil when any is not one or it overflows.
-func hexValue(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> UInt32? {
+func hexValue(_ digits: ArraySlice<UInt8>) -> UInt32? {
     guard !digits.isEmpty, digits.count <= 8 else { return nil }
     var v: UInt32 = 0
     for c in digits {

@@ -35,10 +35,13 @@ public enum ConfigSyntaxLimits {
     /// How deep arrays (TOML), mappings, sequences and flow collections (YAML) may nest. The
     /// config files need 3.
     public static let maxDepth = 32
+    /// How many `[[name]]` tables one array of tables may have (iommud.toml's `[[expected]]`
+    /// rules are bounded lower still, by the config's schema).
+    public static let maxArrayTables = 1024
 
     /// The error for a text longer than `maxBytes`, on the line where it goes past the limit;
     /// nil when it is within.
-    static func sizeError(_ b: UnsafeBufferPointer<UInt8>) -> ConfigSyntaxError? {
+    static func sizeError(_ b: [UInt8]) -> ConfigSyntaxError? {
         guard b.count > maxBytes else { return nil }
         var line = 1
         for c in b[..<maxBytes] where c == 10 { line += 1 }

@@ -27,11 +27,10 @@ public enum DurationSyntax {
 
     /// `text` in microseconds.
     public static func microseconds(_ text: some StringProtocol) -> Result<Int64, Problem> {
-        var utf8 = Array(text.utf8)
-        return utf8.withUnsafeMutableBufferPointer { microseconds(UnsafeBufferPointer($0)) }
+        microseconds(Array(text.utf8))
     }
 
-    static func microseconds(_ b: UnsafeBufferPointer<UInt8>) -> Result<Int64, Problem> {
+    static func microseconds(_ b: [UInt8]) -> Result<Int64, Problem> {
         guard !b.isEmpty else { return .failure(Problem("it is empty (write e.g. \"5s\")")) }
         if b.count == 1 && b[0] == UInt8(ascii: "0") { return .success(0) }
         var total: Int64 = 0

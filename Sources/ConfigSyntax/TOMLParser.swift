@@ -4,11 +4,11 @@ struct TOMLParser {
     typealias Value = TOMLSubset.Value
     typealias Table = TOMLSubset.Table
     typealias SyntaxError = ConfigSyntaxError
-    let b: UnsafeBufferPointer<UInt8>
+    let b: [UInt8]
     var i = 0
     var line = 1
 
-    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+    init(_ b: [UInt8]) { self.b = b }
 
     func fail(_ m: String, line: Int? = nil) -> SyntaxError { SyntaxError(line: line ?? self.line, message: m) }
 
@@ -59,30 +59,62 @@ struct TOMLParser {
         }
     }
 
+    /// A `[name]` or `[[name]]` header and the keys under it.
+    struct Section {
+        var name: String
+        var line: Int
+        var table: Table
+        /// `[[name]]`: one table of an array of tables.
+        var isArrayElement: Bool
+    }
+
     mutating func document() throws(SyntaxError) -> Table {
         var top = Table()
-        var sections: [(name: String, line: Int, table: Table)] = []
-        var sectionNames: [String: Int] = [:]
+        var sections: [Section] = []
+        // name → (line of its first header, tables so far, an array of tables?)
+        var headers: [String: (line: Int, count: Int, isArray: Bool)] = [:]
         while true {
             skipBlankAndComments()
             guard let c = peek else { break }
             if c == UInt8(ascii: "[") {
                 i += 1
-                if peek == UInt8(ascii: "[") { throw fail("arrays of tables ([[…]]) are not supported") }
+                let isArray = peek == UInt8(ascii: "[")
+                if isArray { i += 1 }
                 skipSpaces()
                 let name = try key(what: "a table name")
                 skipSpaces()
                 if peek == UInt8(ascii: ".") {
                     throw fail("nested tables ([a.b]) are not supported: iommud.toml has one level of [section]")
                 }
-                guard peek == UInt8(ascii: "]") else { throw fail("a table header must end with ']'") }
-                i += 1
-                if let first = sectionNames[name] {
-                    throw fail("table [\(name)] is defined twice (first on line \(first))")
+                guard peek == UInt8(ascii: "]"), !isArray || peek(1) == UInt8(ascii: "]") else {
+                    throw fail(
+                        isArray ? "an array-of-tables header must end with ']]'" : "a table header must end with ']'")
                 }
+                i += isArray ? 2 : 1
                 if top[name] != nil { throw fail("[\(name)] is already a value") }
-                sectionNames[name] = line
-                sections.append((name, line, Table()))
+                if let first = headers[name] {
+                    switch (first.isArray, isArray) {
+                    case (false, false):
+                        throw fail("table [\(name)] is defined twice (first on line \(first.line))")
+                    case (false, true):
+                        throw fail("[[\(name)]]: [\(name)] is a table (line \(first.line)), not an array of tables")
+                    case (true, false):
+                        throw fail(
+                            "[\(name)]: [[\(name)]] is an array of tables (line \(first.line)); write [[\(name)]]")
+                    case (true, true):
+                        guard first.count < ConfigSyntaxLimits.maxArrayTables else {
+                            throw fail(
+                                "more than \(ConfigSyntaxLimits.maxArrayTables) [[\(name)]] tables: a config file needs far fewer"
+                            )
+                        }
+                        headers[name]!.count += 1
+                    }
+                } else {
+                    headers[name] = (line, 1, isArray)
+                }
+                var table = Table()
+                table.headerLine = line
+                sections.append(Section(name: name, line: line, table: table, isArrayElement: isArray))
             } else {
                 let keyLine = line
                 let k = try key(what: "a key")
@@ -105,7 +137,17 @@ struct TOMLParser {
             }
             try endOfLine()
         }
-        for s in sections { _ = top.add(s.name, .table(s.table), line: s.line) }
+        // An array of tables is one value of the top table, at its first header, holding its
+        // tables in the order written.
+        var arrays: [String: [Value]] = [:]
+        for s in sections where s.isArrayElement { arrays[s.name, default: []].append(.table(s.table)) }
+        for s in sections {
+            if !s.isArrayElement {
+                _ = top.add(s.name, .table(s.table), line: s.line)
+            } else if let tables = arrays.removeValue(forKey: s.name) {
+                _ = top.add(s.name, .array(tables), line: s.line)
+            }
+        }
         return top
     }
 
@@ -201,7 +243,7 @@ struct TOMLParser {
 
     /// A decimal integer (`-12`, `1_000`): nil when the token is not one, `.some(nil)` when it
     /// is one too large for an `Int`.
-    static func integer(_ t: Slice<UnsafeBufferPointer<UInt8>>) -> Int?? {
+    static func integer(_ t: ArraySlice<UInt8>) -> Int?? {
         var digits = t[...]
         var negative = false
         if let f = digits.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") {

@@ -4,12 +4,13 @@
 /// Why not a TOML library: the one available (TOMLKit) links Foundation, whose start-up costs
 /// megabytes of idle RSS (see YAMLSubset); a config file needs none of it.
 ///
-/// Read: comments; `[section]` headers; `key = value` lines with bare keys (`A-Z a-z 0-9 _ -`),
-/// at the top or in a section; basic strings (`"…"`, with TOML's escapes) and literal strings
+/// Read: comments; `[section]` headers; `[[name]]` headers (an array of tables: `[[expected]]`,
+/// at most `ConfigSyntaxLimits.maxArrayTables` of one name); `key = value` lines with bare keys
+/// (`A-Z a-z 0-9 _ -`), at the top or in a section; basic strings (`"…"`, with TOML's escapes) and literal strings
 /// (`'…'`) on one line; integers (decimal, an optional sign, `_` between digits); `true` and
 /// `false`; arrays of these, over several lines, with comments and a trailing comma, nested at
 /// most `ConfigSyntaxLimits.maxDepth` deep. Refused, naming the line: the rest of TOML, for no
-/// key of iommud.toml takes it (dotted and quoted keys, `[a.b]`, `[[…]]`, inline tables,
+/// key of iommud.toml takes it (dotted and quoted keys, `[a.b]`, `[[a.b]]`, inline tables,
 /// multi-line strings, floats, dates, `0x`/`0o`/`0b` integers), and texts over 1 MiB.
 /// Linear in the length of the text.
 public enum TOMLSubset {
@@ -18,7 +19,7 @@ public enum TOMLSubset {
         case integer(Int)
         case bool(Bool)
         case array([Value])
-        /// A `[section]`: only in the document's top table.
+        /// A `[section]`, or one `[[name]]` table of an array: only in the document's top table.
         case table(Table)
 
         public var string: String? {
@@ -43,7 +44,8 @@ public enum TOMLSubset {
         }
     }
 
-    /// Keys in the order written, each with the line it was defined on (a section: its header's).
+    /// Keys in the order written, each with the line it was defined on (a section: its header's;
+    /// an array of tables: its first header's).
     public struct Table: Sendable, Equatable {
         public struct Entry: Sendable, Equatable {
             public var key: String
@@ -53,6 +55,8 @@ public enum TOMLSubset {
 
         public private(set) var entries: [Entry] = []
         private var index: [String: Int] = [:]
+        /// The line of the `[section]` or `[[name]]` header that opened this table (nil: the top).
+        public internal(set) var headerLine: Int?
 
         public init() {}
 
@@ -74,17 +78,10 @@ public enum TOMLSubset {
     public typealias SyntaxError = ConfigSyntaxError
 
     public static func parse(_ text: String) throws(SyntaxError) -> Table {
-        var text = text
-        let result = text.withUTF8 { b -> Result<Table, SyntaxError> in
-            if let e = ConfigSyntaxLimits.sizeError(b) { return .failure(e) }
-            var p = TOMLParser(b)
-            do throws(SyntaxError) {
-                return .success(try p.document())
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        let b = Array(text.utf8)
+        if let e = ConfigSyntaxLimits.sizeError(b) { throw e }
+        var p = TOMLParser(b)
+        return try p.document()
     }
 
     /// `s` as a TOML basic string, quotes included (`iommud check-config` prints the effective

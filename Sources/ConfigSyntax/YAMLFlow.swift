@@ -4,13 +4,13 @@ struct YAMLFlow {
     typealias Node = YAMLSubset.Node
     typealias SyntaxError = ConfigSyntaxError
 
-    let t: UnsafeBufferPointer<UInt8>
+    let t: [UInt8]
     var i: Int
     let end: Int
     /// Where each line's part starts in `t`, with its 0-based line.
     let rows: [(start: Int, row: Int)]
 
-    init(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, rows: [(start: Int, row: Int)]) {
+    init(_ t: [UInt8], _ range: Range<Int>, rows: [(start: Int, row: Int)]) {
         self.t = t
         self.i = range.lowerBound
         self.end = range.upperBound
@@ -42,7 +42,7 @@ struct YAMLFlow {
         }
     }
 
-    static func checkUnsupported(_ s: Slice<UnsafeBufferPointer<UInt8>>, line: Int) throws(SyntaxError) {
+    static func checkUnsupported(_ s: ArraySlice<UInt8>, line: Int) throws(SyntaxError) {
         guard let f = s.first else { return }
         let what: String
         switch f {

@@ -6,7 +6,7 @@ struct YAMLParser {
     typealias Node = YAMLSubset.Node
     typealias SyntaxError = ConfigSyntaxError
 
-    let b: UnsafeBufferPointer<UInt8>
+    let b: [UInt8]
     /// Each line's bytes, without its line end (a CR before the LF is dropped too).
     let lines: [Range<Int>]
     /// The line being read (0-based).
@@ -19,7 +19,7 @@ struct YAMLParser {
         var range: Range<Int>
     }
 
-    init(_ b: UnsafeBufferPointer<UInt8>) {
+    init(_ b: [UInt8]) {
         self.b = b
         var lines: [Range<Int>] = []
         var start = 0
@@ -305,18 +305,11 @@ struct YAMLParser {
         for c in joined[end...] where c != space && c != tab {
             throw fail("unexpected text after a flow collection", row: r)
         }
-        let result = joined.withUnsafeBufferPointer { j -> Result<Node, SyntaxError> in
-            var reader = YAMLFlow(j, 0..<end, rows: rows)
-            do throws(SyntaxError) {
-                let node = try reader.flow(depth: depth)
-                reader.skipSpaces()
-                if reader.i < end { throw reader.fail("unexpected text after a flow collection") }
-                return .success(node)
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        var reader = YAMLFlow(joined, 0..<end, rows: rows)
+        let node = try reader.flow(depth: depth)
+        reader.skipSpaces()
+        if reader.i < end { throw reader.fail("unexpected text after a flow collection") }
+        return node
     }
 
     /// `|`, with an optional chomping indicator: the more-indented lines below.

@@ -89,16 +89,9 @@ public enum YAMLSubset {
 
     /// The document's root; nil for a file with no content (empty, or only comments).
     public static func compose(_ text: String) throws(SyntaxError) -> Node? {
-        var text = text
-        let result = text.withUTF8 { b -> Result<Node?, SyntaxError> in
-            if let e = ConfigSyntaxLimits.sizeError(b) { return .failure(e) }
-            var p = YAMLParser(b)
-            do throws(SyntaxError) {
-                return .success(try p.document())
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        let b = Array(text.utf8)
+        if let e = ConfigSyntaxLimits.sizeError(b) { throw e }
+        var p = YAMLParser(b)
+        return try p.document()
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
+import IOMMUDaemon
 
-// Unsafe pointers here: sockaddr_un is a C struct filled through a pointer; recv(2) takes a buffer.
+// Unsafe pointers here: recv(2) takes a buffer (the connect is UnixSocket.connect).
 
 /// The client side of the control socket, for `iommud status` (no NIO: one request, one reply).
 public enum ControlClient {
@@ -18,33 +19,14 @@ public enum ControlClient {
 
     /// GET `target` over the Unix socket at `path`; the body on success.
     public static func get(path: String, target: String, timeoutMs: Int32 = 10_000) -> Result<String, Failure> {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure(.protocolError("socket(): \(String(cString: strerror(errno)))")) }
+        let fd: Int32
+        switch UnixSocket.connect(path: path) {
+        case .success(let s): fd = s
+        case .failure(.pathTooLong): return .failure(.protocolError("socket path too long: \(path)"))
+        case .failure(.system(let e)) where e == EACCES || e == EPERM: return .failure(.permission(path))
+        case .failure(.system(let e)): return .failure(.notRunning(String(cString: strerror(e))))
+        }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            return .failure(.protocolError("socket path too long: \(path)"))
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if rc != 0 {
-            let e = errno
-            switch e {
-            case EACCES, EPERM:
-                return .failure(.permission(path))
-            default:
-                return .failure(.notRunning(String(cString: strerror(e))))
-            }
-        }
         var tv = timeval(tv_sec: Int(timeoutMs / 1000), tv_usec: Int(timeoutMs % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let request = "GET \(target) HTTP/1.0\r\nHost: iommud\r\n\r\n"

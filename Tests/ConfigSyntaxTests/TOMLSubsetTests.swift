@@ -92,7 +92,12 @@ struct TOMLSubsetTests {
             ("x = \"bell\u{7}\"\n", 1, "control character"),
             ("x = 012\n", 1, "not a TOML value"),
             // What iommud.toml never needs is refused, by name.
-            ("[[arr]]\n", 1, "arrays of tables"),
+            ("[[a.b]]\n", 1, "nested tables"),
+            ("[[arr]\n", 1, "must end with ']]'"),
+            ("[arr]\n[[arr]]\n", 2, "[arr] is a table (line 1), not an array of tables"),
+            ("[[arr]]\n[arr]\n", 2, "[[arr]] is an array of tables (line 1)"),
+            ("arr = 1\n[[arr]]\n", 2, "already a value"),
+            ("[[arr]]\nk = 1\nk = 2\n", 3, "'arr.k' is defined twice"),
             ("[a.b]\n", 1, "nested tables"),
             ("a.b = 1\n", 1, "dotted keys"),
             ("\"a\" = 1\n", 1, "quoted keys"),
@@ -109,6 +114,32 @@ struct TOMLSubsetTests {
     func errors(_ text: String, _ line: Int, _ message: String) {
         expectSyntaxError(Self.error(text), in: text, line: line, message: message)
     }
+
+    @Test("arrays of tables: [[name]] tables in the order written, each with its header's line")
+    func arrayOfTables() throws {
+        let t = try TOMLSubset.parse(
+            """
+            [[rule]]
+            name = "a"
+            device = ["0000:00:14.0"]
+
+            [http]
+            listen = []
+
+            [[rule]]   # a comment
+            name = "b"
+            [[ rule ]]
+            """)
+        #expect(t.keys == ["rule", "http"], "the array sits where its first header is")
+        #expect(t.line(of: "rule") == 1)
+        let rules = try #require(t["rule"]?.array)
+        #expect(rules.count == 3)
+        let first = try #require(rules[0].table)
+        #expect(first.headerLine == 1 && first["name"]?.string == "a" && first.line(of: "device") == 3)
+        #expect(rules[1].table?.headerLine == 8 && rules[1].table?["name"]?.string == "b")
+        #expect(rules[2].table?.headerLine == 10 && rules[2].table?.keys == [])
+        #expect(t["http"]?.table?.headerLine == 5)
+    }
 }
 
 /// The bounds: nesting, size, and time in proportion to the text.
@@ -122,6 +153,14 @@ struct TOMLBoundsTests {
         expectSyntaxError(TOMLSubsetTests.error(over), in: "33 deep", line: 1, message: "nested deeper than 32")
         let deep = "# a comment\na = " + String(repeating: "[", count: 100_000) + "\n"
         expectSyntaxError(TOMLSubsetTests.error(deep), in: "100 000 deep", line: 2, message: "nested deeper than 32")
+    }
+
+    @Test("at most 1024 tables in one array of tables; the 1025th header is the error's line")
+    func arrayTables() throws {
+        let ok = String(repeating: "[[r]]\nk = 1\n", count: ConfigSyntaxLimits.maxArrayTables)
+        #expect(try TOMLSubset.parse(ok)["r"]?.array?.count == 1024)
+        let over = ok + "[[r]]\n"
+        expectSyntaxError(TOMLSubsetTests.error(over), in: "1025 tables", line: 2049, message: "more than 1024 [[r]]")
     }
 
     @Test("a text over 1 MiB is refused on the line where it passes the limit")

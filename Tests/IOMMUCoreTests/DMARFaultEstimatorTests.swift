@@ -450,63 +450,53 @@ struct SplitMix: RandomNumberGenerator {
 
 /// Traces of real storms (Fixtures/estimate/README.md): kmsg records through the `Classifier`, the
 /// daemon's /proc/interrupts samples, checkpoint and restart; the estimate against the truth.
+/// A trace fed through the daemon's own path: `KmsgPipeline` (classifier, attribution, ledger —
+/// which feeds its estimator), a commit with the interrupt sample at each `@interrupts`, the
+/// checkpoint written and read back by `CheckpointCodec` at `@checkpoint` / `@restart`.
 struct EstimateTrace {
     var name: String
-    var estimator: DMARFaultEstimator
+    var pipeline: KmsgPipeline
     var truth: [String: UInt64] = [:]
     var expectExact: [String: Bool] = [:]
     var problems: [String] = []
 
-    /// What the daemon will feed the estimator, taken from the classifier's outputs and, for the
-    /// status line (for which the classifier emits nothing yet), from the record's text.
-    static func observations(_ out: [ClassifierOutput]) -> [DMARFaultEstimator.Observation] {
-        out.compactMap { o in
-            switch o {
-            case .fault(let f) where f.vendor == .intel && [.dmaRead, .dmaWrite, .interruptRemapping].contains(f.kind):
-                return .record(unit: f.unit, tsUsec: f.timestampUsec)
-            case .marker(.suppressed(source: "dmar_fault", _, let count), _):
-                return .suppressed(count: count, tsUsec: nil)
-            default:
-                return nil
-            }
-        }
-    }
+    var estimator: DMARFaultEstimator { pipeline.ledger.dmarEstimator }
 
-    static func statusLine(_ r: KmsgRecord) -> DMARFaultEstimator.Observation? {
-        guard r.isKernel, let range = r.text.firstRange(of: "DRHD: handling fault status reg ") else { return nil }
-        let hex = r.text[range.upperBound...].prefix { $0.isHexDigit }
-        return .statusLine(status: UInt32(hex, radix: 16), tsUsec: r.timestampUsec)
+    static func newPipeline(_ shape: DMARFaultEstimator.KernelShape, resume: CheckpointState? = nil) -> KmsgPipeline {
+        var ledger = resume?.ledger ?? FaultLedger()
+        if resume == nil { ledger.dmarEstimator = DMARFaultEstimator(shape: shape) }
+        return KmsgPipeline(
+            fromStartOfBoot: false, resume: resume.map { ($0.resumeSeq, $0.countedSeq) }, ledger: ledger)
     }
 
     init(file: String, shape: DMARFaultEstimator.KernelShape = .perCall) {
         name = file
-        estimator = DMARFaultEstimator(shape: shape)
+        pipeline = Self.newPipeline(shape)
         let lines = Fixtures.read(file).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var classifier = Classifier()
-        var checkpoint: (DMARFaultEstimator, Classifier, Int)?
+        var checkpoint: (text: String, index: Int)?
         var i = 0
         var replaying: Int? = nil  // after @restart: the index where replay stops (only records)
-        func feed(_ line: String) {
-            guard let r = KmsgRecordParser.parse(line + "\n") else {
+        // The traces keep only dmar_fault()'s records: renumbered 1, 2, 3… so the dropped rest of
+        // the ring is not a gap (a gap is a loss, which the estimator must count).
+        var seqOf: [Int: Int] = [:]
+        func feed(_ line: String, at index: Int) {
+            guard let semi = line.firstIndex(of: ";") else {
                 problems.append("not a record: \(line)")
                 return
             }
-            var out: [ClassifierOutput] = []
-            if classifier.wants(r) { classifier.classify(r, into: &out) }
-            // A suppressed count's timestamp is its record's (the classifier's marker has none).
-            for o in Self.observations(out) {
-                if case .suppressed(let n, nil) = o {
-                    estimator.observe(.suppressed(count: n, tsUsec: r.timestampUsec))
-                } else {
-                    estimator.observe(o)
-                }
+            let head = line[..<semi].split(separator: ",", omittingEmptySubsequences: false)
+            guard head.count >= 4 else {
+                problems.append("not a record: \(line)")
+                return
             }
-            if let st = Self.statusLine(r) { estimator.observe(st) }
+            let seq = seqOf[index] ?? (seqOf.count + 1)
+            seqOf[index] = seq
+            let raw = "\(head[0]),\(seq),\(head[2]),\(head[3])" + line[semi...] + "\n"
+            raw.withBytes { pipeline.read(record: $0) }
         }
-        func flush() {
-            var out: [ClassifierOutput] = []
-            classifier.flush(into: &out)
-            for o in Self.observations(out) { estimator.observe(o) }
+        func commit(_ sample: [InterruptObservation]? = nil) {
+            pipeline.idle()
+            _ = pipeline.commit(interrupts: sample)
         }
         while i < lines.count {
             let line = lines[i]
@@ -518,11 +508,13 @@ struct EstimateTrace {
                 if replaying != nil { continue }  // the killed daemon's samples are gone
                 switch f[0] {
                 case "@interrupts":
-                    flush()  // a batch ends where the daemon samples
-                    for kv in f.dropFirst() {
+                    // A batch ends where the daemon samples.
+                    let sample = f.dropFirst().map { kv -> InterruptObservation in
                         let p = kv.split(separator: "=")
-                        estimator.observe(.interrupts(unit: String(p[0]), total: UInt64(p[1])!))
+                        return InterruptObservation(
+                            irq: 40, unit: String(p[0]), vector: "fault", counts: ["CPU0": UInt64(p[1])!])
                     }
+                    commit(sample)
                 case "@truth":
                     for kv in f.dropFirst() {
                         let p = kv.split(separator: "=")
@@ -532,8 +524,12 @@ struct EstimateTrace {
                     // @expect dmar0 exact=true
                     expectExact[f[1]] = f.count > 2 && f[2] == "exact=true"
                 case "@checkpoint":
-                    flush()
-                    checkpoint = (estimator, classifier, i)
+                    commit()
+                    let pos = pipeline.checkpointPosition
+                    let state = CheckpointState(
+                        bootID: "trace", resumeSeq: pos.resumeSeq, countedSeq: pos.countedSeq, writtenUsec: 0,
+                        ledger: pipeline.ledger, lifetime: LifetimeTotals())
+                    checkpoint = (CheckpointCodec.encode(state), i)
                 case "@restart":
                     // The daemon comes back with the checkpoint's state and reads every record
                     // after it again: rewind to the checkpoint, replay records up to here.
@@ -541,17 +537,22 @@ struct EstimateTrace {
                         problems.append("@restart without @checkpoint")
                         continue
                     }
-                    (estimator, classifier) = (c.0, c.1)
+                    do {
+                        let state = try CheckpointCodec.decode(c.text)
+                        pipeline = Self.newPipeline(shape, resume: state)
+                    } catch {
+                        problems.append("checkpoint: \(error)")
+                    }
                     replaying = i
-                    i = c.2
+                    i = c.index
                 default:
                     problems.append("unknown directive \(line)")
                 }
                 continue
             }
-            feed(line)
+            feed(line, at: i)
         }
-        flush()
+        commit()
     }
 }
 

@@ -60,6 +60,37 @@ struct ExactlyOnceTests {
         #expect(second.ledger.records == 4)
     }
 
+    @Test("a commit before the replay rebuilt the group keeps the group's start (a second crash must not skip it)")
+    func commitDuringReplay() {
+        // A checkpoint taken with an AMD split header (seq 11) pending: resume 10, counted 12.
+        var first = KmsgPipeline()
+        Self.read(
+            &first, ["3,10,100,-;\(Self.intel)", "3,11,110,-;AMD-Vi: Event logged [", "6,12,120,-;usb 1-1: noise"])
+        _ = first.commit()
+        let pos = first.checkpointPosition
+        #expect(pos.resumeSeq == 10 && pos.countedSeq == 12)
+        // The next run commits before it has read anything (and then after the first record,
+        // still short of the header): its checkpoint must still resume before the header.
+        var second = KmsgPipeline(resume: (pos.resumeSeq, pos.countedSeq), ledger: first.ledger)
+        _ = second.commit()
+        #expect(second.checkpointPosition.resumeSeq == 10)
+        Self.read(&second, ["3,10,100,-;\(Self.intel)"])
+        _ = second.commit()
+        #expect(second.checkpointPosition.resumeSeq == 10)
+        // A third run from that checkpoint still completes the group: the fault is counted once.
+        let again = second.checkpointPosition
+        var third = KmsgPipeline(resume: (again.resumeSeq, again.countedSeq), ledger: second.ledger)
+        Self.read(
+            &third,
+            [
+                "3,10,100,-;\(Self.intel)", "3,11,110,-;AMD-Vi: Event logged [", "6,12,120,-;usb 1-1: noise",
+                "4,13,130,-;IO_PAGE_FAULT device=10:01.1 domain=0x0012 address=0x00000000ff6101b0 flags=0x0070]",
+            ])
+        third.idle()
+        _ = third.commit()
+        #expect(third.ledger.totalFaults == 2)
+    }
+
     @Test("a loaded checkpoint's pending group stands until it is rebuilt")
     func atStart() {
         #expect(CountedPosition(resumeSeq: 11, countedSeq: 12).resumeSeq == 11)

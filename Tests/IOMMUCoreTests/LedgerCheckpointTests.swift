@@ -1,4 +1,4 @@
-import IOMMUCore
+@testable import IOMMUCore
 import Testing
 
 @Suite("Ledger and checkpoint codec")
@@ -106,8 +106,47 @@ struct LedgerCheckpointTests {
         #expect(back.countedSeq == 14)
         #expect(back.journaledSeq == 12)
         #expect(back.lifetime == t)
+        #expect(back.ledger.dmarEstimator == s.ledger.dmarEstimator)
+        #expect(!back.ledger.dmarEstimator.isEmpty)
         // Encoding is deterministic: the same state gives the same bytes.
         #expect(CheckpointCodec.encode(back) == text)
+    }
+
+    @Test("a checkpoint from before the estimator: with Intel faults counted, the estimate says it began late")
+    func estimatorMissing() throws {
+        let s = CheckpointState(
+            bootID: "b", resumeSeq: 9, countedSeq: 14, writtenUsec: 1, ledger: Self.sampleLedger(),
+            lifetime: LifetimeTotals())
+        let old = CheckpointCodec.encode(s).split(separator: "\n").filter { !$0.hasPrefix("dmar_") }
+        // Re-seal the body without the estimator's lines, as an older iommud wrote it.
+        let body = old.dropLast().joined(separator: "\n") + "\n"
+        let text = body + "end\t\(old.count - 1)\t\(hex(CheckpointCodec.fnv1a(body), width: 16))\n"
+        let back = try CheckpointCodec.decode(text)
+        #expect(back.ledger.dmarEstimator.startedLate)
+        let e = back.ledger.dmarEstimator.total()
+        #expect(!e.exact && e.upper == nil)
+        #expect(e.condition.contains("older iommud"))
+        // Nothing Intel counted: nothing missed.
+        let empty = CheckpointState(
+            bootID: "b", resumeSeq: 1, countedSeq: 1, writtenUsec: 1, ledger: FaultLedger(), lifetime: LifetimeTotals())
+        let lines = CheckpointCodec.encode(empty).split(separator: "\n").filter { !$0.hasPrefix("dmar_") }
+        let b2 = lines.dropLast().joined(separator: "\n") + "\n"
+        let t2 = b2 + "end\t\(lines.count - 1)\t\(hex(CheckpointCodec.fnv1a(b2), width: 16))\n"
+        #expect(try !CheckpointCodec.decode(t2).ledger.dmarEstimator.startedLate)
+    }
+
+    @Test("a bad estimator field is a corrupt checkpoint, an unknown one is skipped")
+    func estimatorFields() throws {
+        var e = DMARFaultEstimator()
+        #expect(EstimatorCodec.decode(["dmar_estimator", "status=12", "future_field=7"], into: &e) == nil)
+        #expect(e.printedStatus == 12)
+        #expect(EstimatorCodec.decode(["dmar_estimator", "status=-1"], into: &e) != nil)
+        #expect(EstimatorCodec.decode(["dmar_estimator", "shape=sideways"], into: &e) != nil)
+        #expect(EstimatorCodec.decode(["dmar_window", "uncertain=2"], into: &e) != nil)
+        for k in 0..<(DMARFaultEstimator.unitLimit + 10) {
+            #expect(EstimatorCodec.decode(["dmar_unit", "dmar\(k)", "records=1"], into: &e) == nil)
+        }
+        #expect(e.units.count == DMARFaultEstimator.unitLimit)
     }
 
     @Test("a truncated or corrupted checkpoint is refused, never half-loaded")

@@ -164,6 +164,7 @@ struct HTTPHandlerTests {
         "malformed Authorization headers are refused",
         arguments: [
             "", "Basic", "Bearer YWxpY2U6czNjcmV0", "Basic YWxpY2Uk", "Basic ===", "Basic YW=xp", "Basic @@@@",
+            "Basic /3VzZXI6cGFzcw==",  // a user name that is not UTF-8
         ])
     func parseBasicRefuses(_ header: String) {
         #expect(BasicCredentials.parseBasic(header) == nil)

@@ -35,7 +35,7 @@ struct CLITests {
             // Out of range: these used to pass check-config and then trap in `run` (SIGILL).
             ("[storm]\nwindow = \"250000000d\"\n", 2, "'storm.window' must be from 1s to 1d"),
             ("[topology]\nrescan_interval = \"110000d\"\n", 2, "'topology.rescan_interval' must be from 10s to 1d"),
-            ("[storm]\nthreshold = 9223372036854775807\n", 2, "'storm.threshold' must be from 1 to 1000000"),
+            ("[storm]\nthreshold = 9223372036854775807\n", 2, "'storm.threshold' must be from 1 to 10000"),
             ("[actions]\nmax_concurrent = 0\n", 2, "'actions.max_concurrent' must be from 1 to 64"),
             // Nested 100 000 deep: check-config used to overflow the stack.
             ("x = " + String(repeating: "[", count: 100_000) + "\n", 1, "nested deeper than 32 levels"),

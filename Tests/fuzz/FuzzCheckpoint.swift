@@ -11,11 +11,13 @@ public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = state.ledger.totalFaults
     _ = state.ledger.unitFaults()
     _ = StatusReport(ledger: state.ledger, topology: Topology(), daemon: nil).json()
+    _ = StatusReport(ledger: state.ledger, topology: Topology(), daemon: nil).text()
     let again = CheckpointCodec.encode(state)
     guard let back = try? CheckpointCodec.decode(again) else {
         preconditionFailure("a checkpoint the codec wrote does not read back")
     }
     precondition(back.ledger.totalFaults == state.ledger.totalFaults)
+    precondition(back.ledger.expected.totalFaults == state.ledger.expected.totalFaults)
     precondition(CheckpointCodec.encode(back) == again, "encode(decode(encode(s))) != encode(s)")
     return 0
 }

@@ -5,7 +5,8 @@
 //
 // Invariants: a syntax error or a problem names a line of the text; an accepted file has
 // every value within its documented range, reads back the same from what check-config
-// prints, and converts without trapping the way the daemon converts it.
+// prints, and converts without trapping the way the daemon converts it; its [[expected]]
+// rules are within their bounds and match faults without trapping.
 
 import ConfigSyntax
 @testable import IOMMUConfig
@@ -89,4 +90,33 @@ func check(_ c: Configuration) {
     _ = actions.take(now: 0)
     for a in c.listen { precondition((1...65535).contains(a.port) && !a.host.isEmpty) }
     for argv in [c.onFault, c.onStorm] { precondition(argv.first.map { $0.hasPrefix("/") } ?? true) }
+    checkExpected(c.expectedRules)
+}
+
+/// [[expected]]: at most 256 rules of unique, valid names, each with a criterion and at most 64
+/// values a list; matching faults at the ends of every range never traps, and the ledger counts
+/// what they match (ExpectedRule, ExpectedLedger).
+func checkExpected(_ rules: ExpectedRules) {
+    precondition(rules.rules.count <= ExpectedRules.maxRules)
+    precondition(Set(rules.names).count == rules.names.count)
+    for r in rules.rules {
+        precondition(ExpectedRules.isValidName(r.name) && r.hasCriteria)
+        for n in [r.devices.count, r.pciIDs.count, r.drivers.count, r.vendors.count, r.kinds.count, r.reasons.count] {
+            precondition(n <= ExpectedRules.maxValues)
+        }
+        if let w = r.bootWindowUsec { precondition(w.upperBound <= 365 * 86_400 * 1_000_000) }
+    }
+    var pipeline = KmsgPipeline()
+    pipeline.setExpectedRules(rules)
+    var t = Topology()
+    t.scanned = true
+    let dev = PCIAddress(bus: 0, device: 0x14, function: 0)
+    t.devices[dev] = Topology.Device(address: dev, vendorID: "0x8086", deviceID: "0xa36d", driver: "xhci_hcd")
+    for (address, ts) in [(UInt64(0), UInt64(0)), (.max, .max), (0x8d00_0000, 120_000_000)] {
+        let f = Fault(
+            vendor: .intel, kind: .dmaRead, recoverable: false, device: dev, reason: 6,
+            reasonText: "PTE Read access is not set", address: address, timestampUsec: ts, text: "")
+        _ = rules.firstMatch(f, topology: t)
+    }
+    precondition(pipeline.ledger.expected.tallies.map(\.rule) == rules.names)
 }

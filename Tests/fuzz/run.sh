@@ -91,7 +91,7 @@ mapfile -t syntax_sources < <(find "$root/Sources/ConfigSyntax" -name '*.swift' 
 # The config layer: everything in Config/ but the swift-log bridge and the file reading, and the
 # web config's schema and loader. None of it needs more than ConfigSyntax.
 config_sources=(
-  "$root"/Sources/IOMMUDaemon/Config/{ConfigLoader,Configuration,Duration+Parsing,ListenAddress}.swift
+  "$root"/Sources/IOMMUDaemon/Config/{ConfigLoader,Configuration,Duration+Parsing,ExpectedRulesConfig,ListenAddress}.swift
   "$root"/Sources/IOMMUDaemon/Web/{WebConfig,WebConfigParser,BasicCredentials}.swift
 )
 

@@ -6,7 +6,8 @@
 #   classifier  each fixture's records as one stream, and runs of 8 consecutive records
 #   replay      the classifier streams, and the pasted logs of Fixtures/replay/
 #   interrupts  the /proc/interrupts samples of Fixtures/interrupts/
-#   toml        config/iommud.toml, each of its sections, the test configs, edge values
+#   toml        config/iommud.toml, each of its sections, its [[expected]] example uncommented,
+#               the test configs, edge values
 #   yaml        config/web-config.example.yml, each of its sections, exporter-toolkit's sample
 #   duration    the durations of the config files and tests
 #   timespec    the --since/--until forms of the tests
@@ -64,7 +65,11 @@ tmp=$(mktemp -d)
 awk -v dir="$tmp" '/^\[/ { n++ } n { print > (dir "/s" n) }' "$root/config/iommud.toml"
 for x in "$tmp"/s*; do put "$work/toml" < "$x"; done
 rm -rf "$tmp"
+sed -n '/^#\[\[expected\]\]/,$p' "$root/config/iommud.toml" | sed 's/^#//' | put "$work/toml"
+put "$work/toml" < "$root/Tests/IOMMUDaemonTests/Fixtures/platforms/intel-server/expected.toml"
 while IFS= read -r line; do printf '%b' "$line" | put "$work/toml"; done <<'TOML'
+[[expected]]\nname = "all"\ndevice = ["0000:00:14.0", "81:00.1", "ff8f0000.vop"]\npci_id = ["8086:a36d"]\ndriver = "xhci_hcd"\nvendor = ["intel", "amd"]\nkind = "dma-read"\nreason = ["0x06", "PTE Read access is not set"]\naddress = ["0x0", "0xffffffffffffffff"]\nboot_window = ["0", "365d"]\n[[expected]]\nname = "b"\naddress = "0x1000"\n
+[[expected]]\nname = "x"\n[expected]\n[[expected]]\nname = "x"\nkind = []\nboot_window = ["2m", "1m"]\n
 [storm]\nthreshold = 1\nwindow = "1s"\nsummary_interval = "1s"\njournal_max_per_second = 1\n
 [storm]\nthreshold = 1_000_000\nwindow = "1d"\nsummary_interval = "1d"\njournal_max_per_second = 10000\n
 [state]\ncheckpoint_interval = "10ms"\n[topology]\nrescan_interval = "1d"\nzero_init_devices = true\n

@@ -8,9 +8,11 @@
 # prometheus package (installed when missing). Everything listens on 127.0.0.1;
 # all files go to a temp dir; every process it starts is stopped on exit.
 #
-# It writes exactly two records to the (shared) kernel log, at level 6 and one
-# open() per record: a DMAR fault for a PCI address unique to this run, and a
-# "dmar_fault: N callbacks suppressed" line. It never assumes the log is empty:
+# It writes exactly three records to the (shared) kernel log, at level 6 and one
+# open() per record: a DMAR fault for a PCI address unique to this run, a
+# "dmar_fault: N callbacks suppressed" line, and a DMAR fault of another function
+# on the same bus that an [[expected]] rule of the test config names (counted in
+# iommu_expected_faults_total, paging no one). It never assumes the log is empty:
 # counts are compared before and after.
 #
 # Environment:
@@ -253,13 +255,15 @@ kmsg_now=$(helper kmsg-text)
 BUS=""
 for _ in $(seq 1 50); do
     b=$(printf %02x $((RANDOM % 200 + 50)))
-    if ! grep -qi "\[$b:1f\.3\]\|0000:$b:1f\.3" <<<"$kmsg_now" && [ ! -e "/sys/bus/pci/devices/0000:$b:1f.3" ]; then
+    if ! grep -qi "\[$b:1[ef]\.[03]\]\|0000:$b:1[ef]\.[03]" <<<"$kmsg_now" && [ ! -e "/sys/bus/pci/devices/0000:$b:1f.3" ]; then
         BUS=$b
         break
     fi
 done
 if [ -z "$BUS" ]; then fail "no unused PCI bus number found for the test device"; exit 1; fi
 DEVICE="0000:$BUS:1f.3"
+EXPECTED_DEVICE="0000:$BUS:1e.0"
+EXPECTED_RULE="scrape-test-$BUS"
 SUPPRESSED=$((RANDOM % 40 + 2))
 echo "test device $DEVICE, temp dir $TMP"
 
@@ -288,6 +292,11 @@ mkdir -p "$TMP/state"
     echo
     echo "[state]"
     echo "directory = \"$TMP/state\""
+    echo
+    echo "[[expected]]"
+    echo "name = \"$EXPECTED_RULE\""
+    echo "device = \"$EXPECTED_DEVICE\""
+    echo "kind = \"dma-read\""
     echo
     echo "[journal]"
     echo "enabled = false"
@@ -408,6 +417,9 @@ echo "+ printf '<14>%s\\n' '$FAULT_LINE' > /dev/kmsg"
 printf '<14>%s\n' "$FAULT_LINE" > /dev/kmsg
 echo "+ printf '<14>%s\\n' '$SUPP_LINE' > /dev/kmsg"
 printf '<14>%s\n' "$SUPP_LINE" > /dev/kmsg
+EXPECTED_LINE="DMAR: [DMA Read NO_PASID] Request device [$BUS:1e.0] fault addr 0x8d000000 [fault reason 0x06] PTE Read access is not set"
+echo "+ printf '<14>%s\\n' '$EXPECTED_LINE' > /dev/kmsg"
+printf '<14>%s\n' "$EXPECTED_LINE" > /dev/kmsg
 
 # ------------------------------------------------------------ checks
 want=$(printf '{"job":"iommud","device":"%s","vendor":"intel","kind":"dma-write","reason":"0x05","recoverable":"false"}' "$DEVICE")
@@ -457,6 +469,30 @@ if [ "$FAKE_TOPOLOGY" = 1 ]; then
     else
         fail "iommu_unit_faults_total{unit=\"dmar0\",recoverable=\"false\"} is not 1"
     fi
+fi
+
+# the [[expected]] rule's fault: counted apart, named by no paging alert
+want=$(printf '{"job":"iommud","rule":"%s","device":"%s","kind":"dma-read","reason":"0x06"}' "$EXPECTED_RULE" "$EXPECTED_DEVICE")
+if helper wait-series "$PROM_URL" 'iommu_expected_faults_total' "$want" 1 "$ALERT_TIMEOUT"; then
+    pass "iommu_expected_faults_total has the fault of rule $EXPECTED_RULE ($EXPECTED_DEVICE), value 1"
+else
+    fail "iommu_expected_faults_total lacks the fault of rule $EXPECTED_RULE"
+fi
+if helper wait-series "$PROM_URL" 'iommud_expected_rule_matches_total' "{\"rule\":\"$EXPECTED_RULE\"}" 1 "$ALERT_TIMEOUT"; then
+    pass "iommud_expected_rule_matches_total{rule=\"$EXPECTED_RULE\"} is 1"
+else
+    fail "iommud_expected_rule_matches_total{rule=\"$EXPECTED_RULE\"} is not 1"
+fi
+if [ "$(helper value "$PROM_URL" "count(iommu_faults_total{device=\"$EXPECTED_DEVICE\"}) or vector(0)")" != "0.0" ]; then
+    fail "iommu_faults_total counts $EXPECTED_DEVICE, whose fault the rule expects"
+else
+    pass "iommu_faults_total leaves out $EXPECTED_DEVICE (an expected fault)"
+fi
+alerts_json=$(helper get "$PROM_URL/api/v1/alerts")
+if python3 -c 'import json,sys; sys.exit(any(sys.argv[1] in json.dumps(a) for a in json.loads(sys.stdin.read())["data"]["alerts"] if a["labels"]["severity"] != "info"))' "$EXPECTED_DEVICE" <<<"$alerts_json"; then
+    pass "no paging alert names $EXPECTED_DEVICE"
+else
+    fail "a paging alert names $EXPECTED_DEVICE, whose fault an [[expected]] rule matched"
 fi
 
 # quiet alerts: nothing here should make these fire

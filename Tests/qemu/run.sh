@@ -6,16 +6,16 @@
 #
 #   Tests/qemu/run.sh IOMMUD_BINARY [scenario ...]     (root, Debian 12 x86_64)
 #
-# Scenarios: default ratelimit scalable passthrough overrun restart virtio smmuv3 (all by default);
-# by name only: storm-flush storm-noflush storm-200 storm-mixed storm-restart (the fault-count
-# estimate through dmar_fault()'s ratelimit, which the daemon does not report yet).
+# Scenarios (all by default): default ratelimit scalable passthrough overrun restart virtio smmuv3, and
+# storm-flush storm-noflush storm-200 storm-mixed storm-restart (the Intel fault estimate through
+# dmar_fault()'s ratelimit against the DMAs the guest made).
 # Work dir ${IOMMUD_QEMU_WORK:-/var/tmp/iommud-qemu}: downloads are cached there by package
 # version; this run's results are in $WORK/out/<scenario>/.  See Tests/qemu/README.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL_SCENARIOS="default ratelimit scalable passthrough overrun restart virtio smmuv3"
 STORM_SCENARIOS="storm-flush storm-noflush storm-200 storm-mixed storm-restart"
+ALL_SCENARIOS="default ratelimit scalable passthrough overrun restart virtio smmuv3 $STORM_SCENARIOS"
 WORK=${IOMMUD_QEMU_WORK:-/var/tmp/iommud-qemu}
 BOOT_TIMEOUT=${IOMMUD_QEMU_TIMEOUT:-300}        # seconds per boot (TCG, 2 cores, maybe busy)
 EXTRA_APPEND=${IOMMUD_QEMU_APPEND:-}             # extra guest kernel arguments (debugging)

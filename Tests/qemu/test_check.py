@@ -255,8 +255,9 @@ STORM = os.path.join(HERE, "fixtures", "storm")
 
 @unittest.skipUnless(os.path.isdir(STORM), "no fixtures/storm")
 class Storms(unittest.TestCase):
-    """A real storm-noflush stream (the real daemon, which does not report the estimate yet):
-    its estimator trace, and the estimate verdicts with an estimate written into it."""
+    """A real storm-noflush stream from before the daemon reported the estimate: its estimator
+    trace, and the estimate verdicts with an estimate written into it; and a stream of the daemon
+    that reports it (storm-noflush-live), which passes as captured."""
     D = os.path.join(STORM, "storm-noflush")
 
     def test_estimate_trace(self):
@@ -274,6 +275,11 @@ class Storms(unittest.TestCase):
         # a sample sits after the last record the daemon had read when it took it
         i = lines.index("@interrupts dmar0=20")
         self.assertTrue(lines[i - 1].startswith("3,388,"))
+
+    def test_live_daemon_stream(self):
+        ok, out = run_check("storm-noflush", os.path.join(STORM, "storm-noflush-live"))
+        self.assertTrue(ok, out)
+        self.assertIn("iommu_unit_faults_estimate", out)
 
     def with_estimate(self, est, series):
         d = tempfile.mkdtemp()

@@ -22,4 +22,7 @@ int clinux_klog_buffer_size(void);
 /// threads it creates later). The container image's file capability is cap_syslog=p: call once,
 /// first thing in main. 0 on success or nothing to do, -1 on error (errno set).
 int clinux_raise_permitted_capabilities(void);
+/// Points the Swift runtime's global-enqueue hook at `iommud_enqueue_global_job` (GlobalExecutor.swift).
+/// 0 on success, -1 when another hook is set.
+int clinux_install_enqueue_global_hook(void);
 #endif

@@ -42,6 +42,8 @@ public struct CheckpointDecodeError: Error, Sendable, Equatable, CustomStringCon
 /// The checkpoint's text format. Line-oriented, tab-separated, `%`-escaped fields, ending in a
 /// line count and FNV-1a hash so a truncated or corrupt file is recognised (and moved aside,
 /// never half-loaded). Version 1 (the first release's format: faults and seq only) is migrated.
+/// Lines added within version 2 (`expected`, `expected_last`: the expected-fault rules' counts)
+/// are absent from older files, which load as before, and skipped by an iommud that predates them.
 public enum CheckpointCodec {
     public static let magic = "iommud-checkpoint"
 
@@ -87,7 +89,18 @@ public enum CheckpointCodec {
             guard let f = d.lastFault else { continue }
             add("device_last", esc(d.device), opt(d.lastFaultRealtimeUsec), esc(f.jsonLine()))
         }
+        for t in l.expected.tallies {
+            for (k, v) in t.series.sorted(by: { $0.key < $1.key }) {
+                add(
+                    "expected", esc(t.rule), esc(k.unit), esc(k.device), k.vendor.rawValue, esc(k.kind.rawValue),
+                    k.reason.isEmpty ? "-" : esc(k.reason), k.recoverable ? "1" : "0", String(v))
+            }
+            if let f = t.lastMatch {
+                add("expected_last", esc(t.rule), opt(t.lastMatchRealtimeUsec), esc(f.jsonLine()))
+            }
+        }
         for item in l.inventory { add("inventory", esc(InventoryCodec.encode(item))) }
+        for fields in EstimatorCodec.encode(l.dmarEstimator) { lines.append(fields.map(esc).joined(separator: "\t")) }
         let t = s.lifetime
         add(
             "lifetime", String(t.previousBoots), String(t.faults), String(t.recoverable), String(t.nonRecoverable),
@@ -135,6 +148,8 @@ public enum CheckpointCodec {
         var l = FaultLedger()
         var t = LifetimeTotals()
         var lasts: [String: (Fault, Int64?)] = [:]
+        var expectedLasts: [(rule: String, fault: Fault, usec: Int64?)] = []
+        var sawEstimator = false
         for (i, line) in bodyLines.enumerated().dropFirst() {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             let n = i + 1
@@ -152,6 +167,13 @@ public enum CheckpointCodec {
                 guard f.count == c else {
                     throw CheckpointDecodeError(line: n, message: "'\(f[0])' needs \(c - 1) fields, has \(f.count - 1)")
                 }
+            }
+            func ruleName(_ s: String) throws(CheckpointDecodeError) -> String {
+                let name = unesc(s)
+                guard ExpectedRules.isValidName(name) else {
+                    throw CheckpointDecodeError(line: n, message: "bad rule name '\(s)'")
+                }
+                return name
             }
             func vendor(_ s: String) throws(CheckpointDecodeError) -> Vendor {
                 guard let v = Vendor(validating: s) else {
@@ -213,6 +235,25 @@ public enum CheckpointCodec {
                     throw CheckpointDecodeError(line: n, message: "bad fault record")
                 }
                 lasts[unesc(f[1])] = (fault, try oi(f[2]))
+            case "expected":
+                try need(9)
+                let rule = try ruleName(f[1])
+                let key = FaultCounterKey(
+                    unit: unesc(f[2]), device: unesc(f[3]), vendor: try vendor(f[4]),
+                    kind: FaultKind(rawValue: unesc(f[5])), reason: f[6] == "-" ? "" : unesc(f[6]),
+                    recoverable: f[7] == "1")
+                l.expected.addFaults(rule: rule, key: key, count: try u(f[8]))
+            case "expected_last":
+                try need(4)
+                guard let fault = Fault(json: unesc(f[3])) else {
+                    throw CheckpointDecodeError(line: n, message: "bad fault record")
+                }
+                expectedLasts.append((try ruleName(f[1]), fault, try oi(f[2])))
+            case "dmar_estimator", "dmar_window", "dmar_unit":
+                sawEstimator = true
+                if let problem = EstimatorCodec.decode(f.map(unesc), into: &l.dmarEstimator) {
+                    throw CheckpointDecodeError(line: n, message: problem)
+                }
             case "inventory":
                 try need(2)
                 if let item = InventoryCodec.decode(unesc(f[1])) { l.inventory.append(item) }
@@ -232,6 +273,8 @@ public enum CheckpointCodec {
         }
         guard let bootID else { throw CheckpointDecodeError(line: nil, message: "no boot_id") }
         l.restoreLastFaults(lasts)
+        for x in expectedLasts { l.expected.restoreLastMatch(rule: x.rule, fault: x.fault, realtimeUsec: x.usec) }
+        if !sawEstimator { l.noteEstimatorMissing() }
         return CheckpointState(
             bootID: bootID, resumeSeq: resume, countedSeq: counted, writtenUsec: written, ledger: l, lifetime: t,
             journaledSeq: journaled)
@@ -264,6 +307,7 @@ public enum CheckpointCodec {
         }
         guard let bootID else { throw CheckpointDecodeError(line: nil, message: "no boot_id") }
         l.lastSeq = seq
+        l.noteEstimatorMissing()
         var s = CheckpointState(
             bootID: bootID, resumeSeq: seq, countedSeq: seq, writtenUsec: 0, ledger: l, lifetime: LifetimeTotals())
         s.version = 1

@@ -32,6 +32,8 @@ public enum JournalEntries {
     public enum Priority {
         public static let nonRecoverable = 3
         public static let recoverable = 5
+        /// A fault an `[[expected]]` rule matched (info: it pages no one).
+        public static let expected = 6
         public static let storm = 2
         public static let stormEnds = 5
         public static let recordsLost = 4
@@ -58,18 +60,27 @@ public enum JournalEntries {
     // MARK: - Faults
 
     /// The entry for one fault. `realtimeOffsetUsec` (realtime − monotonic, now) turns the kmsg
-    /// timestamp into the fault's wall time — never the time it was read.
+    /// timestamp into the fault's wall time — never the time it was read. A fault an
+    /// `[[expected]]` rule matched is PRIORITY 6 and names the rule in IOMMUD_EXPECTED_RULE.
     public static func fault(_ f: Fault, device: DeviceInfo, realtimeOffsetUsec: Int64?)
         -> [JournalField]
     {
+        var message = sentence(f, device: device)
+        let priority: Int
+        if let rule = f.expectedRule {
+            message += " (expected: rule \(rule) in iommud.toml)"
+            priority = Priority.expected
+        } else {
+            priority = f.recoverable ? Priority.recoverable : Priority.nonRecoverable
+        }
         var out: [JournalField] = [
-            JournalField("MESSAGE", sentence(f, device: device)),
+            JournalField("MESSAGE", message),
             JournalField("MESSAGE_ID", MessageID.fault),
-            JournalField(
-                "PRIORITY", String(f.recoverable ? Priority.recoverable : Priority.nonRecoverable)),
+            JournalField("PRIORITY", String(priority)),
             JournalField("SYSLOG_IDENTIFIER", "iommud"),
         ]
         out += faultFields(f, device: device, realtimeOffsetUsec: realtimeOffsetUsec)
+        if let rule = f.expectedRule { out.append(JournalField("IOMMUD_EXPECTED_RULE", rule)) }
         return out
     }
 
@@ -371,6 +382,7 @@ extension JournalEntries {
         f.detail = d["IOMMU_DETAIL"]
         f.seq = d["KMSG_SEQ"].flatMap { UInt64($0) }
         f.timestampUsec = d["KMSG_TS_USEC"].flatMap { UInt64($0) }
+        f.expectedRule = d["IOMMUD_EXPECTED_RULE"].flatMap { ExpectedRules.isValidName($0) ? $0 : nil }
         return f
     }
 }

@@ -25,6 +25,10 @@ public struct FaultLedger: Sendable, Equatable {
     public internal(set) var unparsed: [String: UInt64] = [:]
     public internal(set) var recentUnparsed: [UnparsedLine] = []
     public internal(set) var inventory: [InventoryItem] = []
+    /// Faults that matched an `[[expected]]` rule: counted there, by rule, never in the series
+    /// above (so `iommu_faults_total`, `iommu_unit_faults_total` and the alerts on them leave
+    /// them out).
+    public internal(set) var expected = ExpectedLedger()
 
     /// kmsg accounting (ARCHITECTURE.md "Counting honestly": lost = never seen by the daemon).
     public internal(set) var records: UInt64 = 0
@@ -39,6 +43,10 @@ public struct FaultLedger: Sendable, Equatable {
 
     /// Fault interrupts per (unit, vector), summed over CPUs from per-(irq, CPU) maxima.
     public internal(set) var interrupts: InterruptLedger = InterruptLedger()
+
+    /// Intel fault records behind `dmar_fault()`'s ratelimit (Estimator/), fed from what is
+    /// counted here, so it sees every record exactly once and is checkpointed with the counters.
+    public var dmarEstimator = DMARFaultEstimator()
 
     public static let recentUnparsedLimit = 10
     public static let lossHistoryLimit = 32
@@ -59,11 +67,21 @@ public struct FaultLedger: Sendable, Equatable {
         switch output {
         case .fault(let f):
             recordFault(f, realtimeOffsetUsec: realtimeOffsetUsec)
-        case .marker(let m, _):
+            if f.vendor == .intel, IntelVTd.ratelimitedKinds.contains(f.kind) {
+                // `unknown` and `ambiguous` name no unit: records of no unit, to the estimator.
+                let unit = f.unit.flatMap { $0 == unknownLabel || $0 == Topology.ambiguousUnit ? nil : $0 }
+                dmarEstimator.observe(.record(unit: unit, tsUsec: f.timestampUsec))
+            }
+        case .marker(let m, _, let ts):
             switch m {
             case .suppressed(let source, let vendor, let count):
                 suppressed.add(count, to: source)
                 if let vendor { suppressedVendor[source] = vendor }
+                if source == IntelVTd.faultHandlerFunction {
+                    dmarEstimator.observe(.suppressed(count: count, tsUsec: ts))
+                }
+            case .faultStatus(let vendor, let status):
+                if vendor == .intel { dmarEstimator.observe(.statusLine(status: status, tsUsec: ts)) }
             case .overflow(let vendor, let unit, let log):
                 overflows.add(1, to: OverflowKey(vendor: vendor, unit: unit ?? unknownLabel, log: log))
             case .unitError(let vendor, let unit, let what):
@@ -81,6 +99,10 @@ public struct FaultLedger: Sendable, Equatable {
     }
 
     mutating func recordFault(_ f: Fault, realtimeOffsetUsec: Int64?) {
+        if let rule = f.expectedRule {
+            expected.count(f, rule: rule, realtimeOffsetUsec: realtimeOffsetUsec)
+            return
+        }
         guard let device = f.deviceLabel else {
             devicelessFaults.add(1, to: FaultCounterKey(f))
             return
@@ -126,9 +148,20 @@ public struct FaultLedger: Sendable, Equatable {
     public mutating func recordLoss(_ loss: LossRange) {
         guard loss.count > 0 else { return }
         lostRecords = lostRecords.saturatingAdd(loss.count)
+        dmarEstimator.observe(.lost(records: loss.count))
         if let last = losses.last, last.beforeSeq == loss.beforeSeq, last.afterSeq == loss.afterSeq { return }
         losses.append(loss)
         if losses.count > Self.lossHistoryLimit { losses.removeFirst(losses.count - Self.lossHistoryLimit) }
+    }
+
+    /// A checkpoint without the estimator's state (written before it existed): if Intel fault
+    /// lines or fault interrupts were counted already, the estimator missed them.
+    mutating func noteEstimatorMissing() {
+        let intelFaults = faults.contains { $0.key.vendor == .intel && IntelVTd.ratelimitedKinds.contains($0.key.kind) }
+        let intelInterrupts = interrupts.totals.contains { IntelVTd.isFaultVector($0.key) && $0.value > 0 }
+        if intelFaults || (suppressed[IntelVTd.faultHandlerFunction] ?? 0) > 0 || intelInterrupts {
+            dmarEstimator.markStartedLate()
+        }
     }
 
     public mutating func recordOverrun() { overruns = overruns.saturatingAdd(1) }
@@ -140,6 +173,9 @@ public struct FaultLedger: Sendable, Equatable {
 
     public mutating func recordInterrupts(_ sample: [InterruptObservation]) {
         interrupts.fold(sample)
+        for (key, total) in interrupts.totals where IntelVTd.isFaultVector(key) {
+            dmarEstimator.observe(.interrupts(unit: key.unit, total: total))
+        }
     }
 
     /// Gives the devices their last faults back (a checkpoint stores them beside the counters,

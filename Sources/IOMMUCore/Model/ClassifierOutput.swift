@@ -8,6 +8,10 @@ public enum Marker: Sendable, Hashable {
     /// A unit-level error that is neither a device fault nor an overflow (GERROR, Service
     /// Failure Mode, MSI/queue write aborts, Completion-Wait timeout, CMDQ errors).
     case unitError(vendor: Vendor, unit: String?, what: String)
+    /// A fault interrupt's handler printed the unit's fault status register (Intel
+    /// `DRHD: handling fault status reg %x`): one handler run, which the Intel estimator counts
+    /// (its ratelimit calls). Not counted as anything by itself.
+    case faultStatus(vendor: Vendor, status: UInt32)
 }
 
 /// Platform facts printed at boot (kernel-formats.md §9, issue "boot inventory").
@@ -33,7 +37,8 @@ public enum InventoryItem: Sendable, Hashable {
 /// record that completed it, so a restart can tell what it already counted.
 public enum ClassifierOutput: Sendable, Hashable {
     case fault(Fault)
-    case marker(Marker, seq: UInt64?)
+    /// `tsUsec`: the record's kernel timestamp (the Intel estimator places it in a ratelimit window).
+    case marker(Marker, seq: UInt64?, tsUsec: UInt64?)
     case inventory(InventoryItem, seq: UInt64?)
     /// Looked like an IOMMU message, matched no known format. Counted, never dropped.
     case unparsed(vendor: Vendor?, text: String, seq: UInt64?)
@@ -41,7 +46,14 @@ public enum ClassifierOutput: Sendable, Hashable {
     public var seq: UInt64? {
         switch self {
         case .fault(let f): return f.seq
-        case .marker(_, let s), .inventory(_, let s), .unparsed(_, _, let s): return s
+        case .marker(_, let s, _), .inventory(_, let s), .unparsed(_, _, let s): return s
         }
+    }
+}
+
+extension ClassifierOutput {
+    /// A marker proved by record `r` (its sequence number and timestamp).
+    public static func marker(_ m: Marker, of r: KmsgRecord) -> ClassifierOutput {
+        .marker(m, seq: r.seq, tsUsec: r.timestampUsec)
     }
 }

@@ -99,6 +99,8 @@ public struct Fault: Sendable, Hashable {
     public var seq: UInt64?
     /// kmsg timestamp (µs since boot, monotonic) of that record.
     public var timestampUsec: UInt64?
+    /// The `[[expected]]` rule the fault matched, set when the pipeline counts it (nil: none).
+    public var expectedRule: String?
     /// The kernel's text (several records joined with newlines for multi-record events).
     public var text: String
 

@@ -14,7 +14,9 @@
 ///    consistent with: `countedSeq`, the last record the counters include, and `resumeSeq`, the
 ///    record before the oldest group that was unfinished *when the ledger was last counted* —
 ///    never the classifier's live state, which can be a batch ahead (the daemon classifies,
-///    does I/O, then counts, and a checkpoint may fall in between).
+///    does I/O, then counts, and a checkpoint may fall in between). While a restarted run is
+///    still re-reading what the last one counted, the loaded resume point stands: a group it
+///    has not rebuilt yet is unfinished all the same, and a second crash must not skip it.
 /// 3. **Side effects** (`HandledMark`). A journal entry or an action belongs to the seq of the
 ///    record that caused it; after a restart, entries and actions at or below the highest seq
 ///    already handled in this boot are not repeated. The mark moves only past what was really
@@ -66,6 +68,13 @@ public struct KmsgSequenceTracker: Sendable, Equatable {
         }
         let expected = through.map { $0.saturatingAdd(1) } ?? 0
         return .accept(lost: seq.saturatingSubtract(expected), lostAfter: through)
+    }
+
+    /// Records an earlier run counted are still to be read again (or none was read yet): the
+    /// groups they rebuild are not all rebuilt, so the checkpoint's resume point still stands.
+    public var isReplaying: Bool {
+        guard let c = countedThrough else { return false }
+        return (lastSeq ?? 0) < c || lastSeq == nil
     }
 
     /// Whether an output carrying `seq` was counted by an earlier run (a rebuilt group's

@@ -55,6 +55,8 @@ public struct KmsgPipeline: Sendable {
     public private(set) var classifier: Classifier
     public private(set) var ledger: FaultLedger
     public private(set) var topology: Topology
+    /// The `[[expected]]` rules faults are matched against when they are counted.
+    public private(set) var expectedRules = ExpectedRules()
     private var tracker: KmsgSequenceTracker
     private var position: CountedPosition
     private var input: Input
@@ -299,6 +301,7 @@ public struct KmsgPipeline: Sendable {
             if tracker.wasCounted(o.seq) { continue }
             if case .fault(var f) = o {
                 topology.attribute(&f)
+                f.expectedRule = expectedRules.firstMatch(f, topology: topology)?.name
                 o = .fault(f)
             }
             ledger.record(o, realtimeOffsetUsec: realtimeOffsetUsec)
@@ -311,12 +314,28 @@ public struct KmsgPipeline: Sendable {
         if let obs = interrupts { ledger.recordInterrupts(obs) }
         // The ledger and the classifier agree again: this is what a checkpoint pairs.
         if let last = ledger.lastSeq { position.countedSeq = max(last, position.countedSeq ?? 0) }
-        position.pendingSinceAtCount = classifier.pendingSince
+        position.pendingSinceAtCount = Self.pendingAtCount(
+            classifier.pendingSince, loaded: position.pendingSinceAtCount, replaying: tracker.isReplaying)
         staged.previous = done.previous
         commit.losses = done.losses
         commit.records = done.records
         if !commit.outputs.isEmpty || !done.losses.isEmpty || done.records > 0 { generation &+= 1 }
         return commit
+    }
+
+    /// The expected-fault rules (at start, and on reload): faults counted from now on are
+    /// matched against them; the ledger keeps each rule's counts by name (`ExpectedLedger`).
+    public mutating func setExpectedRules(_ rules: ExpectedRules) {
+        expectedRules = rules
+        ledger.expected.configure(rules.names)
+        generation &+= 1
+    }
+
+    /// The oldest unfinished group as of this commit: the classifier's, or — while the records
+    /// an earlier run counted are still being re-read — the loaded one too, whichever is older.
+    static func pendingAtCount(_ live: UInt64?, loaded: UInt64?, replaying: Bool) -> UInt64? {
+        guard replaying, let loaded else { return live }
+        return min(loaded, live ?? loaded)
     }
 
     /// At most this many devices get series of their own (`FaultLedger.deviceLimit`).

@@ -1,7 +1,8 @@
 extension Fault {
     /// One `iommud replay --json` line (ARCHITECTURE.md contract): the contract's keys first,
     /// then extras (`sid`, `device_assumed`, `driver`, `master`/`client` when known, `partial` when
-    /// true, `detail`, `ts_usec`).
+    /// true, `detail`, `ts_usec`; `expected`, the rule's name, only for a fault an `[[expected]]`
+    /// rule matched).
     public func jsonLine() -> String {
         var w = JSONWriter()
         w.beginObject()
@@ -40,5 +41,6 @@ extension Fault {
         if partial { w.bool("partial", true) }
         w.string("detail", detail)
         w.number("ts_usec", timestampUsec)
+        if expectedRule != nil { w.string("expected", expectedRule) }
     }
 }

@@ -31,5 +31,6 @@ extension Fault {
         detail = str("detail")
         if case .number(let n)? = o["seq"] { seq = UInt64(exactly: n) }
         if case .number(let n)? = o["ts_usec"] { timestampUsec = UInt64(exactly: n) }
+        expectedRule = str("expected").flatMap { ExpectedRules.isValidName($0) ? $0 : nil }
     }
 }

@@ -49,6 +49,7 @@ extension StatusReport {
             w.number("logged", u.logged)
             w.number("recoverable", u.recoverable)
             w.number("non_recoverable", u.nonRecoverable)
+            w.number("expected", u.expected)
             w.endObject()
             w.number("interrupts", u.interrupts)
             w.number("suppressed", u.suppressed)
@@ -61,6 +62,15 @@ extension StatusReport {
                 w.endObject()
             }
             w.endObject()
+            if let e = u.estimate {
+                w.beginObject("estimate")
+                w.number("value", e.value)
+                w.number("lower", e.lower)
+                w.number("upper", e.upper)
+                w.bool("exact", e.exact)
+                w.string("condition", e.condition)
+                w.endObject()
+            }
             w.endObject()
         }
         w.endArray()
@@ -91,6 +101,7 @@ extension StatusReport {
             w.endObject()
         }
         w.endArray()
+        writeExpected(into: &w)
         w.beginArray("storms")
         for st in storms {
             w.beginObject()

@@ -32,6 +32,8 @@ extension StatusReport {
                 ])
             }
             t.render(into: &out)
+            expectedUnitsNote(into: &out)
+            estimateSection(into: &out)
         }
         out.append("\nDevices with faults")
         if ledger.devices.isEmpty {
@@ -49,6 +51,7 @@ extension StatusReport {
                 "  …and \(ledger.overflowFaults) faults of further devices, counted under device \"\(FaultLedger.overflowDevice)\" (more than \(ledger.deviceLimit) devices faulted)\n"
             )
         }
+        expectedSection(into: &out)
         if daemon != nil { stormSection(into: &out) }
         lossSection(into: &out)
         if let t = lifetime {
@@ -165,10 +168,34 @@ extension StatusReport {
         return row
     }
 
+    /// Intel units: the fault records behind `dmar_fault()`'s ratelimit, and why the figure is
+    /// exact or how far it can be off (once, for the shared ratelimit: per unit in `--json`).
+    func estimateSection(into out: inout ByteSink) {
+        let rows = units.compactMap { u in u.estimate.map { (u.name, $0) } }
+        // Nothing to estimate (no Intel fault, no fault interrupt): no section.
+        guard rows.contains(where: { !$0.1.exact || $0.1.value > 0 }) else { return }
+        func figure(_ e: DMARFaultEstimator.Estimate) -> String {
+            if e.exact { return "exactly \(e.value)" }
+            return "about \(e.value) (at least \(e.lower), " + (e.upper.map { "at most \($0)" } ?? "no upper bound")
+                + ")"
+        }
+        out.append("\nIntel fault records behind the kernel's ratelimit (estimate)\n")
+        if rows.count == 1, let (name, e) = rows.first {
+            out.append("  \(terminalSafe(name)): \(figure(e))\n    \(e.condition)\n")
+            return
+        }
+        let total = ledger.dmarEstimator.total()
+        out.append("  all units (one ratelimit): \(figure(total))\n    \(total.condition)\n")
+        for (name, e) in rows where e.value > 0 {
+            out.append("  \(terminalSafe(name)): \(figure(e))\n")
+        }
+    }
+
     func boundsText(_ u: UnitStatus) -> String {
-        if u.lower.kind == "exact" { return "exactly \(u.logged)" }
+        let happened = u.lower.value ?? u.logged
+        if u.lower.kind == "exact" { return "exactly \(happened)" }
         let upper = u.upper.value.map { "≤ \($0) (upper)" } ?? "unbounded (overflow)"
-        return "≥ \(u.logged) (lower), \(upper)"
+        return "≥ \(happened) (lower), \(upper)"
     }
 
     /// A family's name for people (`Intel VT-d`), from its descriptor.

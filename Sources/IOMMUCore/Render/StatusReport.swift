@@ -36,7 +36,10 @@ public struct BoundedFigure: Sendable, Equatable {
 public struct UnitStatus: Sendable, Equatable {
     public var name: String
     public var vendor: Vendor?
+    /// Faults logged outside `[[expected]]` rules (`iommu_unit_faults_total`).
     public var logged: UInt64
+    /// Faults logged that `[[expected]]` rules matched: they happened, so the bounds count them.
+    public var expected: UInt64 = 0
     public var recoverable: UInt64
     public var nonRecoverable: UInt64
     public var interrupts: UInt64
@@ -45,6 +48,9 @@ public struct UnitStatus: Sendable, Equatable {
     public var lower: BoundedFigure
     public var upper: BoundedFigure
     public var unit: Topology.Unit?
+    /// Intel: the fault records that happened behind `dmar_fault()`'s ratelimit, as the model
+    /// estimates them (Estimator/); nil for other families and units without Intel faults.
+    public var estimate: DMARFaultEstimator.Estimate?
 }
 
 /// Everything `iommud status` shows, computed from the ledger and the topology. `replay` uses
@@ -66,33 +72,40 @@ public struct StatusReport: Sendable {
         self.topology = topology
         self.platform = PlatformSummary(topology: topology, inventory: ledger.inventory)
         let perUnit = ledger.unitFaults()
-        var names = Set(topology.units.keys).union(perUnit.keys)
+        let expectedPerUnit = ledger.expected.unitFaults()
+        var names = Set(topology.units.keys).union(perUnit.keys).union(expectedPerUnit.keys)
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
+        let estimates = ledger.dmarEstimator.isEmpty ? [:] : ledger.dmarEstimator.estimates()
+        names.formUnion(estimates.keys)
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
             let u = topology.units[name]
             let counts = perUnit[name] ?? UnitFaults()
             // A unit sysfs does not know takes the vendor of most of its faults (`unknown` can
             // hold several vendors'); ties go to the first by name.
-            let vendor = u?.vendor ?? counts.mostFaultsVendor
+            let expected = expectedPerUnit[name] ?? UnitFaults()
+            let vendor = u?.vendor ?? counts.mostFaultsVendor ?? expected.mostFaultsVendor
             let logged = counts.total
+            let happened = logged.saturatingAdd(expected.total)
             let suppressed = vendor.map { ledger.suppressed(for: $0) } ?? 0
             let overflow = vendor.map { ledger.overflowSeen(vendor: $0, unit: name) } ?? false
             let lost = ledger.lostRecords
             let exact = suppressed == 0 && !overflow && lost == 0
-            let lower = BoundedFigure(kind: exact ? "exact" : "lower", value: logged)
+            let lower = BoundedFigure(kind: exact ? "exact" : "lower", value: happened)
             let upper: BoundedFigure
             if overflow {
                 upper = BoundedFigure(kind: "unbounded", value: nil)
             } else {
                 upper = BoundedFigure(
-                    kind: exact ? "exact" : "upper", value: logged.saturatingAdd(suppressed).saturatingAdd(lost))
+                    kind: exact ? "exact" : "upper", value: happened.saturatingAdd(suppressed).saturatingAdd(lost))
             }
             units.append(
                 UnitStatus(
-                    name: name, vendor: vendor, logged: logged, recoverable: counts.recoverable,
+                    name: name, vendor: vendor, logged: logged, expected: expected.total,
+                    recoverable: counts.recoverable,
                     nonRecoverable: counts.nonRecoverable, interrupts: ledger.interrupts.total(unit: name),
-                    suppressed: suppressed, overflowSeen: overflow, lower: lower, upper: upper, unit: u))
+                    suppressed: suppressed, overflowSeen: overflow, lower: lower, upper: upper, unit: u,
+                    estimate: estimates[name]))
         }
         self.units = units
     }

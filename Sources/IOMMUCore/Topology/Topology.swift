@@ -2,6 +2,9 @@
 /// Built by `TopologyScanner` (I/O, in the daemon); pure here so attribution is testable with
 /// fake trees (kernel-formats.md §7).
 public struct Topology: Sendable, Equatable {
+    /// The unit label of a fault whose device sits behind several units (no one unit to blame).
+    public static let ambiguousUnit = "ambiguous"
+
     public struct Unit: Sendable, Equatable {
         /// sysfs name: dmarN, ivhdN, smmu3.0x…, smmu.0x….
         public var name: String
@@ -125,7 +128,7 @@ public struct Topology: Sendable, Equatable {
             f.device = dev
             if let named = f.unit, units[named] != nil { return }
             if ambiguous {
-                f.unit = "ambiguous"
+                f.unit = Self.ambiguousUnit
             } else if let u = devices[dev]?.unit {
                 f.unit = u
             } else if let u = unitName(forLineUnit: f.unit) {
@@ -180,7 +183,7 @@ public struct Topology: Sendable, Equatable {
         if let u = units.values.first(where: { $0.irqs.contains(irq) }) { return u.name }
         let same = units.values.filter { $0.vendor == vector.vendor }
         if same.count == 1 { return same[0].name }
-        return same.isEmpty ? unknownLabel : "ambiguous"
+        return same.isEmpty ? unknownLabel : Self.ambiguousUnit
     }
 }
 

@@ -8,6 +8,8 @@ enum ConfigValueKind: Sendable {
     case duration(ClosedRange<Int64>)
     /// A whole number within these.
     case integer(ClosedRange<Int>)
+    /// One of these strings.
+    case oneOf([String])
 
     var expected: String {
         switch self {
@@ -19,6 +21,7 @@ enum ConfigValueKind: Sendable {
         case .logLevel: return "one of " + ConfigLogLevel.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
         case .integer: return "a whole number"
         case .argv: return "an array of strings: an absolute program path, then its arguments"
+        case .oneOf(let choices): return "one of " + choices.map { "\"\($0)\"" }.joined(separator: ", ")
         }
     }
 
@@ -104,6 +107,12 @@ public enum ConfigLoader {
         var problems: [ConfigProblem] = []
         for section in table.keys.sorted() {
             let line = table.line(of: section)
+            if section == ExpectedRulesConfig.section {
+                let (rules, found) = ExpectedRulesConfig.load(table[section]!, line: line, path: path)
+                config.expectedRules = rules
+                problems += found
+                continue
+            }
             guard let sub = table[section]?.table else {
                 // A key above every [section].
                 let reason: ConfigProblem.Reason =
@@ -164,6 +173,10 @@ public enum ConfigLoader {
             guard let i = v.int else { return .failure(.wrongType(expected: kind.expected)) }
             guard range.contains(i) else { return .failure(.outOfRange(value: String(i), range: kind.rangeText!)) }
             return .success(.int(i))
+        case .oneOf(let choices):
+            guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
+            guard choices.contains(s) else { return .failure(.badValue("\(shown(s)): \(kind.expected)")) }
+            return .success(.string(s))
         case .logLevel:
             guard let s = v.string else { return .failure(.wrongType(expected: kind.expected)) }
             guard let l = ConfigLogLevel(rawValue: s) else {

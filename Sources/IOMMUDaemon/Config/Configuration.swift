@@ -15,6 +15,8 @@ public struct Configuration: Sendable, Equatable {
     public var sysfsRoot = "/sys"
     public var bootIDPath = "/proc/sys/kernel/random/boot_id"
     public var cmdlinePath = "/proc/cmdline"
+    /// The running kernel's release (`uname -r`), for `[estimate] intel_ratelimit = "auto"`.
+    public var osReleasePath = "/proc/sys/kernel/osrelease"
     /// Tests only: also count records written from userspace (facility ≠ 0).
     public var acceptUserFacility = false
 
@@ -68,6 +70,15 @@ public struct Configuration: Sendable, Equatable {
     /// the checkpoint and the scrape without end).
     public var maxDevices = FaultLedger.defaultDeviceLimit
 
+    // [estimate]
+    /// How `dmar_fault()` ratelimits in the running kernel (the Intel estimate's model):
+    /// `auto` (from the release in `[sources] osrelease`) or a `DMARFaultEstimator.KernelShape`.
+    public var intelRatelimit = "auto"
+
+    // [[expected]]
+    /// Expected-fault rules, in the order they are tried (ExpectedRulesConfig.swift).
+    public var expectedRules = ExpectedRules()
+
     public init() {}
 
     /// The schema: section → key → type, with the range of every number and duration (documented
@@ -75,8 +86,9 @@ public struct Configuration: Sendable, Equatable {
     static let schema: [String: [String: ConfigValueKind]] = [
         "sources": [
             "kmsg": .path, "interrupts": .path, "sysfs": .path, "boot_id": .path, "cmdline": .path,
-            "accept_user_facility": .bool,
+            "osrelease": .path, "accept_user_facility": .bool,
         ],
+        "estimate": ["intel_ratelimit": .oneOf(["auto"] + DMARFaultEstimator.KernelShape.allCases.map(\.rawValue))],
         "http": [
             "listen": .listenArray, "web_config": .optionalPath,
             "max_connections": .integer(ConfigRanges.httpMaxConnections),
@@ -109,6 +121,8 @@ public struct Configuration: Sendable, Equatable {
         case ("sources", "sysfs", .string(let v)): sysfsRoot = v
         case ("sources", "boot_id", .string(let v)): bootIDPath = v
         case ("sources", "cmdline", .string(let v)): cmdlinePath = v
+        case ("sources", "osrelease", .string(let v)): osReleasePath = v
+        case ("estimate", "intel_ratelimit", .string(let v)): intelRatelimit = v
         case ("sources", "accept_user_facility", .bool(let v)): acceptUserFacility = v
         case ("http", "listen", .listen(let v)): listen = v
         case ("http", "web_config", .string(let v)): webConfig = v
@@ -143,7 +157,8 @@ public struct Configuration: Sendable, Equatable {
         var s = "# effective configuration" + (file.map { " (from \($0))" } ?? " (built-in defaults)") + "\n"
         s += "[sources]\n"
         s += "kmsg = \(q(kmsgPath))\ninterrupts = \(q(interruptsPath))\nsysfs = \(q(sysfsRoot))\n"
-        s += "boot_id = \(q(bootIDPath))\ncmdline = \(q(cmdlinePath))\naccept_user_facility = \(acceptUserFacility)\n"
+        s += "boot_id = \(q(bootIDPath))\ncmdline = \(q(cmdlinePath))\nosrelease = \(q(osReleasePath))\n"
+        s += "accept_user_facility = \(acceptUserFacility)\n"
         s += "\n[http]\nlisten = " + argv(listen.map(\.description)) + "\n"
         s += "web_config = \(q(webConfig))\n"
         s += "max_connections = \(httpMaxConnections)\nrequest_timeout = \(d(httpRequestTimeout))\n"
@@ -158,6 +173,9 @@ public struct Configuration: Sendable, Equatable {
         s += "\n[log]\nlevel = \(q(logLevelSetting.rawValue))\n"
         s += "\n[topology]\nrescan_interval = \(d(rescanInterval))\nzero_init_devices = \(zeroInitDevices)\n"
         s += "max_devices = \(maxDevices)\n"
+        s += "\n[estimate]\nintel_ratelimit = \(q(intelRatelimit))\n"
+        // Last: the keys after a [[expected]] header belong to its table.
+        s += ExpectedRulesConfig.rendered(expectedRules)
         return s
     }
 }
@@ -202,6 +220,8 @@ public enum ConfigRanges {
     /// [http] max_connections: 1 … 65 536 open connections (the daemon lowers it to fit
     /// RLIMIT_NOFILE).
     public static let httpMaxConnections: ClosedRange<Int> = 1...65_536
+    /// [[expected]] boot_window: each end 0s … 365d after boot.
+    public static let expectedBootWindow: ClosedRange<Int64> = 0...(365 * day)
     /// [http] request_timeout: 100ms … 10m.
     public static let httpRequestTimeout: ClosedRange<Int64> = (100 * ms)...(10 * minute)
 }

@@ -84,6 +84,21 @@ public enum Daemon {
         return "unknown-\(Clocks.realtimeUsec())"
     }
 
+    /// `[estimate] intel_ratelimit`: named, or from the running kernel's release (upstream's
+    /// history; an unreadable release gets the v4.19–v6.15 shape, the most common one).
+    static func intelRatelimitShape(_ config: Configuration, logger: Logger) -> DMARFaultEstimator.KernelShape {
+        if let named = DMARFaultEstimator.KernelShape(rawValue: config.intelRatelimit) { return named }
+        guard let release = try? readSmallFile(config.osReleasePath).trimmingCharacters(), !release.isEmpty else {
+            logger.warning(
+                "cannot read the kernel release from \(config.osReleasePath): the Intel fault estimate assumes the v4.19-v6.15 ratelimit (set [estimate] intel_ratelimit)"
+            )
+            return .perCall
+        }
+        let shape = DMARFaultEstimator.KernelShape.forRelease(release)
+        logger.debug("kernel \(release): Intel fault estimate with the \(shape.rawValue) ratelimit")
+        return shape
+    }
+
     /// What the checkpoint gives this run: the pipeline to start from, the totals of earlier
     /// boots, and the journal's mark.
     struct Resume {
@@ -97,7 +112,10 @@ public enum Daemon {
         logger: Logger
     ) throws(DaemonFailure) -> Resume {
         let options = Classifier.Options(acceptUserFacility: config.acceptUserFacility)
-        var fresh = Resume(pipeline: KmsgPipeline(options: options, ledger: FaultLedger(), topology: topology))
+        let shape = intelRatelimitShape(config, logger: logger)
+        var empty = FaultLedger()
+        empty.dmarEstimator = DMARFaultEstimator(shape: shape)
+        var fresh = Resume(pipeline: KmsgPipeline(options: options, ledger: empty, topology: topology))
         fresh.pipeline.setDeviceLimit(config.maxDevices)
         fresh.lifetime.sinceUsec = Clocks.realtimeUsec()
         switch store.load() {
@@ -137,6 +155,7 @@ public enum Daemon {
             }
             var ledger = cp.ledger
             ledger.deviceLimit = config.maxDevices
+            ledger.dmarEstimator.shape = shape
             var r = Resume(
                 pipeline: KmsgPipeline(
                     options: options, resume: (cp.resumeSeq, cp.countedSeq), ledger: ledger, topology: topology),
@@ -168,8 +187,9 @@ public enum Daemon {
                 "cannot read \(config.sysfsRoot)/class: without sysfs, faults are not attributed to units and devices are not named (mount sysfs or fix [sources] sysfs)."
             )
         }
-        let resume = try resume(
+        var resume = try resume(
             from: store, config: config, bootID: bootID, topology: topology, freshStart: freshStart, logger: logger)
+        resume.pipeline.setExpectedRules(config.expectedRules)
         let core = DaemonCore(
             config: config, pipeline: resume.pipeline, lifetime: resume.lifetime, bootID: bootID, logger: logger)
         let reader = KmsgReader(path: config.kmsgPath, core: core, logger: logger)

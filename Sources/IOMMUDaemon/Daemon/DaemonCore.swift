@@ -186,6 +186,8 @@ public final class DaemonCore: Sendable {
             f.config = config
             f.configReloadOK = true
         }
+        // Faults counted from now on meet the new rules; counts stay with their rule's name.
+        pipeline.withLock { $0.setExpectedRules(config.expectedRules) }
     }
 
     func reloadFailed() { facts.withLock { $0.configReloadOK = false } }

@@ -71,6 +71,9 @@ final class DaemonRuntime: Sendable {
                 }
             }
             logLevel.level.withLock { $0 = new.logLevel }
+            if new.expectedRules != old.expectedRules {
+                logger.info("reload: \(new.expectedRules.rules.count) expected-fault rule(s) from now on")
+            }
             core.applyReload(new)
             core.rescan()
             logger.info("configuration reloaded from \(configPath ?? "built-in defaults")")

@@ -15,6 +15,9 @@ public struct ReplayDriver {
         public var acceptUserFacility = false
         /// Attribute with this sysfs root (the log is this machine's); nil: only what the lines say.
         public var sysfs: String?
+        /// `--config`'s `[[expected]]` rules (none: every fault counts as the daemon counts it
+        /// without rules).
+        public var expectedRules = ExpectedRules()
 
         public init() {}
     }
@@ -53,6 +56,7 @@ public struct ReplayDriver {
                 options: Classifier.Options(acceptUserFacility: o.acceptUserFacility),
                 input: o.format == .kmsg ? .kmsg : .text(o.format), fromStartOfBoot: false, ledger: outcome.ledger,
                 topology: topology)
+            pipeline.setExpectedRules(o.expectedRules)
             var done: Int64 = 0
             while true {
                 let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

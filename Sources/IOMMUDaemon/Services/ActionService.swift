@@ -70,7 +70,7 @@ final class ActionService: Sendable {
     var failures: UInt64 { state.withLock { $0.failures } }
 
     /// Runs `on_fault` for each fault reported on its own and `on_storm` for each storm that
-    /// begins, in kmsg order.
+    /// begins, in kmsg order. Faults an `[[expected]]` rule matched run nothing.
     func handle(_ items: [FaultStreamItem], topology: Topology) {
         let config = configuration()
         guard !config.onFault.isEmpty || !config.onStorm.isEmpty else { return }

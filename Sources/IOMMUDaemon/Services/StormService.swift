@@ -19,6 +19,8 @@ extension StormTracker.Policy {
 enum FaultStreamItem: Sendable {
     case fault(Fault, StormTracker.Disposition)
     case storm(StormTracker.Event)
+    /// A fault an `[[expected]]` rule matched: journaled as info, no action, no storm.
+    case expected(Fault)
 }
 
 /// Decides storms (`StormTracker`, pure, on the faults' kmsg timestamps) for every fault counted,
@@ -49,6 +51,11 @@ final class StormService: Service, Sendable {
             var items: [FaultStreamItem] = []
             var events: [StormTracker.Event] = []
             for f in faults {
+                // Expected faults page no one: they neither start nor feed a storm.
+                if f.expectedRule != nil {
+                    items.append(.expected(f))
+                    continue
+                }
                 let d = t.observe(f, events: &events)
                 items += events.map { .storm($0) }
                 events.removeAll(keepingCapacity: true)

@@ -165,6 +165,13 @@ final class JournalSink: Service, Sendable {
             case .storm(let e):
                 guard earlier.isNew(e.seq) else { continue }
                 stormEvent(e, topology: topology, config: config, offset: offset)
+            case .expected(let f):
+                // At PRIORITY 6, and never with the last token of a second: a flood of expected
+                // faults does not crowd out a fault that pages.
+                guard earlier.isNew(f.seq) else { continue }
+                let device = JournalEntries.DeviceInfo(f.device.flatMap { topology.devices[$0] })
+                let fields = JournalEntries.fault(f, device: device, realtimeOffsetUsec: offset)
+                emit(fields, seq: f.seq, important: false, live: false, config: config)
             }
         }
         if state.withLock({ !$0.queue.isEmpty }) { wake.yield(()) }

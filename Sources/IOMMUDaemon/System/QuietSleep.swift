@@ -8,12 +8,15 @@ public enum DaemonEventLoop {
     /// NIO's singleton group: it lives as long as the process; nothing shuts it down but exit.
     public static var group: MultiThreadedEventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
-    /// Makes the event loop Swift concurrency's global executor (NIO's supported way, in place
-    /// of libdispatch's pool and its 1 s monitor timer). Call before the first task is
-    /// enqueued; one thread is plenty for a scrape every few seconds and a status now and then.
+    /// Makes the event loop Swift concurrency's global executor (in place of libdispatch's pool
+    /// and its 1 s monitor timer): NIO's supported way, or where that cannot find the runtime's
+    /// hook — a static Swift runtime, as releases are built — the same hook by its address
+    /// (GlobalExecutor.swift). Call before the first task is enqueued; one thread is plenty for a
+    /// scrape every few seconds and a status now and then.
     public static func installAsGlobalExecutor() -> Bool {
         NIOSingletons.groupLoopCountSuggestion = 1
-        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() { return true }
+        return StaticRuntimeGlobalExecutor.install()
     }
 }
 

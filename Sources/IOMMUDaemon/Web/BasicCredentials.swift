@@ -8,9 +8,11 @@ enum BasicCredentials {
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "basic",
             let decoded = base64Decode(String(parts[1].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())),
-            let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+            let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
+            // A user name that is not UTF-8 names no configured user (and must not become one
+            // by the replacement character standing in for its bytes).
+            let user = String(validating: decoded[..<colon], as: UTF8.self)
         else { return nil }
-        let user = String(decoding: decoded[..<colon], as: UTF8.self)
         return (user, Array(decoded[(colon + 1)...]))
     }
 

@@ -25,7 +25,7 @@ enum AMDViMessages {
     ) -> Bool {
         if s.skip("IOMMU ") {
             if s.skip("event log overflow") {
-                out.append(.marker(.overflow(vendor: .amd, unit: prefix.unit, log: "event"), seq: r.seq))
+                out.append(.marker(.overflow(vendor: .amd, unit: prefix.unit, log: "event"), of: r))
                 return true
             }
             let log: String?
@@ -39,7 +39,7 @@ enum AMDViMessages {
                 log = nil
             }
             if let log {
-                out.append(.marker(.overflow(vendor: .amd, unit: prefix.unit, log: log), seq: r.seq))
+                out.append(.marker(.overflow(vendor: .amd, unit: prefix.unit, log: log), of: r))
                 return true
             }
             // `IOMMU SSSS:BB:DD.F: Completion-Wait loop timed out` (names the IOMMU's PCI function).
@@ -48,7 +48,7 @@ enum AMDViMessages {
         if s.skip("Completion-Wait loop timed out") {
             out.append(
                 .marker(
-                    .unitError(vendor: .amd, unit: prefix.unit, what: "completion-wait-timeout"), seq: r.seq))
+                    .unitError(vendor: .amd, unit: prefix.unit, what: "completion-wait-timeout"), of: r))
             return true
         }
         if s.skip("GA log notifier failed") { return true }

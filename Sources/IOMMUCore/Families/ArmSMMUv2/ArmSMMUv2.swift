@@ -212,7 +212,7 @@ struct ArmSMMUv2Parser: FamilyParser {
         }
         if s.looksAt("TLB sync timed out") {
             release(&st, into: &out)
-            out.append(.marker(.unitError(vendor: .armSMMU, unit: unit, what: "tlb-sync-timeout"), seq: r.seq))
+            out.append(.marker(.unitError(vendor: .armSMMU, unit: unit, what: "tlb-sync-timeout"), of: r))
             return true
         }
         return false

@@ -245,7 +245,7 @@ struct ArmSMMUv3Parser: FamilyParser {
         }
         if s.skip("retrying command fetch") { return true }
         if let marker = Self.unitMarker(&s, unit: unit) {
-            out.append(.marker(marker, seq: r.seq))
+            out.append(.marker(marker, of: r))
             return true
         }
         return false

@@ -25,7 +25,7 @@ enum SuppressedMessagesLine {
             }
             let function = s.string(name)
             if case .some(let vendor) = catalog.vendor(ofRatelimitedFunction: function) {
-                out.append(.marker(.suppressed(source: function, vendor: vendor, count: count), seq: r.seq))
+                out.append(.marker(.suppressed(source: function, vendor: vendor, count: count), of: r))
             }
             return true
         }

@@ -43,7 +43,7 @@ enum IntelPageRequest {
             text: r.text)
         if s.skip("PRQ overflow ") {
             if s.looksAt("detected") {
-                out.append(.marker(.overflow(vendor: .intel, unit: unit, log: "prq"), seq: r.seq))
+                out.append(.marker(.overflow(vendor: .intel, unit: unit, log: "prq"), of: r))
             }
             return true
         }

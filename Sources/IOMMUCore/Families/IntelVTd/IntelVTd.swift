@@ -18,13 +18,22 @@ public enum IntelVTd {
         ratelimitedFunctions: ["dmar_fault", "prq_event_thread", "handle_bad_prq_event"],
         // dmar_alloc_hwirq(): "dmar%d" for the fault event, "dmar%d-prq" for page requests
         // (and "dmar%d-perf" for the perfmon, not a fault vector).
-        interrupts: [
-            .numbered("dmar", "", unit: "dmar", vector: "fault"),
-            .numbered("dmar", "-prq", unit: "dmar", vector: "prq"),
-        ],
+        interrupts: [faultVector, .numbered("dmar", "-prq", unit: "dmar", vector: "prq")],
         otherKinds: [.dmaRead, .dmaWrite, .interruptRemapping, .pageRequest, .invalidationError])
 
     public static let family = FamilyCatalog.Family(descriptor) { _ in IntelVTdParser() }
+
+    /// `dmar_fault()`'s fault event vector, `dmar%d`: the interrupts the estimator counts.
+    static let faultVector = InterruptName.numbered("dmar", "", unit: "dmar", vector: "fault")
+    /// The function whose one ratelimit state gates the status line and every record it prints.
+    public static let faultHandlerFunction = "dmar_fault"
+    /// What `dmar_fault()` prints behind that ratelimit (not page requests, not the QI errors).
+    public static let ratelimitedKinds: Set<FaultKind> = [.dmaRead, .dmaWrite, .interruptRemapping]
+
+    /// Whether a /proc/interrupts total is a unit's `dmar%d` fault vector.
+    static func isFaultVector(_ key: InterruptKey) -> Bool {
+        key.vector == faultVector.vector && key.unit.hasPrefix(faultVector.unitPrefix ?? faultVector.prefix)
+    }
 }
 
 /// Intel VT-d messages, every era of kernel-formats.md §1. This file holds `dmar_fault()`'s
@@ -139,8 +148,9 @@ struct IntelVTdParser: FamilyParser {
             // FSTS bit 0 = PFO (Primary Fault Overflow): fault records were lost in hardware. The
             // kernel clears it silently; this bit in the status line is the only trace. Other
             // bits (QI 0x10/0x20/0x40, PRO 0x80) are counted from their own lines.
+            out.append(.marker(.faultStatus(vendor: .intel, status: UInt32(truncatingIfNeeded: status)), of: r))
             if status & 0x1 != 0 {
-                out.append(.marker(.overflow(vendor: .intel, unit: nil, log: "fault"), seq: r.seq))
+                out.append(.marker(.overflow(vendor: .intel, unit: nil, log: "fault"), of: r))
             }
             return true
         }

@@ -88,10 +88,10 @@ struct RISCVIOMMUParser: LineFamilyParser {
                 if s.skip("memory fault:"), s.decimal() != nil, s.skip(" overflow:"), let overflow = s.decimal(),
                     overflow != 0
                 {
-                    out.append(.marker(.overflow(vendor: .riscvIOMMU, unit: unit, log: "fq"), seq: r.seq))
+                    out.append(.marker(.overflow(vendor: .riscvIOMMU, unit: unit, log: "fq"), of: r))
                 } else {
                     let what = queue == 0 ? "cmdq-error" : "queue-error"
-                    out.append(.marker(.unitError(vendor: .riscvIOMMU, unit: unit, what: what), seq: r.seq))
+                    out.append(.marker(.unitError(vendor: .riscvIOMMU, unit: unit, what: what), of: r))
                 }
                 return true
             }

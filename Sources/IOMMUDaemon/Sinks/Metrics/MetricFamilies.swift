@@ -5,7 +5,11 @@
 enum MetricFamily: String, CaseIterable, Sendable {
     case faults = "iommu_faults_total"
     case unitFaults = "iommu_unit_faults_total"
+    case expectedFaults = "iommu_expected_faults_total"
+    case expectedRuleMatches = "iommud_expected_rule_matches_total"
     case faultInterrupts = "iommu_fault_interrupts_total"
+    case unitFaultsEstimate = "iommu_unit_faults_estimate"
+    case unitFaultsEstimateExact = "iommu_unit_faults_estimate_exact"
     case faultsSuppressed = "iommu_faults_suppressed_total"
     case faultOverflows = "iommu_fault_overflows_total"
     case unitErrors = "iommu_unit_errors_total"
@@ -36,7 +40,8 @@ enum MetricFamily: String, CaseIterable, Sendable {
 
     var type: StaticString {
         switch self {
-        case .faults, .unitFaults, .faultInterrupts, .faultsSuppressed, .faultOverflows, .unitErrors, .kmsgRecords,
+        case .faults, .unitFaults, .expectedFaults, .expectedRuleMatches, .faultInterrupts, .faultsSuppressed,
+            .faultOverflows, .unitErrors, .kmsgRecords,
             .kmsgLost, .inputSkipped, .devicesOverflow, .unparsed, .journalErrors, .journalDropped, .actionFailures,
             .cpuSeconds:
             return "counter"
@@ -51,9 +56,21 @@ enum MetricFamily: String, CaseIterable, Sendable {
             return "IOMMU faults the kernel logged, by remapping unit, device, vendor, kind, reason and recoverability."
         case .unitFaults:
             return "IOMMU faults logged per remapping unit and recoverability (zero-initialised for every known unit)."
+        case .expectedFaults:
+            return
+                "IOMMU faults that matched an [[expected]] rule of iommud.toml, by rule and the labels of iommu_faults_total (which leaves them out)."
+        case .expectedRuleMatches:
+            return
+                "Faults counted under each [[expected]] rule since boot (0 from the start for every configured rule: one that never matches may be stale)."
         case .faultInterrupts:
             return
                 "IOMMU fault interrupts per unit and vector from /proc/interrupts (per-CPU maxima; one interrupt may carry many faults or none)."
+        case .unitFaultsEstimate:
+            return
+                "Intel VT-d: fault records that happened behind dmar_fault()'s printk ratelimit, estimated from the printed lines, the suppressed counts and the fault interrupts; bound=estimate, lower, upper (no upper series while unbounded)."
+        case .unitFaultsEstimateExact:
+            return
+                "1 when iommu_unit_faults_estimate is exact (determined by the model), else 0; iommud status says why."
         case .faultsSuppressed:
             return "Kernel messages dropped by the printk ratelimit ('N callbacks suppressed'), by kernel function."
         case .faultOverflows: return "Hardware fault/event queue overflows (faults lost in hardware), by unit and log."

@@ -75,6 +75,7 @@ final class MetricsExporter: Sendable {
             w.sample(.unitFaults, ["unit": u, "recoverable": "false"], c.nonRecoverable)
             w.sample(.unitFaults, ["unit": u, "recoverable": "true"], c.recoverable)
         }
+        renderExpected(l.expected, into: &w)
         let devices = l.devices.values
         if devices.contains(where: { $0.lastFaultRealtimeUsec != nil }) { w.family(.deviceLastFault) }
         for d in devices {
@@ -106,6 +107,24 @@ final class MetricsExporter: Sendable {
         }
     }
 
+    /// Faults of `[[expected]]` rules, apart from `iommu_faults_total`; every configured rule's
+    /// match count from the start, at 0, so a rule that never matches shows.
+    static func renderExpected(_ e: ExpectedLedger, into w: inout ByteSink) {
+        var any = false
+        e.forEachSeries { rule, k, v in
+            if !any { w.family(.expectedFaults) }
+            any = true
+            w.sample(
+                .expectedFaults,
+                [
+                    "rule": rule, "unit": k.unit, "device": k.device, "vendor": k.vendor.rawValue,
+                    "kind": k.kind.rawValue, "reason": k.reason, "recoverable": k.recoverable ? "true" : "false",
+                ], v)
+        }
+        if !e.isEmpty { w.family(.expectedRuleMatches) }
+        for t in e.tallies { w.sample(.expectedRuleMatches, ["rule": t.rule], t.matches) }
+    }
+
     /// The families of a few series each.
     func renderRest(
         _ s: DaemonCore.Snapshot, platform: PlatformSummary, extras: Extras, process p: ProcessStats,
@@ -115,6 +134,15 @@ final class MetricsExporter: Sendable {
         let interrupts = l.interrupts.totals.sorted { $0.key < $1.key }
         if !interrupts.isEmpty { w.family(.faultInterrupts) }
         for (k, v) in interrupts { w.sample(.faultInterrupts, ["unit": k.unit, "vector": k.vector], v) }
+        let estimates = l.dmarEstimator.isEmpty ? [] : l.dmarEstimator.estimates().sorted { $0.key < $1.key }
+        if !estimates.isEmpty { w.family(.unitFaultsEstimate) }
+        for (unit, e) in estimates {
+            w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "estimate"], e.value)
+            w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "lower"], e.lower)
+            if let u = e.upper { w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "upper"], u) }
+        }
+        if !estimates.isEmpty { w.family(.unitFaultsEstimateExact) }
+        for (unit, e) in estimates { w.sample(.unitFaultsEstimateExact, ["unit": unit], e.exact ? 1 : 0) }
         if !l.suppressed.isEmpty { w.family(.faultsSuppressed) }
         for (k, v) in l.suppressed.sorted(by: { $0.key < $1.key }) { w.sample(.faultsSuppressed, ["source": k], v) }
         if !l.overflows.isEmpty { w.family(.faultOverflows) }
