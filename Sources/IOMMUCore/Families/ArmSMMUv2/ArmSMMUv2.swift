@@ -80,6 +80,9 @@ struct ArmSMMUv2Parser: FamilyParser {
     }
 
     var units: [String: UnitState] = [:]
+    /// Some unit may hold a context fault (cleared when `releaseHeld` found none): another
+    /// family's record, which comes far more often, then costs no look at the units.
+    var mayHold = false
     static let maxUnits = 16
     /// Follow-up lines joined to one held fault at most (6.11+ prints 2, Qualcomm's debug 5).
     static let maxHeldLines = 16
@@ -89,17 +92,25 @@ struct ArmSMMUv2Parser: FamilyParser {
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in
             var s = ByteScanner(b)
-            guard let unit = s.devicePrefix(driver: ["arm-smmu"]) else { return false }
-            var st = units[unit] ?? UnitState()
+            guard let dp = DevicePrefix.scan(&s), s.bytesEqual(dp.driver, "arm-smmu") else { return false }
+            // A unit with a group under way is changed where it lies in the table (its held faults
+            // are large: a copy per record would cost more than the parse), found by its bytes.
+            if let i = units.index(ofKeyBytes: UnsafeBufferPointer(rebasing: b[dp.device])) {
+                let mine = Self.consume(&s, unit: units.keys[i], state: &units.values[i], record: r, into: &out)
+                if units.values[i].held != nil { mayHold = true }
+                if units.values[i].isEmpty { units.remove(at: i) }
+                return mine
+            }
+            let unit = s.string(dp.device)
+            var st = UnitState()
             let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
-            if st.isEmpty {
-                units[unit] = nil
-            } else {
-                if units[unit] == nil, units.count >= Self.maxUnits,
+            if !st.isEmpty {
+                if units.count >= Self.maxUnits,
                     let victim = units.min(by: { ($0.value.since ?? .max) < ($1.value.since ?? .max) })?.key
                 {
                     Self.end(units.removeValue(forKey: victim)!, into: &out)
                 }
+                if st.held != nil { mayHold = true }
                 units[unit] = st
             }
             return mine
@@ -265,20 +276,32 @@ struct ArmSMMUv2Parser: FamilyParser {
     }
 
     private mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int?) {
+        guard mayHold else { return }
+        mayHold = false
         var released: [ClassifierOutput] = []
-        for unit in units.keys.sorted() {
-            guard var st = units[unit], st.held != nil else { continue }
-            if !(st.heldHasFSR && st.heldHasFSYNR0) { st.released = (st.heldHasFSR, st.heldHasFSYNR0) }
-            Self.release(&st, into: &released)
-            units[unit] = st.isEmpty ? nil : st
+        var emptied: [String] = []
+        var i = units.startIndex
+        while i != units.endIndex {
+            if units.values[i].held != nil {
+                Self.releaseAfterIdle(&units.values[i], into: &released)
+                if units.values[i].isEmpty { emptied.append(units.keys[i]) }
+            }
+            i = units.index(after: i)
         }
+        for unit in emptied { units[unit] = nil }
         guard !released.isEmpty else { return }
-        released.sort { ($0.seq ?? 0) < ($1.seq ?? 0) }
+        released.sort { ($0.seq ?? 0, $0.unitName) < ($1.seq ?? 0, $1.unitName) }
         if let index, index <= out.count {
             out.insert(contentsOf: released, at: index)
         } else {
             out.append(contentsOf: released)
         }
+    }
+
+    /// Released before its follow-ups came: they will be recognised as its own.
+    private static func releaseAfterIdle(_ st: inout UnitState, into out: inout [ClassifierOutput]) {
+        if !(st.heldHasFSR && st.heldHasFSYNR0) { st.released = (st.heldHasFSR, st.heldHasFSYNR0) }
+        release(&st, into: &out)
     }
 
     /// End of input: every group with what it has.
