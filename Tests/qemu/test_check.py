@@ -19,6 +19,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import check  # noqa: E402
+import check_vendors  # noqa: E402
 
 REF = os.path.join(HERE, "fixtures", "reference")
 RES = os.path.join(HERE, "fixtures", "results")
@@ -181,8 +182,8 @@ class Sections(unittest.TestCase):
 def run_check(scenario, d):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        ok = (check.check_smmuv3(d) if scenario == "smmuv3" else check.check_virtio(d) if scenario == "virtio"
-              else check.check_x86(scenario, d))
+        ok = (check_vendors.check_smmuv3(d) if scenario == "smmuv3" else check_vendors.check_virtio(d)
+              if scenario == "virtio" else check.check_x86(scenario, d))
     return ok, out.getvalue()
 
 
