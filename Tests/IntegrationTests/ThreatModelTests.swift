@@ -201,6 +201,32 @@ extension KmsgSuite {
             }
         }
 
+        @Test("a compressed file that inflates to 1 GiB streams through in bounded memory", .timeLimit(.minutes(3)))
+        func decompressionBomb() throws {
+            let dir = TempDir()
+            for (tool, args) in [("gzip", ["-1"]), ("zstd", ["-1", "-q"])] {
+                guard let bin = ["/usr/bin/", "/bin/"].map({ $0 + tool }).first(where: { access($0, X_OK) == 0 }) else {
+                    Issue.record("\(tool) is not installed (scripts/install-deps.sh test)")
+                    continue
+                }
+                // 1 GiB of one endless line, a few hundred KiB (gzip) or a few dozen (zstd) on disk.
+                let path = dir.path + "/bomb." + tool
+                let (made, why) = try runCommand(
+                    "/bin/sh",
+                    [
+                        "-c", "head -c 1073741824 /dev/zero | \"$0\" \(args.joined(separator: " ")) -c > \"$1\"", bin,
+                        path,
+                    ])
+                try #require(made == 0, "\(why)")
+                var usage = rusage()
+                let (rc, out) = try runCommand("/bin/sh", ["-c", "exec \"$0\" replay \"$1\"", Binary.path, path])
+                getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+                #expect(rc == 0, "\(tool): \(out)")
+                #expect(out.contains("over the size limit"), "\(tool): \(out)")
+                #expect(usage.ru_maxrss < 48 * 1024, "\(tool): max RSS \(usage.ru_maxrss) KiB")
+            }
+        }
+
         @Test(
             "100 000 forged requester ids: series, memory and checkpoint stay bounded, totals exact",
             .timeLimit(.minutes(2)))
