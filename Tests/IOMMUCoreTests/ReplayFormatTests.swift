@@ -251,6 +251,20 @@ struct ReplayFormatTests {
             ])
     }
 
+    @Test("a kmsg stream that turns into text reads on in text, to a last line without newline")
+    func kmsgThenText() {
+        let kmsg =
+            "3,1,5443162,-;DMAR: [DMA Read NO_PASID] Request device [00:01.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n SUBSYSTEM=pci\n"
+        let text =
+            "[    6.000000] DMAR: [DMA Write NO_PASID] Request device [00:02.0] fault addr 0x2000 [fault reason 0x05] PTE Write access is not set"
+        let bytes = Array((kmsg + text).utf8)
+        for cut in [bytes.count, 10, kmsg.utf8.count, kmsg.utf8.count + 5] {
+            let (p, faults) = PipelineReplay.run([bytes[..<cut], bytes[cut...], []])
+            #expect(faults.map(\.address) == [0x1000, 0x2000], "cut at \(cut)")
+            #expect(p.ledger.records == 2 && p.resolvedFormat == .kmsg, "cut at \(cut)")
+        }
+    }
+
     /// The case: a SMMUv3 event pasted without stamps (`dmesg -t`, `journalctl -o cat`, a
     /// quote) after stamped lines is read line by line, not as the continuation of what came before.
     @Test("a multi-record event without prefixes after stamped lines")

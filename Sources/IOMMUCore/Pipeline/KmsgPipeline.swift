@@ -231,6 +231,8 @@ public struct KmsgPipeline: Sendable {
     public mutating func endOfInput() {
         if var t = text {
             text = nil
+            // (An unfinished last line the kmsg path handed over is complete now.)
+            t.feed(UnsafeBufferPointer(start: nil, count: 0), isFinal: true) { r in take(text: r) }
             t.finish { r in take(text: r) }
             staged.oversized += t.takeOversized()
             text = t
