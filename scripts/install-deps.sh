@@ -12,11 +12,11 @@ if [ "${1:-run}" = test ]; then
   # and its test (make image, Tests/container/): podman with runc (crun fails on hybrid cgroups
   # here), uidmap, CNI plugins and iptables for a published port, buildah to assemble the image,
   # libcap2-bin (setcap) for its file capability, bc; python3-venv for the pinned PyPI
-  # validators of Tests/kubernetes/; gzip and zstd to compress the replay tests' logs. (The
-  # fuzzers' sanitizer runtimes come with the Swift toolchain.)
+  # validators of Tests/kubernetes/; gzip and zstd to compress the replay tests' logs, GNU time
+  # for a process's peak RSS. (The fuzzers' sanitizer runtimes come with the Swift toolchain.)
   want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian
          pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils
-         podman runc uidmap containernetworking-plugins iptables buildah libcap2-bin bc python3-venv gzip zstd)
+         podman runc uidmap containernetworking-plugins iptables buildah libcap2-bin bc python3-venv gzip zstd time)
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

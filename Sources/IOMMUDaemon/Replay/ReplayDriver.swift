@@ -124,7 +124,7 @@ final class ReplayProgress {
         self.name = terminalSafe(name)
         self.size = size
         startMs = Clocks.monotonicUsec() / 1000
-        lastMs = startMs
+        lastMs = startMs - 250  // a large file shows its line from the first chunk on
     }
 
     func update(read: Int64, records: UInt64) {
