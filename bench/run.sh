@@ -2,7 +2,9 @@
 # make bench — builds release, generates the data, measures every figure beside its baseline
 # in the same run and writes BENCHMARKS.md at the repo top. Everything it makes goes to the
 # git-ignored bench/work/. Needs root (/dev/kmsg, kernel.printk_devkmsg for the storm step).
-# Environment: BENCH_ARGS passes options to bench.py (e.g. --rounds 5, --only replay,fleet).
+# Environment: BENCH_ARGS passes options to bench.py (e.g. --rounds 5, --only replay,fleet). A
+# partial run merges into bench/work/results.json of the last full run; without one, `--only
+# replay` replaces just the replay figure in BENCHMARKS.md (the others stay as they were).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -62,6 +64,7 @@ if [ "$(cat "$WORK/data.stamp" 2>/dev/null)" != "$stamp" ]; then
   python3 bench/gen_kmsg.py faults 1000000 1000 "$WORK/faults-1000.kmsg" &
   python3 bench/gen_kmsg.py faults 8192 4096 "$WORK/faults-4096.kmsg"
   wait
+  python3 bench/gen_kmsg.py syslog "$WORK/mixed.kmsg" "$WORK/mixed.kern.log"
   echo "$stamp" > "$WORK/data.stamp"
 fi
 echo "bench: setup took ${SECONDS}s"
