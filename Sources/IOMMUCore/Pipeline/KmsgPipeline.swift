@@ -215,11 +215,13 @@ public struct KmsgPipeline: Sendable {
         staged.overruns += 1
     }
 
-    /// The source went quiet: a stream's unfinished record is as complete as it gets (its
-    /// dictionary lines may never come), and faults held only to see whether a detail line
+    /// The source went quiet: a stream's record whose lines are whole is as complete as it gets
+    /// (its dictionary lines may never come), and faults held only to see whether a detail line
     /// follows are released. Groups still missing records stay pending.
     public mutating func idle() {
-        if !carry.isEmpty, case .kmsg = input {
+        // Only whole lines: a line without its newline is a write still under way (a reader of a
+        // regular file can see the first page of a write that spans two), not a record.
+        if carry.last == 0x0a, case .kmsg = input {
             var rest: [UInt8] = []
             swap(&rest, &carry)
             rest.withUnsafeBufferPointer { b in
