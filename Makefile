@@ -25,7 +25,7 @@ test-deps:
 build:
 	$(SWIFT) build
 
-# Static Swift runtime: the binary needs only libc, libstdc++ and libsystemd on the target.
+# Static Swift runtime: the binary needs only libc, libstdc++, libsystemd, zlib and libzstd on the target.
 # The layout (scripts/layout/README.md): lld, one section per function, no exported symbol table.
 LAYOUT_FLAGS := -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections \
 	-Xcc -ffunction-sections -Xcxx -ffunction-sections -Xlinker --no-export-dynamic -Xlinker --no-warn-symbol-ordering

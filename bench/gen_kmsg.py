@@ -5,6 +5,9 @@
                               ordinary kernel noise (usb, e1000e, audit, EXT4, ...)
   gen_kmsg.py faults N DEVS OUT
                               N Intel fault records spread over DEVS distinct devices
+  gen_kmsg.py syslog IN OUT   the records of IN as rsyslog writes /var/log/kern.log on Debian and
+                              Ubuntu: `Dec  7 09:00:00 host kernel: [   12.345678] text`, one line per
+                              line of the record, control characters as `#ooo` (rsyslog's escape)
 
 Each record is `prio,seq,ts_usec,-;text` plus, for device messages, the dictionary lines
 (` SUBSYSTEM=…`, ` DEVICE=+…`) the kernel adds. The mix (per fault *event*):
@@ -16,6 +19,7 @@ Each record is `prio,seq,ts_usec,-;text` plus, for device messages, the dictiona
   SMMUv2             Unhandled context fault: fsr=…, iova=…, fsynr=…, cbfrsynra=…, cb=…
 """
 import random
+import re
 import sys
 
 NOISE = [
@@ -125,10 +129,34 @@ def faults(n, devices, path, segment=0x0bec):
     print(f"{path}: {n} fault records over {devices} devices", file=sys.stderr)
 
 
+def syslog(src, path, epoch=1796634000):
+    """The records of a kmsg file as rsyslog's imklog writes them to kern.log (RSYSLOG_TraditionalFileFormat):
+    local time (UTC here) of boot + the record's stamp, the host, `kernel:`, the kernel's own `[ts]`."""
+    import time
+    esc = re.compile(r"\\x([0-9a-f]{2})")
+    lines = 0
+    with open(src, encoding="utf-8", errors="surrogateescape") as f, \
+            open(path, "w", buffering=1 << 20, encoding="utf-8", errors="surrogateescape") as out:
+        for rec in f:
+            if rec.startswith(" "):
+                continue  # dictionary lines: syslog has none
+            head, _, text = rec.rstrip("\n").partition(";")
+            ts = int(head.split(",")[2])
+            stamp = time.strftime("%b %e %H:%M:%S", time.gmtime(epoch + ts // 1_000_000))
+            text = esc.sub(lambda m: chr(int(m.group(1), 16)), text)
+            for line in text.split("\n"):
+                line = "".join(f"#{ord(c):03o}" if ord(c) < 0x20 or ord(c) == 0x7f else c for c in line)
+                out.write(f"{stamp} host kernel: [{ts // 1_000_000:5d}.{ts % 1_000_000:06d}] {line}\n")
+                lines += 1
+    print(f"{path}: {lines} lines", file=sys.stderr)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "mixed":
         mixed(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "faults":
         faults(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "syslog":
+        syslog(sys.argv[2], sys.argv[3])
     else:
         sys.exit(__doc__)

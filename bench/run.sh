@@ -2,7 +2,9 @@
 # make bench — builds release, generates the data, measures every figure beside its baseline
 # in the same run and writes BENCHMARKS.md at the repo top. Everything it makes goes to the
 # git-ignored bench/work/. Needs root (/dev/kmsg, kernel.printk_devkmsg for the storm step).
-# Environment: BENCH_ARGS passes options to bench.py (e.g. --rounds 5, --only replay,fleet).
+# Environment: BENCH_ARGS passes options to bench.py (e.g. --rounds 5, --only replay,fleet). A
+# partial run merges into bench/work/results.json of the last full run; without one, `--only
+# replay` replaces just the replay figure in BENCHMARKS.md (the others stay as they were).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,7 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   systemctl stop prometheus-node-exporter 2>/dev/null || true
 fi
 
+# Both builds of iommud: relinked with its link order file (make release-ordered, what make deb
+# ships), kept aside; then the plain release build (make release, what the tests run).
+echo "bench: building iommud with its link order file (make release-ordered)"
+make --no-print-directory release-ordered
+cp .build/release/iommud "$WORK/iommud-ordered"
 echo "bench: building iommud (make release: static stdlib, the layout of scripts/layout)"
+rm -f .build/release/iommud
 make --no-print-directory release
 BIN=$ROOT/.build/release/iommud
 
@@ -62,12 +70,13 @@ if [ "$(cat "$WORK/data.stamp" 2>/dev/null)" != "$stamp" ]; then
   python3 bench/gen_kmsg.py faults 1000000 1000 "$WORK/faults-1000.kmsg" &
   python3 bench/gen_kmsg.py faults 8192 4096 "$WORK/faults-4096.kmsg"
   wait
+  python3 bench/gen_kmsg.py syslog "$WORK/mixed.kmsg" "$WORK/mixed.kern.log"
   echo "$stamp" > "$WORK/data.stamp"
 fi
 echo "bench: setup took ${SECONDS}s"
 export BENCH_SETUP_S=$SECONDS
 
 # shellcheck disable=SC2086
-python3 bench/bench.py --bin "$BIN" --nio-bare "$NIO_BARE" --storm-writer "$WORK/kmsg_storm" \
+python3 bench/bench.py --bin "$BIN" --ordered-bin "$WORK/iommud-ordered" --nio-bare "$NIO_BARE" --storm-writer "$WORK/kmsg_storm" \
   --work "$WORK" --out "$ROOT/BENCHMARKS.md" --results "$WORK/results.json" ${BENCH_ARGS:-}
 echo "bench: done in ${SECONDS}s — BENCHMARKS.md"

@@ -3,7 +3,7 @@
 # with sudo when not root. `apt-get update` runs at most once, and only if a package has no
 # install candidate (a fresh machine).
 set -euo pipefail
-want=(libsystemd-dev libcrypt-dev pkg-config)
+want=(libsystemd-dev libcrypt-dev zlib1g-dev libzstd-dev pkg-config)
 if [ "${1:-run}" = test ]; then
   # promtool and prometheus; QEMU, busybox and cpio for the real-kernel tests; systemd-container,
   # debootstrap, lintian, dpkg-dev (dpkg-shlibdeps) for the service and packaging tests; pci.ids
@@ -12,11 +12,11 @@ if [ "${1:-run}" = test ]; then
   # and its test (make image, Tests/container/): podman with runc (crun fails on hybrid cgroups
   # here), uidmap, CNI plugins and iptables for a published port, buildah to assemble the image,
   # libcap2-bin (setcap) for its file capability, bc; python3-venv for the pinned PyPI
-  # validators of Tests/kubernetes/; GNU time for one process's peak RSS in the threat-model
-  # tests. (The fuzzers' sanitizer runtimes come with the Swift toolchain.)
+  # validators of Tests/kubernetes/; gzip and zstd to compress the replay tests' logs, GNU time
+  # for a process's peak RSS. (The fuzzers' sanitizer runtimes come with the Swift toolchain.)
   want+=(prometheus qemu-system-x86 busybox-static cpio systemd-container debootstrap lintian
          pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils
-         podman runc uidmap containernetworking-plugins iptables buildah libcap2-bin bc python3-venv time)
+         podman runc uidmap containernetworking-plugins iptables buildah libcap2-bin bc python3-venv gzip zstd time)
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -7,22 +7,36 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify saved kernel logs offline with the daemon's own pipeline.",
         discussion: """
-            Input: raw /dev/kmsg records, dmesg (with [ seconds] or -T stamps), journalctl -k / -o short*, \
-            or journalctl -o json — detected automatically. With --json, one JSON object per fault on stdout \
-            and the summary on stderr; without it, the same summary `iommud status` prints. With --config, \
-            the file's [[expected]] rules apply: matching faults are counted apart, as the daemon counts them. \
-            Exit codes: 0 the input was read (whatever it found), 1 it could not be read, 78 the --config \
-            file is not valid.
+            Input: any kernel log as people keep it, each line read in its own shape (a file may be a \
+            concatenation): raw /dev/kmsg records; dmesg with any flags; console and serial captures; \
+            kern.log, syslog and messages as rsyslog, busybox or a collector write them (RFC 3164, RFC 5424); \
+            journalctl in every output mode that prints the message (short*, cat, json*, verbose, export). \
+            gzip and zstd files (rotated logs) are decompressed, told by their first bytes. \
+            With --json, one JSON object per fault on stdout and the summary on stderr; without it, the \
+            same summary `iommud status` prints. With --config, the file's [[expected]] rules apply: \
+            matching faults are counted apart, as the daemon counts them, and --fail-on passes them. \
+            Exit codes: 0 the input was read (whatever it found, without --fail-on); 1 an input could not \
+            be read in full (missing, unreadable, corrupt or truncated compressed data); 2 --fail-on found \
+            such a fault (that no [[expected]] rule matches); 78 the --config file is not valid.
             """)
 
-    @Argument(help: "Files to read; - or nothing for stdin.")
+    @Argument(help: "Files to read (plain, gzip or zstd); - or nothing for stdin.")
     var files: [String] = []
 
     @Flag(name: .long, help: "One JSON object per fault, one per line.")
     var json = false
 
-    @Option(name: .long, help: "Input format: auto, kmsg, dmesg, journal, journal-json.")
+    @Option(
+        name: .long,
+        help:
+            "Input format: auto (each line in its own shape), kmsg, dmesg, journal (syslog and journalctl text), journal-json (journalctl json*, verbose, export)."
+    )
     var format: String = "auto"
+
+    @Option(
+        name: .customLong("fail-on"),
+        help: "Exit 2 when a fault of this kind is found: non-recoverable or any (a CI gate).")
+    var failOn: ReplayDriver.FailOn?
 
     @Flag(name: .long, help: "Also classify records written from userspace (facility ≠ 0).")
     var acceptUserFacility = false
@@ -58,9 +72,17 @@ struct Replay: ParsableCommand {
                 throw ExitCode(78)
             }
         }
+        o.failOn = failOn
         let outcome = ReplayDriver.run(o)
         let report = StatusReport(ledger: outcome.ledger, topology: outcome.topology, daemon: nil).text()
         writeAll(json ? 2 : 1, report)
-        if outcome.failed && !outcome.readAny { throw ExitCode(1) }
+        if outcome.matched > 0, let failOn = o.failOn {
+            writeStderr(
+                "iommud replay: \(outcome.matched) \(failOn == .any ? "" : "non-recoverable ")fault(s) found (--fail-on=\(failOn.rawValue))\n"
+            )
+        }
+        if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }
 }
+
+extension ReplayDriver.FailOn: ExpressibleByArgument {}

@@ -91,6 +91,21 @@ struct ExactlyOnceTests {
         #expect(third.ledger.totalFaults == 2)
     }
 
+    @Test("a stream read in the middle of a line, then idle: the half line waits for its rest")
+    func halfLineAtIdle() {
+        var p = KmsgPipeline()
+        let line = Array("3,10,100,-;\(Self.intel)\n".utf8)
+        let cut = 40
+        line[..<cut].withUnsafeBufferPointer { p.read(stream: $0, isFinal: false) }
+        p.idle()  // the writer's second page is not there yet
+        _ = p.commit()
+        #expect(p.ledger.totalFaults == 0 && p.ledger.malformedRecords == 0)
+        line[cut...].withUnsafeBufferPointer { p.read(stream: $0, isFinal: false) }
+        p.idle()
+        _ = p.commit()
+        #expect(p.ledger.totalFaults == 1 && p.ledger.malformedRecords == 0)
+    }
+
     @Test("a loaded checkpoint's pending group stands until it is rebuilt")
     func atStart() {
         #expect(CountedPosition(resumeSeq: 11, countedSeq: 12).resumeSeq == 11)

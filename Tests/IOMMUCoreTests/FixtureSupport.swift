@@ -23,7 +23,12 @@ enum Fixtures {
 import Glibc
 
 func readFile(_ path: String) -> String {
-    guard let f = fopen(path, "r") else { return "" }
+    String(decoding: readBytes(path), as: UTF8.self)
+}
+
+/// A file's bytes as they are (a fixture may hold bytes that are not UTF-8).
+func readBytes(_ path: String) -> [UInt8] {
+    guard let f = fopen(path, "r") else { return [] }
     defer { fclose(f) }
     var out = [UInt8]()
     var buf = [UInt8](repeating: 0, count: 65536)
@@ -32,7 +37,7 @@ func readFile(_ path: String) -> String {
         if n <= 0 { break }
         out.append(contentsOf: buf[0..<n])
     }
-    return String(decoding: out, as: UTF8.self)
+    return out
 }
 
 func listFiles(_ dir: String) -> [String] {

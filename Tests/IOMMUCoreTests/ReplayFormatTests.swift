@@ -56,7 +56,8 @@ struct ReplayFormatTests {
     // MARK: - every classifier fixture, rendered as text
 
     enum Rendering: String, CaseIterable {
-        case dmesg, dmesgSyslog, dmesgRaw, dmesgCtime, journalShort, journalMonotonic, journalJSON
+        case dmesg, dmesgSyslog, dmesgRaw, dmesgCtime, dmesgBare, journalShort, journalMonotonic, journalJSON, kernLog
+        case consoleCaller
     }
 
     static let classifierFixtures = Fixtures.files(in: ["intel", "amd", "arm-smmu-v3", "arm-smmu", "common", "real"])
@@ -130,11 +131,26 @@ struct ReplayFormatTests {
                 out += prefix + lines.joined(separator: "\n" + indent) + "\n"
             case .dmesgSyslog:
                 for l in lines { out += "[" + stamp(r.timestampUsec) + "] " + l + "\n" }
+            case .dmesgBare:
+                for l in lines { out += l + "\n" }
+            case .consoleCaller:
+                for l in lines { out += "[" + stamp(r.timestampUsec) + "][  T\(i)] " + l + "\n" }
+            case .kernLog:
+                // rsyslog: every line of a record from /proc/kmsg with its stamp, a tab as #011.
+                for l in lines {
+                    out +=
+                        "Dec  7 09:00:00 host kernel: [" + stamp(r.timestampUsec) + "] "
+                        + l.replacingTabs(with: "#011") + "\n"
+                }
             case .journalShort, .journalMonotonic:
                 let prefix =
                     how == .journalShort
                     ? "Nov 26 05:53:01 host kernel: " : "[" + stamp(r.timestampUsec) + "] host kernel: "
-                out += prefix + lines.joined(separator: "\n" + String(repeating: " ", count: prefix.count)) + "\n"
+                // journalctl prints a tab as eight spaces.
+                out +=
+                    prefix
+                    + lines.map { $0.replacingTabs(with: "        ") }
+                    .joined(separator: "\n" + String(repeating: " ", count: prefix.count)) + "\n"
                 if i % 7 == 3 { out += "Nov 26 05:53:01 host systemd[1]: Started something.service.\n" }
             case .journalJSON:
                 var fields = [
@@ -200,14 +216,75 @@ struct ReplayFormatTests {
 
     @Test("dmesg line shapes")
     func dmesgLines() throws {
-        let raw = try #require(TextLogDecoder.dmesgLine("<14>[   12.000001] hello"[...]))
-        #expect(raw.record.priority == 14 && !raw.record.isKernel && raw.record.timestampUsec == 12_000_001)
-        let x = try #require(TextLogDecoder.dmesgLine("kern  :err   : [    5.413744] DMAR: x"[...]))
-        #expect(x.record.priority == 3 && x.record.text == "DMAR: x" && x.stamped)
-        let iso = try #require(TextLogDecoder.dmesgLine("2026-11-26T05:53:01,413744+00:00 DMAR: x"[...]))
-        #expect(iso.record.text == "DMAR: x" && iso.stamped)
-        let bare = try #require(TextLogDecoder.dmesgLine("               DMAR:[fault reason 05] x"[...]))
-        #expect(!bare.stamped)
-        #expect(TextLogDecoder.journal("Nov 26 05:53:05 host myapp[1]: the kernel: DMAR: x"[...]) == nil)
+        let raw = try #require(TextLog.records("<14>[   12.000001] hello").first)
+        #expect(raw.priority == 14 && !raw.isKernel && raw.timestampUsec == 12_000_001)
+        let x = try #require(TextLog.records("kern  :err   : [    5.413744] DMAR: x").first)
+        #expect(x.priority == 3 && x.text == "DMAR: x")
+        let iso = try #require(TextLog.records("2026-11-26T05:53:01,413744+00:00 DMAR: x").first)
+        #expect(iso.text == "DMAR: x")
+        // An indented unstamped line continues the stamped record before it.
+        let two = TextLog.records(
+            "[ 1.000000] DMAR: a \n" + String(repeating: " ", count: 12) + "DMAR:[fault reason 05] x")
+        #expect(two.map(\.text) == ["DMAR: a \nDMAR:[fault reason 05] x"])
+        #expect(TextLog.records("Nov 26 05:53:05 host myapp[1]: the kernel: DMAR: x").isEmpty)
+    }
+
+    @Test("each shape's escapes are undone, and only those")
+    func escapes() {
+        // dmesg: what is not printable is \xNN; a literal `\x41` stays.
+        #expect(
+            TextLog.records("[ 1.0] iommu ivhd0: \\x013UNKNOWN \\x41").map(\.text) == [
+                "iommu ivhd0: \u{1}3UNKNOWN \\x41"
+            ])
+        // rsyslog: control characters as #ooo.
+        #expect(
+            TextLog.records("Dec  7 09:00:07 h kernel: [ 7.0] arm-smmu-v3 a.auto: #0110x0000010000000010").map(\.text)
+                == ["arm-smmu-v3 a.auto: \t0x0000010000000010"])
+        // journalctl -o short*: a tab is printed as eight spaces.
+        #expect(
+            TextLog.records("Dec 07 09:00:07 h kernel: arm-smmu 1.iommu:         GFSR 0x2").map(\.text)
+                == ["arm-smmu 1.iommu: \tGFSR 0x2"])
+        // journalctl -o cat, json: as logged.
+        #expect(
+            TextLog.records("{\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\"a \\\\x41  #011\"}").map(\.text) == [
+                "a \\x41  #011"
+            ])
+    }
+
+    @Test("a kmsg stream that turns into text reads on in text, to a last line without newline")
+    func kmsgThenText() {
+        let kmsg =
+            "3,1,5443162,-;DMAR: [DMA Read NO_PASID] Request device [00:01.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n SUBSYSTEM=pci\n"
+        let text =
+            "[    6.000000] DMAR: [DMA Write NO_PASID] Request device [00:02.0] fault addr 0x2000 [fault reason 0x05] PTE Write access is not set"
+        let bytes = Array((kmsg + text).utf8)
+        for cut in [bytes.count, 10, kmsg.utf8.count, kmsg.utf8.count + 5] {
+            let (p, faults) = PipelineReplay.run([bytes[..<cut], bytes[cut...], []])
+            #expect(faults.map(\.address) == [0x1000, 0x2000], "cut at \(cut)")
+            #expect(p.ledger.records == 2 && p.resolvedFormat == .kmsg, "cut at \(cut)")
+        }
+    }
+
+    /// The case: a SMMUv3 event pasted without stamps (`dmesg -t`, `journalctl -o cat`, a
+    /// quote) after stamped lines is read line by line, not as the continuation of what came before.
+    @Test("a multi-record event without prefixes after stamped lines")
+    func unprefixedEvent() {
+        let event = [
+            "arm-smmu-v3 arm-smmu-v3.0.auto: event 0x02 received:",
+            "arm-smmu-v3 arm-smmu-v3.0.auto: \t0x0000080000000002",
+            "arm-smmu-v3 arm-smmu-v3.0.auto: \t0x0000000000000000",
+            "arm-smmu-v3 arm-smmu-v3.0.auto: \t0x0000000000000000",
+            "arm-smmu-v3 arm-smmu-v3.0.auto: \t0x0000000000000000",
+        ]
+        for before in ["", "[    1.000000] usb 1-1: new device\n", "Dec  7 09:00:00 h kernel: [ 1.0] x\n"] {
+            let (_, faults) = PipelineReplay.run(before + event.joined(separator: "\n") + "\n")
+            #expect(faults.map(\.kind) == ["c-bad-streamid"], "after \(before.debugDescription)")
+        }
+    }
+}
+
+extension Substring {
+    func replacingTabs(with s: String) -> String {
+        split(separator: "\t", omittingEmptySubsequences: false).joined(separator: s)
     }
 }

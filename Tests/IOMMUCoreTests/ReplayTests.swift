@@ -26,8 +26,8 @@ struct ReplayTests {
     func crashers(_ name: String) {
         let bytes = Array(readFile(Fixtures.root + "/replay/crashers/" + name).utf8)
         for format in ReplayFormat.allCases { _ = PipelineReplay.run([bytes[...]], format: format) }
-        // A stamp bracket that closes after ` kernel: ` is not a dmesg stamp.
-        #expect(ReplayFormat.detect("[ 7100.00001 host kernel: iommu ivhd0: AMD-Vi: Event logged [X]") == .journal)
+        // A bracket that closes after ` kernel: ` is no stamp: the line has no prefix, like dmesg -t.
+        #expect(ReplayFormat.detect("[ 7100.00001 host kernel: iommu ivhd0: AMD-Vi: Event logged [X]") == .dmesg)
     }
 
     @Test("the same fault through every input format")

@@ -38,6 +38,20 @@ struct ExpectedCLITests {
         #expect(!plain.contains("\"expected\"") && !plain.contains("Expected faults"), "\(plain)")
     }
 
+    @Test("--fail-on passes what an [[expected]] rule matched, and fails on the rest")
+    func failOnPassesExpected() throws {
+        let dir = TempDir()
+        let both = dir.write(
+            "both.toml", "[[expected]]\nname = \"nic-probe\"\ndevice = \"0000:81:00.0\"\n")
+        let readOnly = dir.write(
+            "read.toml", "[[expected]]\nname = \"nic-probe\"\ndevice = \"0000:81:00.0\"\nkind = \"dma-read\"\n")
+        let log = dir.write("dmesg.txt", Self.log)
+        let (allExpected, out1) = try runCommand(Binary.path, ["replay", "--fail-on=any", "--config", both, log])
+        #expect(allExpected == 0, "every fault is expected: \(out1)")
+        let (oneLeft, out2) = try runCommand(Binary.path, ["replay", "--fail-on=any", "--config", readOnly, log])
+        #expect(oneLeft == 2, "the write fault is not expected: \(out2)")
+    }
+
     @Test("a rule without a criterion is refused by check-config, run and replay, with file and line")
     func badRule() throws {
         let dir = TempDir()

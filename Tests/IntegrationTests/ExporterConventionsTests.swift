@@ -46,7 +46,7 @@ struct ExporterConventionsTests {
         // The file says: listen on d.port, level debug.
         let d = Daemon(kmsg: records.path)
         let flagPort = freePort()
-        try d.start(extra: [
+        try d.start(arguments: [
             "--web.listen-address=127.0.0.1:\(flagPort)", "--web.telemetry-path=/x/metrics", "--log.level=info",
             "--log.format=json",
         ])
@@ -73,7 +73,7 @@ struct ExporterConventionsTests {
     func logfmt() throws {
         let records = try recordFile(faults: 1)
         let d = Daemon(kmsg: records.path)
-        try d.start(extra: ["--log.format=logfmt"])
+        try d.start(arguments: ["--log.format=logfmt"])
         try d.waitReady()
         #expect(d.stop() == 0)
         let lines = d.log.split(separator: "\n")
@@ -87,7 +87,7 @@ struct ExporterConventionsTests {
         let faults = 300_000
         let records = try recordFile(faults: faults)
         let d = Daemon(kmsg: records.path)
-        try d.start(extra: [])
+        try d.start(arguments: [])
         var codes: [Int] = []
         var healthyWhileReading = true
         var countedWhenReady = -1.0
@@ -124,7 +124,7 @@ struct ExporterConventionsTests {
         let web = dir.write("web.yml", "basic_auth_users:\n  alice: \(hash)\n")
         let records = try recordFile(faults: 1)
         let d = Daemon(kmsg: records.path)
-        try d.start(extra: ["--web.config.file=\(web)"])
+        try d.start(arguments: ["--web.config.file=\(web)"])
         try d.waitReady()
         #expect(httpGet(port: d.port, path: "/-/healthy")?.0 == 200)
         #expect(httpGet(port: d.port, path: "/-/ready")?.0 == 200)
@@ -173,26 +173,4 @@ final class RecordFileOnDisk {
     }
 
     deinit { try? handle.close() }
-}
-
-extension Daemon {
-    /// `iommud run --config FILE --foreground EXTRA…`, logging to `log`.
-    func start(extra: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Binary.path)
-        p.arguments = ["run", "--config", configPath, "--foreground"] + extra
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "NOTIFY_SOCKET")
-        env.removeValue(forKey: "LISTEN_FDS")
-        p.environment = env
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = FileHandle(forWritingAtPath: logPath)!
-        log.seekToEndOfFile()
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
-        process = p
-    }
 }

@@ -204,6 +204,33 @@ extension KmsgSuite {
             }
         }
 
+        @Test("a compressed file that inflates to 1 GiB streams through in bounded memory", .timeLimit(.minutes(3)))
+        func decompressionBomb() throws {
+            let dir = TempDir()
+            for (tool, args) in [("gzip", ["-1"]), ("zstd", ["-1", "-q"])] {
+                guard let bin = ["/usr/bin/", "/bin/"].map({ $0 + tool }).first(where: { access($0, X_OK) == 0 }) else {
+                    Issue.record("\(tool) is not installed (scripts/install-deps.sh test)")
+                    continue
+                }
+                // 1 GiB of one endless line, a few hundred KiB (gzip) or a few dozen (zstd) on disk.
+                let path = dir.path + "/bomb." + tool
+                let (made, why) = try runCommand(
+                    "/bin/sh",
+                    [
+                        "-c", "head -c 1073741824 /dev/zero | \"$0\" \(args.joined(separator: " ")) -c > \"$1\"", bin,
+                        path,
+                    ])
+                try #require(made == 0, "\(why)")
+                // GNU time reports this very process's peak RSS (RUSAGE_CHILDREN would be the largest
+                // of every child this test process ever waited for, other suites' daemons included).
+                let (rc, out) = try runCommand("/usr/bin/time", ["-f", "maxrss=%M", Binary.path, "replay", path])
+                #expect(rc == 0, "\(tool): \(out)")
+                #expect(out.contains("over the size limit"), "\(tool): \(out)")
+                let rss = out.split(separator: "\n").last { $0.hasPrefix("maxrss=") }.flatMap { Int($0.dropFirst(7)) }
+                #expect((rss ?? .max) < 48 * 1024, "\(tool): max RSS \(rss.map(String.init) ?? "?") KiB")
+            }
+        }
+
         @Test(
             "100 000 forged requester ids: series, memory and checkpoint stay bounded, totals exact",
             .timeLimit(.minutes(2)))

@@ -18,6 +18,8 @@
 #   journal     FuzzJournal: journal fields read back, journalctl JSON lines (JournalEntries, MiniJSON)
 #   auth        FuzzAuth: the Authorization header (BasicCredentials: scheme, base64, user:password)
 #   pciids      FuzzPCIIDs: the pci.ids database (PCIIDs)
+#   decompress  FuzzDecompress: replay's gzip and zstd reader (IOMMUDaemon/Replay/Decompressor.swift,
+#               compiled into the target, linked with the system's zlib and libzstd)
 #   firmware    FuzzFirmware: ACPI IORT / VIOT and DT iommu-map, the StreamID maps (FirmwareTables)
 #
 # Reproducible: every target starts from Tests/fuzz/corpus/<target>/ (committed) with
@@ -43,7 +45,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$here/bin"
 swiftc=${SWIFTC:-swiftc}
-all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids firmware"
+all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids decompress firmware"
 targets=(${FUZZ_TARGETS:-$all})
 jobs=${FUZZ_JOBS:-2}
 seed=${FUZZ_SEED:-1}
@@ -71,6 +73,7 @@ harness() {
     journal) echo FuzzJournal.swift ;;
     auth) echo FuzzAuth.swift ;;
     pciids) echo FuzzPCIIDs.swift ;;
+    decompress) echo FuzzDecompress.swift ;;
     firmware) echo FuzzFirmware.swift ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
   esac
@@ -79,7 +82,15 @@ harness() {
 maxlen() {
   # Inputs of a few records (or a config file) reach every branch; long ones only slow the
   # instrumented loops.
-  case $1 in kmsg | interrupts | toml | yaml | checkpoint | pciids) echo 8192 ;; duration | timespec | listen | auth) echo 256 ;; *) echo 4096 ;; esac
+  case $1 in kmsg | interrupts | toml | yaml | checkpoint | pciids | decompress) echo 8192 ;; duration | timespec | listen | auth) echo 256 ;; *) echo 4096 ;; esac
+}
+
+# Sources a target compiles in beside its harness (code outside the instrumented libraries), and
+# the module maps they import.
+extra() {
+  case $1 in
+    decompress) echo "$root/Sources/IOMMUDaemon/Replay/Decompressor.swift -I $root/Sources/CZlib -I $root/Sources/CZstd" ;;
+  esac
 }
 
 dict() {
@@ -120,14 +131,16 @@ build() {
   local t=$1 h out
   h="$here/$(harness "$t")" || return 1
   out="$bin/$t"
-  if [ -x "$out" ] && [ -z "$(find "$lib"/*.a "$h" -newer "$out" 2>/dev/null | head -1)" ]; then
+  # shellcheck disable=SC2046
+  if [ -x "$out" ] && [ -z "$(find "$lib"/*.a "$h" $(extra "$t" | tr ' ' '\n' | grep '\.swift$') -newer "$out" 2>/dev/null | head -1)" ]; then
     echo "build: $t is up to date"
     return 0
   fi
   echo "build: $t"
   # lld: gold warns about every ASan helper symbol it cannot export.
+  # shellcheck disable=SC2046
   if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -I "$lib" -L "$lib" \
-    -lIOMMUConfig -lConfigSyntax -lIOMMUCore -module-name "Fuzz_$t" "$h" -o "$out.tmp" > "$bin/$t.build.log" 2>&1; then
+    -lIOMMUConfig -lConfigSyntax -lIOMMUCore -module-name "Fuzz_$t" "$h" $(extra "$t") -o "$out.tmp" > "$bin/$t.build.log" 2>&1; then
     rm -f "$out.tmp"
     cat "$bin/$t.build.log" >&2
     echo "build: $t FAILED" >&2

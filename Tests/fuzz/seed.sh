@@ -16,13 +16,15 @@
 #   journal     journalctl -o json samples, and a fault's journal fields
 #   auth        Authorization headers
 #   pciids      the pci.ids fixture (and the system's, when installed)
+#   decompress  the replay tests' gzip and zstd files, with the two bytes of step sizes before them
+#   (replay also gets every log shape of Fixtures/shapes/, cut to 4 KiB)
 #   firmware    an IORT, a VIOT and iommu-map properties as QEMU and SoC firmware lay them out
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 fixtures="$here/../IOMMUCoreTests/Fixtures"
 work=${1:?usage: seed.sh DIR}
-targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids firmware"
+targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids decompress firmware"
 for t in $targets; do mkdir -p "$work/$t"; done
 
 # Store stdin as a corpus input named by its content hash (libFuzzer's own naming).
@@ -56,6 +58,10 @@ for f in "$fixtures"/{intel,amd,arm-smmu-v3,arm-smmu,common,real}/*.txt "$fixtur
   rm -rf "$tmp"
 done
 for f in "$fixtures"/replay/*.log; do put "$work/replay" < "$f"; done
+for f in "$fixtures"/shapes/*.log; do head -c 4096 "$f" | put "$work/replay"; done
+for f in "$here"/../IOMMUDaemonTests/Fixtures/replay/*.gz "$here"/../IOMMUDaemonTests/Fixtures/replay/*.zst; do
+  for steps in '\x00\x00' '\x07\x03' '\xff\xff'; do { printf "$steps"; cat "$f"; } | put "$work/decompress"; done
+done
 for f in "$fixtures"/interrupts/*.txt; do put "$work/interrupts" < "$f"; done
 
 # iommud.toml: the shipped file, each section on its own, the test configs, and the edges.

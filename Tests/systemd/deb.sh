@@ -35,7 +35,7 @@ field() { dpkg-deb -f "$DEB" "$1"; }
 check "Package: iommud" [ "$(field Package)" = iommud ]
 check "Architecture: $(field Architecture) (this machine's)" [ "$(field Architecture)" = "$(dpkg --print-architecture)" ]
 dep=$(field Depends)
-for d in libc6 libsystemd0 procps; do
+for d in libc6 libsystemd0 zlib1g libzstd1 procps; do
 	check "Depends has $d ($dep)" grep -qE "(^|, )$d( |,|$)" <<<"$dep"
 done
 check "Installed-Size is set ($(field Installed-Size) KiB)" [ "$(field Installed-Size)" -gt 0 ]

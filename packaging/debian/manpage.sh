@@ -60,7 +60,9 @@ cat <<'EOF'
 0 the daemon answered, 3 no daemon is running.
 .TP
 .B replay
-0 whenever the input was read, 1 when it could not be read.
+0 the input was read, whatever it found (without \fB\-\-fail\-on\fR);
+1 an input could not be read in full (missing, unreadable, corrupt or truncated gzip or zstd data);
+2 \fB\-\-fail\-on\fR found a fault of its kind.
 .TP
 .B check\-config
 0 valid, 78 not.

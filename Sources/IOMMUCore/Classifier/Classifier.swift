@@ -41,10 +41,15 @@ public struct Classifier: Sendable {
         return prefilter.mightBeIOMMU(UnsafeBufferPointer(rebasing: bytes[layout.text]))
     }
 
-    /// The same question for a record that is already decoded (text logs).
+    /// The same question for a record that is already decoded.
     public func wants(_ r: KmsgRecord) -> Bool {
-        if !r.isKernel && !options.acceptUserFacility { return false }
-        return r.text.withBytes { prefilter.mightBeIOMMU($0) }
+        r.text.withBytes { wants(facility: r.facility, text: $0) }
+    }
+
+    /// The same question for a text log's record, on its message bytes.
+    public func wants(facility: UInt32, text: UnsafeBufferPointer<UInt8>) -> Bool {
+        if facility != 0 && !options.acceptUserFacility { return false }
+        return prefilter.mightBeIOMMU(text)
     }
 
     /// Sequence number of the first record of the oldest unfinished group, if any — including a

@@ -139,3 +139,25 @@ func writeHex(_ value: UInt64, width: Int, prefix: Bool, into b: UnsafeMutableBu
     }
     return count
 }
+
+extension Substring {
+    /// First occurrence of `needle`, compared byte by byte.
+    func range(of needle: String) -> Range<Substring.Index>? {
+        let n = needle.utf8
+        guard let first = n.first, n.count <= utf8.count else { return nil }
+        var i = utf8.startIndex
+        while i < utf8.endIndex {
+            if utf8[i] == first {
+                var j = i
+                var k = n.startIndex
+                while k < n.endIndex, j < utf8.endIndex, utf8[j] == n[k] {
+                    j = utf8.index(after: j)
+                    k = n.index(after: k)
+                }
+                if k == n.endIndex { return i..<j }
+            }
+            i = utf8.index(after: i)
+        }
+        return nil
+    }
+}

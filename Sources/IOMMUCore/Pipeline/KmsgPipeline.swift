@@ -22,7 +22,9 @@ public struct KmsgPipeline: Sendable {
     public enum Input: Sendable, Equatable {
         /// /dev/kmsg records (`prio,seq,ts,flag;text` + dictionary lines).
         case kmsg
-        /// A text log (dmesg, syslog, journalctl…): `auto` is decided from the first lines.
+        /// A text log (dmesg, syslog, journalctl…), each line read in its own shape; with `auto`, a
+        /// saved /dev/kmsg stream (its first line a record) takes the kmsg path until a line that
+        /// is not a record, and the rest is read as text.
         case text(ReplayFormat)
     }
 
@@ -61,6 +63,10 @@ public struct KmsgPipeline: Sendable {
     private var position: CountedPosition
     private var input: Input
     private var text: TextLogInput?
+    /// `auto`: the first lines were looked at (the format they show is `detected`).
+    private var detected: ReplayFormat?
+    /// The kmsg path was chosen by `auto`: a line that is not a record hands the rest to `text`.
+    private var kmsgUntilText = false
     /// Bytes of an unfinished record carried to the next `read(stream:)`.
     private var carry: [UInt8] = []
     private var staged = Staged()
@@ -108,10 +114,11 @@ public struct KmsgPipeline: Sendable {
         self.position = CountedPosition(resumeSeq: resume?.resumeSeq, countedSeq: resume?.countedSeq)
     }
 
-    /// The input's format as decided (`auto` resolves on the first lines; nil until then).
+    /// The input's format as decided (`auto`: what its first lines show; nil until then).
     public var resolvedFormat: ReplayFormat? {
-        if case .kmsg = input { return .kmsg }
-        return text?.format
+        if let detected { return detected }
+        if case .text(let f) = input { return f == .auto ? nil : f }
+        return .kmsg
     }
 
     // MARK: - Reading (no I/O)
@@ -130,26 +137,32 @@ public struct KmsgPipeline: Sendable {
     /// The next bytes of a stream of records or lines (a FIFO, a regular file, a saved log).
     /// An unfinished record at the end is kept for the next call; `isFinal` ends the stream.
     public mutating func read(stream bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool) {
-        if case .text(.auto) = input, text == nil {
-            // Decide the text format from the first complete lines (up to 64 KiB), or all there is.
+        if case .text(.auto) = input, detected == nil {
+            // A saved /dev/kmsg stream or text? Decided from the first complete lines (up to
+            // 64 KiB), or all there is; text is then read line by line, each in its own shape.
             carry.append(contentsOf: bytes)
             guard isFinal || carry.count >= 64 * 1024 || carry.contains(0x0a) else { return }
-            let sample = String(decoding: carry.prefix(64 * 1024), as: UTF8.self)
-            let format = ReplayFormat.detect(sample)
+            let format = carry.prefix(64 * 1024).withUnsafeBufferPointer { ReplayFormat.detect($0) }
+            detected = format
             if format == .kmsg {
                 input = .kmsg
+                kmsgUntilText = true
             } else {
-                text = TextLogInput(format: format)
+                text = TextLogInput(format: .auto)
             }
-            let first = carry
-            carry = []
+            var first: [UInt8] = []
+            swap(&first, &carry)
             first.withUnsafeBufferPointer { read(stream: $0, isFinal: isFinal) }
             return
         }
-        if var t = text {
-            t.feed(bytes, isFinal: isFinal) { r in take(record: r) }
-            staged.oversized += t.takeOversized()
-            text = t
+        if text != nil {
+            if !carry.isEmpty {
+                // What the kmsg path had not framed yet when a line turned out not to be a record.
+                var rest: [UInt8] = []
+                swap(&rest, &carry)
+                rest.withUnsafeBufferPointer { feedText($0, isFinal: false) }
+            }
+            feedText(bytes, isFinal: isFinal)
             if isFinal { endOfInput() }
             return
         }
@@ -187,17 +200,28 @@ public struct KmsgPipeline: Sendable {
         take(record: r)
     }
 
+    /// Text lines to `text`, which is out of `self` meanwhile (one holder: its buffers are not copied).
+    private mutating func feedText(_ bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool) {
+        guard var t = text else { return }
+        text = nil
+        t.feed(bytes, isFinal: isFinal) { r in take(text: r) }
+        staged.oversized += t.takeOversized()
+        text = t
+    }
+
     /// The reader fell behind the ring buffer (EPIPE): the seq gap on the next record says how
     /// many records were lost; this counts that it happened.
     public mutating func readerOverran() {
         staged.overruns += 1
     }
 
-    /// The source went quiet: a stream's unfinished record is as complete as it gets (its
-    /// dictionary lines may never come), and faults held only to see whether a detail line
+    /// The source went quiet: a stream's record whose lines are whole is as complete as it gets
+    /// (its dictionary lines may never come), and faults held only to see whether a detail line
     /// follows are released. Groups still missing records stay pending.
     public mutating func idle() {
-        if !carry.isEmpty, case .kmsg = input {
+        // Only whole lines: a line without its newline is a write still under way (a reader of a
+        // regular file can see the first page of a write that spans two), not a record.
+        if carry.last == 0x0a, case .kmsg = input {
             var rest: [UInt8] = []
             swap(&rest, &carry)
             rest.withUnsafeBufferPointer { b in
@@ -210,7 +234,11 @@ public struct KmsgPipeline: Sendable {
     /// End of input (replay): every group still missing records is emitted with what it has.
     public mutating func endOfInput() {
         if var t = text {
-            t.finish { r in take(record: r) }
+            text = nil
+            // (An unfinished last line the kmsg path handed over is complete now.)
+            t.feed(UnsafeBufferPointer(start: nil, count: 0), isFinal: true) { r in take(text: r) }
+            t.finish { r in take(text: r) }
+            staged.oversized += t.takeOversized()
             text = t
         }
         classifier.finish(into: &staged.outputs)
@@ -219,11 +247,21 @@ public struct KmsgPipeline: Sendable {
     /// One raw record: header, sequence accounting, then the fast path's gate — most records
     /// end there, before any String is made.
     private mutating func take(_ bytes: UnsafeBufferPointer<UInt8>, firstLineEnd: Int) {
+        if text != nil {
+            feedText(bytes, isFinal: false)  // `auto` found a line that is not a record: text from here
+            return
+        }
         guard bytes.count <= Self.maxRecordBytes else {
             staged.oversized += 1
             return
         }
         guard let layout = KmsgRecordParser.layout(bytes, firstLineEnd: firstLineEnd) else {
+            if kmsgUntilText {
+                input = .text(.auto)
+                text = TextLogInput(format: .auto)
+                feedText(bytes, isFinal: false)
+                return
+            }
             staged.malformed += 1
             return
         }
@@ -252,6 +290,16 @@ public struct KmsgPipeline: Sendable {
         guard classifier.wants(r) else { return }
         staged.candidates += 1
         classifier.classify(r, into: &staged.outputs)
+    }
+
+    /// A record of a text log: counted, then the gate on its bytes as the shape printed them
+    /// (an escape never splits a word the prefilter looks for); only a candidate becomes a String.
+    private mutating func take(text r: TextLogRecord) {
+        staged.records += 1
+        if let seq = r.seq { staged.lastSeq = max(staged.lastSeq ?? 0, seq) }
+        guard classifier.wants(facility: r.facility, text: r.text) else { return }
+        staged.candidates += 1
+        classifier.classify(r.record(), into: &staged.outputs)
     }
 
     // MARK: - Between reading and counting

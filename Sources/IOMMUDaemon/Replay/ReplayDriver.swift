@@ -1,13 +1,22 @@
 import Glibc
 import IOMMUCore
 
-// Unsafe pointers here: read(2) fills the chunk buffer.
+// Unsafe pointers here: the chunk buffer the input is read into.
 
 /// `iommud replay`: saved logs through the daemon's own pipeline (`KmsgPipeline`), the same
-/// calls the daemon's reader makes, file chunk after file chunk. With `--json` each fault goes
-/// to stdout as it is counted; the report (`StatusReport`, the text `iommud status` prints)
-/// follows, on stdout, or on stderr with `--json`.
+/// calls the daemon's reader makes, chunk after chunk — gzip and zstd files decompressed on the
+/// way (`ReplayInput`). With `--json` each fault goes to stdout as it is counted; the report
+/// (`StatusReport`, the text `iommud status` prints) follows, on stdout, or on stderr with `--json`.
 public struct ReplayDriver {
+    /// `--fail-on`: which faults make replay exit 2 (a CI gate).
+    public enum FailOn: String, Sendable, CaseIterable {
+        case nonRecoverable = "non-recoverable"
+        case any
+
+        /// A fault an `[[expected]]` rule matched is known and harmless: it never fails the gate.
+        func matches(_ f: Fault) -> Bool { f.expectedRule == nil && (self == .any || !f.recoverable) }
+    }
+
     public struct Options: Sendable {
         public var files: [String] = []
         public var json = false
@@ -18,6 +27,7 @@ public struct ReplayDriver {
         /// `--config`'s `[[expected]]` rules (none: every fault counts as the daemon counts it
         /// without rules).
         public var expectedRules = ExpectedRules()
+        public var failOn: FailOn?
 
         public init() {}
     }
@@ -26,14 +36,20 @@ public struct ReplayDriver {
     public struct Outcome: Sendable {
         public var ledger: FaultLedger
         public var topology: Topology
-        /// Some input could not be read.
+        /// Some input could not be read in full (missing, unreadable, corrupt or truncated).
         public var failed = false
         /// At least one input was read.
         public var readAny = false
+        /// Faults `--fail-on` asks about were found.
+        public var matched = 0
+
+        /// The exit code (contract, ARCHITECTURE.md): 2 when `--fail-on` found its faults, else 1
+        /// when an input could not be read in full, else 0.
+        public var exitCode: Int32 { matched > 0 ? 2 : failed ? 1 : 0 }
     }
 
-    /// Reads every input (- or none: stdin), writing `--json` lines to `out`. Progress goes to
-    /// stderr when it is a terminal.
+    /// Reads every input (- or none: stdin), writing `--json` lines to `out`. A progress line goes
+    /// to stderr when it is a terminal and the input is large or slow (`ReplayProgress`).
     public static func run(_ o: Options, out: Int32 = 1) -> Outcome {
         let topology = o.sysfs.map { TopologyScanner(sysfsRoot: $0).scan() } ?? Topology()
         var outcome = Outcome(ledger: FaultLedger(), topology: topology)
@@ -43,13 +59,14 @@ public struct ReplayDriver {
         for name in o.files.isEmpty ? ["-"] : o.files {
             let fd: Int32 = name == "-" ? 0 : open(name, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
-                writeStderr("iommud replay: cannot read \(name): \(String(cString: strerror(errno)))\n")
+                writeStderr("iommud replay: cannot read \(terminalSafe(name)): \(String(cString: strerror(errno)))\n")
                 outcome.failed = true
                 continue
             }
             defer { if fd != 0 { close(fd) } }
             var st = stat()
             let size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
+            let input = ReplayInput(fd: fd)
             // Each file is a log of its own: its own sequence numbers, its own groups; the
             // counts add up in one ledger.
             var pipeline = KmsgPipeline(
@@ -57,27 +74,27 @@ public struct ReplayDriver {
                 input: o.format == .kmsg ? .kmsg : .text(o.format), fromStartOfBoot: false, ledger: outcome.ledger,
                 topology: topology)
             pipeline.setExpectedRules(o.expectedRules)
-            var done: Int64 = 0
+            progress.begin(name: name, size: size)
             while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    writeStderr("iommud replay: error reading \(name): \(String(cString: strerror(errno)))\n")
+                var n = 0
+                do {
+                    n = try chunk.withUnsafeMutableBufferPointer { try input.read(into: $0) }
+                } catch {
+                    writeStderr("iommud replay: \(terminalSafe(name)): \(error)\n")
                     outcome.failed = true
-                    break
                 }
                 chunk.withUnsafeBufferPointer { b in
                     pipeline.read(stream: UnsafeBufferPointer(rebasing: b[0..<n]), isFinal: n == 0)
                 }
                 let commit = pipeline.commit()
+                if let failOn = o.failOn {
+                    for f in commit.faults where failOn.matches(f) { outcome.matched += 1 }
+                }
                 if o.json {
                     for f in commit.faults { f.appendJSONLine(to: &json) }
                     if json.sink.count >= 1 << 20 { flush(&json, to: out) }
                 }
-                done += Int64(n)
-                progress.update(
-                    name: name, done: done, size: size, records: pipeline.ledger.records,
-                    faults: pipeline.ledger.totalFaults)
+                progress.update(read: input.bytesRead, records: pipeline.ledger.records)
                 if n == 0 { break }
             }
             outcome.ledger = pipeline.ledger
@@ -94,24 +111,45 @@ public struct ReplayDriver {
     }
 }
 
-/// Progress on stderr while a large file is read, only when stderr is a terminal.
+/// A progress line on stderr while a large input is read — only when stderr is a terminal, and
+/// only for an input over 64 MiB or one that has taken over a second: bytes read (of how many,
+/// when the size is known; compressed bytes for a compressed file), records per second. Redrawn
+/// at most four times a second, erased at the end: a pipe or a log never sees it.
 final class ReplayProgress {
-    let enabled = isatty(2) == 1
-    var lastMs: Int64 = 0
-    var shown = false
+    let enabled: Bool
+    private var name = ""
+    private var size: Int64?
+    private var startMs: Int64 = 0
+    private var lastMs: Int64 = 0
+    private var shown = false
 
-    func update(name: String, done: Int64, size: Int64?, records: UInt64, faults: @autoclosure () -> UInt64) {
+    init(enabled: Bool = isatty(2) == 1) { self.enabled = enabled }
+
+    func begin(name: String, size: Int64?) {
+        self.name = terminalSafe(name)
+        self.size = size
+        startMs = Clocks.monotonicUsec() / 1000
+        lastMs = startMs - 250  // a large file shows its line from the first chunk on
+    }
+
+    func update(read: Int64, records: UInt64) {
         guard enabled else { return }
         let now = Clocks.monotonicUsec() / 1000
         guard now - lastMs >= 250 else { return }
+        let elapsed = now - startMs
+        guard (size ?? 0) > 64 << 20 || elapsed >= 1000 else { return }
         lastMs = now
-        var s = "\r\(terminalSafe(name)): \(records) records, \(faults()) faults"
-        if let size, size > 0 { s += ", \(done * 100 / size)% of \(size / 1_048_576) MiB" }
-        writeStderr(s + "   ")
+        var s = "\r\(name): \(Self.mib(read))"
+        if let size, size > 0 { s += " of \(Self.mib(size)) (\(min(100, read * 100 / size))%)" }
+        s += ", \(UInt64(Double(records) * 1000 / Double(max(elapsed, 1))) / 1000)k records/s"
+        writeStderr(s + "\u{1B}[K")
         shown = true
     }
 
     func finish() {
         if shown { writeStderr("\r\u{1B}[K") }
+        shown = false
     }
+
+    static func mib(_ bytes: Int64) -> String { "\(bytes >> 20) MiB" }
 }

@@ -1,3 +1,4 @@
+import ConfigSyntax
 import IOMMUCore
 import Logging
 
@@ -51,24 +52,8 @@ struct FormattedStderrLogHandler: LogHandler {
         let needsQuotes =
             v.isEmpty || v.unicodeScalars.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.value < 0x20 }
         guard needsQuotes else { return v }
-        var out = "\""
-        for c in v.unicodeScalars {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 {
-                    let hex = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
+        // A TOML basic string is the quoting logfmt readers take (Go's strconv escapes).
+        return TOMLSubset.quoted(v)
     }
 
     /// Keys cannot be quoted in logfmt: anything but a letter, digit, `_`, `.` or `-` becomes `_`.
