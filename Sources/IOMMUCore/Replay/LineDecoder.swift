@@ -75,6 +75,13 @@ struct LineDecoder: Sendable {
             while j < n, j < 32, Self.isJunk(b[j]) { j += 1 }
             if j < n, b[j] == UInt8(ascii: "[") || b[j] == UInt8(ascii: "<") { i = j }
         }
+        // A mail or forum quote: `> `, `>> `, `> > ` before the line it quotes (no log shape
+        // starts with `>`).
+        if i < n, b[i] == UInt8(ascii: ">") {
+            var j = i
+            while j < n, j - i < 16, b[j] == UInt8(ascii: ">") || b[j] == 0x20 { j += 1 }
+            i = j
+        }
         var k = i
         while k < n, b[k] == 0x20 || b[k] == 0x09 { k += 1 }
         if k == n { return DecodedLine(kind: .blank, text: n, prefixed: false) }

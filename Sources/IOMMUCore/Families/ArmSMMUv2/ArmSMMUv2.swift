@@ -207,7 +207,7 @@ struct ArmSMMUv2Parser: FamilyParser {
             st.global = ArmSMMUv2Lines.globalHeader(&s, unit: unit, record: r)
             return true
         }
-        if s.skip("\tGFSR 0x") {
+        if Self.skipGFSR(&s) {
             release(&st, into: &out)
             let header = st.global
             st.global = nil
@@ -308,5 +308,17 @@ struct ArmSMMUv2Parser: FamilyParser {
     mutating func finish(into out: inout [ClassifierOutput]) {
         for unit in units.keys.sorted() { Self.end(units[unit]!, into: &out) }
         units.removeAll()
+    }
+}
+
+extension ArmSMMUv2Parser {
+    /// `\tGFSR 0x` — or, in a quote (a mail, a web page), the spaces the tab became.
+    static func skipGFSR(_ s: inout ByteScanner) -> Bool {
+        if s.skip("\tGFSR 0x") { return true }
+        var q = s
+        q.skipSpaces()
+        guard q.skip("GFSR 0x") else { return false }
+        s = q
+        return true
     }
 }

@@ -169,7 +169,7 @@ struct ArmSMMUv3Parser: FamilyParser {
             st.open = g
             return true
         }
-        if s.skip(byte: 0x09) {
+        if Self.skipIndent(&s) {
             if s.skip("0x") {
                 guard let word = s.hex(maxDigits: 16), s.atEndIgnoringSpaces else { return false }
                 if st.commandWords > 0 {
@@ -283,6 +283,17 @@ struct ArmSMMUv3Parser: FamilyParser {
     static func fault(_ g: RawGroup, unit: String) -> Fault {
         ArmSMMUv3Events.fault(
             id: g.id, dwords: g.dwords, unit: unit, seq: g.lastSeq, ts: g.lastTimestamp, text: g.text)
+    }
+
+    /// The tab that starts a dword or `sid` line — or, in a quote (a mail, a web page, a terminal
+    /// copy), the spaces it became: then the line goes on with `0x` or `sid 0x` right after them.
+    static func skipIndent(_ s: inout ByteScanner) -> Bool {
+        if s.skip(byte: 0x09) { return true }
+        var q = s
+        q.skipSpaces()
+        guard q.looksAt("0x") || q.looksAt("sid 0x") else { return false }
+        s = q
+        return true
     }
 
     /// `sid 0x%08x.0x%05x: [%u%s] %sprivileged %s%s%s access at iova 0x%016llx` (after the tab).

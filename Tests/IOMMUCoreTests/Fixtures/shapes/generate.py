@@ -187,6 +187,8 @@ def rendered_shapes(records):
                            + ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron"][p >> 3].encode()
                            + b"." + ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"][p & 7].encode()
                            + b" " + tag + (b"[%d]" % pid if pid else b"") + b": ", kern_only=False)),
+        "mail-quote": ("yes", "a mail or forum quote of dmesg: `> ` before each line, its tabs turned to spaces",
+                       [[b"> " + line.replace(b"\t", b"    ") for line in g] for g in console(records, caller=False)]),
         "kernel-tag": ("yes", "`kernel: [ts] text` alone (a grep of a syslog, cut after the host)",
                        syslog(records, lambda p, w, tag, pid: tag + (b"[%d]" % pid if pid else b"") + b": ",
                               kern_only=True)),
