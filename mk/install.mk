@@ -16,7 +16,7 @@ RELEASE_BIN ?= .build/release/iommud
 # the daemon's own version (iommud_build_info, `iommud version`), so the package matches it
 ifeq ($(origin VERSION),undefined)
 VERSION := $(or $(shell sed -n 's/.*static let version = "\(.*\)".*/\1/p' \
-	$(IOMMUD_TOP)/Sources/IOMMUDaemon/Runtime/Version.swift 2>/dev/null),0.1.0)
+	$(IOMMUD_TOP)/Sources/IOMMUDaemon/System/Version.swift 2>/dev/null),0.1.0)
 endif
 # Debian revision: a non-native package (the source is not Debian-specific)
 DEB_REVISION ?= 1

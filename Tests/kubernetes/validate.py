@@ -290,7 +290,7 @@ def check_references(label, objects, privileged):
         expect(not sc.get("privileged"), "not privileged")
     expect(not spec.get("hostNetwork") and not spec.get("hostPID"), "no hostNetwork, no hostPID")
     expect({"operator": "Exists"} in spec.get("tolerations", []), "tolerates every taint (runs on every node)")
-    version = next((line.split('"')[1] for line in (TOP / "Sources/IOMMUDaemon/Runtime/Version.swift").read_text().splitlines()
+    version = next((line.split('"')[1] for line in (TOP / "Sources/IOMMUDaemon/System/Version.swift").read_text().splitlines()
                     if "static let version" in line), "?")
     images = {c["image"] for c in spec["containers"] + spec.get("initContainers", [])}
     expect(all(i.endswith(f":{version}") for i in images),
