@@ -82,7 +82,12 @@ final class ConnectionTable: Sendable {
             return nil
         }
         let state = ConnectionState(id: id, table: self, channel: channel)
-        channel.closeFuture.whenComplete { _ in self.closed(id) }
+        // A closed connection's deadline goes with it: a timer left behind would wake the idle
+        // daemon once per connection, a request timeout after the client left.
+        channel.closeFuture.whenComplete { _ in
+            state.cancelDeadline()
+            self.closed(id)
+        }
         try channel.pipeline.syncOperations.addHandler(ReadWhenWritable())
         state.armDeadline()
         return state
@@ -115,9 +120,13 @@ final class ConnectionState: @unchecked Sendable {
 
     /// A request head came: no deadline while it is answered.
     func requestStarted() {
+        cancelDeadline()
+        table.setBusy(id, true)
+    }
+
+    func cancelDeadline() {
         deadline?.cancel()
         deadline = nil
-        table.setBusy(id, true)
     }
 }
 
