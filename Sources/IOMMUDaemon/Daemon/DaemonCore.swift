@@ -31,6 +31,7 @@ public final class DaemonCore: Sendable {
         /// false while a changed `[http] web_config` file fails to load (the old one serves).
         var webConfigOK = true
         var lastHotplugRescanUsec: Int64?
+        var lastRecordSampleUsec: Int64?
         var rescans: UInt64 = 0
         var interruptsUnreadableWarned = false
         var missingInterruptWarned: Set<String> = []
@@ -74,10 +75,26 @@ public final class DaemonCore: Sendable {
             rescanned = TopologyScanner(sysfsRoot: config.sysfsRoot, cmdlinePath: config.cmdlinePath).scan()
             logger.debug("rescanned sysfs for \(requests.unknownDevices.count) unknown device(s)")
         }
-        let sample = requests.interruptSample ? sampleInterrupts(topology: rescanned ?? topology) : nil
+        let sample =
+            requests.interruptSample && recordSampleDue() ? sampleInterrupts(topology: rescanned ?? topology) : nil
         let offset = Clocks.realtimeOffsetUsec()
         return pipeline.withLock { p in
             p.commit(rescanned: rescanned, interrupts: sample, realtimeOffsetUsec: offset)
+        }
+    }
+
+    /// Minimum time between two /proc/interrupts samples that records ask for: in a storm a batch
+    /// is a record or two, and the file is large on large machines (a column per CPU). Nothing
+    /// waits for these samples — a scrape and `status` take their own, and the estimate keeps
+    /// the highest count seen — so a storm costs at most four reads a second.
+    static let recordSampleInterval: Int64 = 250_000
+
+    func recordSampleDue() -> Bool {
+        let now = Clocks.monotonicUsec()
+        return facts.withLock { f in
+            guard now - (f.lastRecordSampleUsec ?? Int64.min / 2) >= Self.recordSampleInterval else { return false }
+            f.lastRecordSampleUsec = now
+            return true
         }
     }
 
