@@ -51,7 +51,25 @@ struct Replay: ParsableCommand {
         help: "Apply the [[expected]] rules of this iommud.toml (e.g. /etc/iommud/iommud.toml).")
     var config: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The kernel release the log came from (uname -r, e.g. 6.1.0-18-amd64): picks the ratelimit model of the Intel fault estimate.",
+            valueName: "release"))
+    var kernelRelease: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The ratelimit model of the Intel fault estimate, as [estimate] intel_ratelimit names it (default: from --kernel-release, else per-call, v4.19-v6.15).",
+            valueName: "model"))
+    var intelRatelimit: String?
+
     func validate() throws {
+        if let intelRatelimit, DMARFaultEstimator.KernelShape(rawValue: intelRatelimit) == nil {
+            let names = DMARFaultEstimator.KernelShape.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("unknown --intel-ratelimit '\(intelRatelimit)': use \(names)")
+        }
         guard ReplayFormat(rawValue: format) != nil else {
             throw ValidationError("unknown format '\(format)': use auto, kmsg, dmesg, journal or journal-json")
         }
@@ -73,6 +91,11 @@ struct Replay: ParsableCommand {
             }
         }
         o.failOn = failOn
+        if let named = intelRatelimit.flatMap(DMARFaultEstimator.KernelShape.init(rawValue:)) {
+            o.intelRatelimit = named
+        } else if let kernelRelease {
+            o.intelRatelimit = .forRelease(kernelRelease)
+        }
         let outcome = ReplayDriver.run(o)
         let report = StatusReport(ledger: outcome.ledger, topology: outcome.topology, daemon: nil).text()
         writeAll(json ? 2 : 1, report)

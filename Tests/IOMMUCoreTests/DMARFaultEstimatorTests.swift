@@ -263,6 +263,33 @@ struct DMARFaultEstimatorModelTests {
         for (u, n) in k.records { holds(e.estimates()[u]!, truth: n, u) }
     }
 
+    @Test("no interrupt counts (a saved log): one record per interrupt is the value, the bounds hold anyway")
+    func withoutInterruptCounts() {
+        // Storms of 1 to 60 interrupts, flushed by a later fault, draining 1 or 3 records each.
+        for perRun in [1, 3] {
+            for runs in [1, 4, 9, 20, 60] {
+                var k = KernelSim()
+                for i in 0..<runs { k.run(at: 1 * s + UInt64(i) * 50_000, records: perRun) }
+                k.run(at: 20 * s, records: perRun)
+                let e = k.estimator().total()  // no k.sample(): the log alone
+                holds(e, truth: k.truth, "\(runs + 1) runs × \(perRun)")
+                if perRun == 1 { #expect(e.value == k.truth, "\(runs + 1) runs: \(e.value) \(e.condition)") }
+                // Nothing refused: the log has every record, exactly. (Refused calls can still
+                // leave one answer: every printed status line is an interrupt, so calls = 2I + R
+                // with R ≥ I may pin R.)
+                if runs * (perRun + 2) <= 10 { #expect(e.exact, "\(runs + 1) runs × \(perRun): \(e.condition)") }
+                if runs == 60 { #expect(!e.exact && e.upper == nil || e.lower < e.upper!, "\(e)") }
+            }
+        }
+        // v4.7-v4.18: N counts refused interrupts, one record each at least.
+        var k = KernelSim(shape: .perInterrupt)
+        for i in 0..<25 { k.run(at: 1 * s + UInt64(i) * 50_000, records: 2) }
+        k.run(at: 20 * s, records: 2)
+        let e = k.estimator(.perInterrupt).total()
+        holds(e, truth: k.truth, "v4.7")
+        #expect(e.lower == 11 * 2 + 15 && e.upper == nil)
+    }
+
     @Test("v4.7-v4.18: one call per interrupt; refused interrupts take one record each")
     func perInterruptShape() {
         var k = KernelSim(shape: .perInterrupt)
@@ -365,6 +392,17 @@ struct DMARFaultEstimatorModelTests {
         f.observe(.interrupts(unit: "dmar0", total: .max))
         f.observe(.statusLine(status: nil, tsUsec: 1))
         #expect(f.total().value == .max)
+        // Without interrupt counts (replay): the calls alone, at UInt64.max.
+        for shape in DMARFaultEstimator.KernelShape.allCases {
+            var h = DMARFaultEstimator(shape: shape)
+            h.observe(.statusLine(status: 2, tsUsec: 1))
+            h.observe(.record(unit: nil, tsUsec: 2))
+            h.observe(.suppressed(count: .max, tsUsec: 3))
+            h.observe(.suppressed(count: .max, tsUsec: 9_000_000))
+            let t = h.total()
+            #expect(t.lower <= t.value, "\(shape): \(t)")
+            if shape != .unlimited { #expect(!t.exact, "\(shape): \(t)") }
+        }
         var g = DMARFaultEstimator(burst: 0, intervalUsec: 0, slackUsec: .max)
         g.observe(.statusLine(status: 2, tsUsec: 5))
         g.observe(.record(unit: nil, tsUsec: 1))
@@ -431,6 +469,13 @@ struct DMARFaultEstimatorModelTests {
                 let e = k.estimator(shape == .perCall ? .perCallCountsContention : .perInterrupt)
                 holds(e.total(), truth: k.truth, "seed \(seed) \(shape)")
                 for (u, n) in k.records { holds(e.estimates()[u]!, truth: n, "seed \(seed) \(shape) \(u)") }
+                // The same log without its interrupt counts (replay of a saved log).
+                var bare = DMARFaultEstimator(shape: shape == .perCall ? .perCallCountsContention : .perInterrupt)
+                for o in k.out {
+                    if case .interrupts = o { continue }
+                    bare.observe(o)
+                }
+                holds(bare.total(), truth: k.truth, "seed \(seed) \(shape), no interrupt counts")
             }
         }
     }
@@ -469,7 +514,8 @@ struct EstimateTrace {
             fromStartOfBoot: false, resume: resume.map { ($0.resumeSeq, $0.countedSeq) }, ledger: ledger)
     }
 
-    init(file: String, shape: DMARFaultEstimator.KernelShape = .perCall) {
+    /// `withInterrupts: false`: the log alone, as `iommud replay` reads a saved one.
+    init(file: String, shape: DMARFaultEstimator.KernelShape = .perCall, withInterrupts: Bool = true) {
         name = file
         pipeline = Self.newPipeline(shape)
         let lines = Fixtures.read(file).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -514,7 +560,7 @@ struct EstimateTrace {
                         return InterruptObservation(
                             irq: 40, unit: String(p[0]), vector: "fault", counts: ["CPU0": UInt64(p[1])!])
                     }
-                    commit(sample)
+                    commit(withInterrupts ? sample : nil)
                 case "@truth":
                     for kv in f.dropFirst() {
                         let p = kv.split(separator: "=")
@@ -578,8 +624,10 @@ struct DMARFaultEstimatorTraceTests {
             if let want = t.expectExact[unit] {
                 #expect(e.exact == want, "\(file) \(unit): exact \(e.exact), the trace says \(want): \(e.condition)")
             }
+            let saved = EstimateTrace(file: file, withInterrupts: false).estimator.total()
+            holds(saved, truth: t.truth.values.reduce(0, +), "\(file), the log alone")
             print(
-                "estimate \(file) \(unit): truth \(truth) value \(e.value) lower \(e.lower) upper \(e.upper.map(String.init) ?? "-") exact \(e.exact) | \(e.condition)"
+                "estimate \(file) \(unit): the log alone \(saved.value) [\(saved.lower), \(saved.upper.map(String.init) ?? "-")]; truth \(truth) value \(e.value) lower \(e.lower) upper \(e.upper.map(String.init) ?? "-") exact \(e.exact) | \(e.condition)"
             )
         }
     }

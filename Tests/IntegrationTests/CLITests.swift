@@ -84,6 +84,40 @@ struct CLITests {
         #expect(out2.contains("cannot read /nonexistent/file"))
     }
 
+    @Test(
+        "replay's Intel estimate follows the ratelimit model of the log's kernel (--intel-ratelimit, --kernel-release)")
+    func replayIntelRatelimit() throws {
+        // A QEMU storm trace (6.1): the kmsg records only, without the interrupt samples.
+        let trace = try String(
+            contentsOfFile: Binary.packageRoot + "/Tests/IOMMUCoreTests/Fixtures/estimate/storm-flush.txt",
+            encoding: .utf8)
+        let kmsg = trace.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("@") }.joined(
+            separator: "\n")
+        func estimate(_ args: [String]) throws -> String {
+            let (rc, out) = try runCommand(Binary.path, ["replay"] + args + ["-"], stdin: kmsg + "\n")
+            #expect(rc == 0, "\(out)")
+            let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let i = lines.firstIndex(where: { $0.hasPrefix("Intel fault records behind") }), i + 1 < lines.count
+            else { return "no estimate in: \(out)" }
+            return String(lines[i + 1])
+        }
+        // 27 bad DMAs in the guest: without interrupt counts the log alone bounds them, and the
+        // value (one record per interrupt) is the truth.
+        let perCall = try estimate([])
+        #expect(perCall.contains("about 27 (at least 27, at most 57)"), "\(perCall)")
+        #expect(try estimate(["--intel-ratelimit", "per-call"]) == perCall)
+        #expect(try estimate(["--kernel-release", "6.1.0-18-amd64"]) == perCall)
+        // v4.7–v4.18: N counts interrupts, each of which may have drained several records.
+        let perInterrupt = try estimate(["--intel-ratelimit", "per-interrupt"])
+        #expect(perInterrupt != perCall, "\(perInterrupt)")
+        #expect(try estimate(["--kernel-release", "4.9.0-19-amd64"]) == perInterrupt)
+        // The named model wins over the release.
+        #expect(try estimate(["--kernel-release", "4.9.0", "--intel-ratelimit", "per-call"]) == perCall)
+        let (rc, out) = try runCommand(Binary.path, ["replay", "--intel-ratelimit", "sometimes", "-"], stdin: "")
+        #expect(rc == 64)
+        #expect(out.contains("unknown --intel-ratelimit 'sometimes'"), "\(out)")
+    }
+
     @Test("replay reads records across its 1 MiB reads, and a record longer than them")
     func replayLongInput() throws {
         let fault = { (bus: Int, seq: Int) in

@@ -15,6 +15,7 @@ enum EstimatorCodec {
                 "uncertain=\(e.uncertainWindows)", "overflows=\(e.overflows)", "lost=\(e.lostRecords)",
                 "unanchored=\(b(e.unanchored))", "last_line=\(o(e.lastLineUsec))",
                 "shape_mismatch=\(b(e.shapeMismatch))", "started_late=\(b(e.startedLate))",
+                "interrupts_counted=\(b(e.interruptsCounted))",
             ],
             [
                 "dmar_window", "start=\(o(w.startUsec))", "printed=\(w.printed)", "status=\(w.status)",
@@ -77,6 +78,7 @@ enum EstimatorCodec {
             if let v = ou("last_line") { e.lastLineUsec = v }
             e.shapeMismatch = b("shape_mismatch") ?? e.shapeMismatch
             e.startedLate = b("started_late") ?? e.startedLate
+            e.interruptsCounted = b("interrupts_counted") ?? e.interruptsCounted
         case "dmar_window":
             var w = DMARFaultEstimator.Window()
             if let v = ou("start") { w.startUsec = v }

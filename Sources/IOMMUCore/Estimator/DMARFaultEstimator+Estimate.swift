@@ -33,8 +33,10 @@ extension DMARFaultEstimator {
             }
 
         case .perInterrupt:
-            // One call per handler run: runs printed = status lines, the rest were refused whole.
-            let refusedRuns = interrupts &- min(interrupts, printedStatus)
+            // One call per handler run: runs printed = status lines, the rest were refused whole
+            // (without interrupt counts: N counts them, once every window's N is printed).
+            let refusedRuns =
+                interruptsCounted ? interrupts &- min(interrupts, printedStatus) : reportedSuppressed
             value = satAdd(printedRecords, refusedRuns)
             lower = value
             upper = refusedRuns == 0 ? printedRecords : nil
@@ -44,6 +46,13 @@ extension DMARFaultEstimator {
                 reasons.append(
                     "\(refusedRuns) fault interrupts were refused whole by the v4.7-v4.18 ratelimit: at least one record each, how many more is not said"
                 )
+            }
+            if !interruptsCounted && (window.status >= burst || unanchored) {
+                reasons.append(
+                    "no fault interrupt counts, and the last ratelimit window used all its \(burst) calls: its suppressed count is not printed yet"
+                )
+                upper = nil
+                exact = false
             }
 
         case .perCall, .perCallCountsContention:
@@ -62,17 +71,38 @@ extension DMARFaultEstimator {
             // records = calls − status calls − end calls; status calls = interrupts, end calls =
             // interrupts − runs without PPF.
             let twoI = satAdd(interrupts, recordInterrupts)
-            let fromCallsLow = callsLow &- min(callsLow, twoI)
-            let fromCallsHigh = callsHigh &- min(callsHigh, twoI)
+            var fromCallsLow = callsLow &- min(callsLow, twoI)
+            var fromCallsHigh = callsHigh &- min(callsHigh, twoI)
+            var middle = fromCallsLow + (fromCallsHigh - fromCallsLow) / 2
+            if !interruptsCounted {
+                // Without interrupt counts, every printed status line is still an interrupt, and
+                // (P3) each interrupt with PPF drained at least one record: calls = 2I + R with
+                // R ≥ I when every status line had PPF, so R ≥ calls / 3 — equal to it when each
+                // interrupt drained one record, the common case, which the value takes.
+                let minI = satAdd(printedStatus, printedStatus &- min(printedStatus, statusWithoutPPF))
+                let allPPF = statusWithoutPPF == 0
+                fromCallsHigh = callsHigh &- min(callsHigh, minI)
+                fromCallsLow = allPPF ? callsLow / 3 + (callsLow % 3 == 0 ? 0 : 1) : 0
+                let meanCalls = callsLow / 2 + callsHigh / 2 + (callsLow % 2 & callsHigh % 2)
+                middle = allPPF ? meanCalls / 3 + (meanCalls % 3 == 2 ? 1 : 0) : fromCallsLow
+                if reportedSuppressed == 0 && !pendingPossible {
+                    // Nothing was refused: every record is in the log.
+                    fromCallsLow = printedRecords
+                    fromCallsHigh = printedRecords
+                    middle = printedRecords
+                } else {
+                    reasons.append(
+                        "no fault interrupt counts (a saved log has none, or /proc/interrupts has no dmar row): the value takes one record per fault interrupt, the common case; the bounds hold whatever the split"
+                    )
+                }
+            }
             lower = max(printedRecords, fromCallsLow)
-            value = max(
-                printedRecords,
-                fromCallsHigh == fromCallsLow ? fromCallsLow : fromCallsLow + (fromCallsHigh - fromCallsLow) / 2)
+            value = max(printedRecords, min(max(middle, fromCallsLow), fromCallsHigh))
             upper = max(printedRecords, fromCallsHigh)
             exact = fromCallsLow == fromCallsHigh
             exactCause =
                 "exact: every ratelimit window's suppressed count is in (or none was due), and each fault interrupt cost a status call, its records and an end call (v4.19+ dmar_fault)"
-            if !exact {
+            if !exact && (interruptsCounted || uncertainWindows + uncertainOpen > 0) {
                 reasons.append(
                     "\(uncertainWindows + uncertainOpen) ratelimit window(s) with an uncertain boundary (no timestamp, a gap within \(slackUsec / 1000) ms of the \(intervalUsec / 1_000_000) s interval, or a line missing): +/- one end call each"
                 )

@@ -40,6 +40,7 @@ extension DMARFaultEstimator {
             unanchored = ts == nil
             if let ts { lastLineUsec = ts }
         case .interrupts(let unit, let total):
+            interruptsCounted = true
             guard units[unit] != nil || units.count < Self.unitLimit else { return }
             units[unit, default: UnitCounts()].interrupts = max(units[unit]?.interrupts ?? 0, total)
         case .lost(let n):

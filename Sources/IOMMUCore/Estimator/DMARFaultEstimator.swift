@@ -122,6 +122,9 @@ public struct DMARFaultEstimator: Sendable, Equatable {
     var lastLineUsec: UInt64?
     /// A window printed more status lines than the v4.19+ shape allows (`burst / 3 + 1`).
     var shapeMismatch = false
+    /// Fault interrupt counts were sampled. A saved log has none (and a unit may have no row in
+    /// /proc/interrupts): the calls cannot then be split into interrupts and records exactly.
+    var interruptsCounted = false
     /// The estimator did not see this boot's fault lines from its first one (a checkpoint
     /// written before the daemon kept an estimator): what it missed is unknown.
     public internal(set) var startedLate = false

@@ -28,6 +28,8 @@ public struct ReplayDriver {
         /// without rules).
         public var expectedRules = ExpectedRules()
         public var failOn: FailOn?
+        /// The ratelimit model of the Intel fault estimate: that of the kernel the log came from.
+        public var intelRatelimit: DMARFaultEstimator.KernelShape = .perCall
 
         public init() {}
     }
@@ -53,6 +55,7 @@ public struct ReplayDriver {
     public static func run(_ o: Options, out: Int32 = 1) -> Outcome {
         let topology = o.sysfs.map { TopologyScanner(sysfsRoot: $0).scan() } ?? Topology()
         var outcome = Outcome(ledger: FaultLedger(), topology: topology)
+        outcome.ledger.dmarEstimator.shape = o.intelRatelimit
         let progress = ReplayProgress()
         var json = JSONWriter()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
