@@ -57,7 +57,7 @@ public enum ArmSMMUv2 {
 /// true`; everything else (terminate model, global faults, and the 3.x line without fsr=) is
 /// `recoverable: false`.
 struct ArmSMMUv2Parser: FamilyParser {
-    struct UnitState: Sendable {
+    struct UnitState: PendingUnitState {
         /// A context fault held for its follow-up lines (FSR, FSYNR0, Qualcomm's walk lines).
         var held: Fault?
         var heldLines = 0
@@ -87,33 +87,21 @@ struct ArmSMMUv2Parser: FamilyParser {
     /// Follow-up lines joined to one held fault at most (6.11+ prints 2, Qualcomm's debug 5).
     static let maxHeldLines = 16
 
-    var pendingSince: UInt64? { units.values.compactMap(\.since).min() }
+    var pendingSince: UInt64? { units.pendingSince }
 
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in
             var s = ByteScanner(b)
             guard let dp = DevicePrefix.scan(&s), s.bytesEqual(dp.driver, "arm-smmu") else { return false }
-            // A unit with a group under way is changed where it lies in the table (its held faults
-            // are large: a copy per record would cost more than the parse), found by its bytes.
-            if let i = units.index(ofKeyBytes: UnsafeBufferPointer(rebasing: b[dp.device])) {
-                let mine = Self.consume(&s, unit: units.keys[i], state: &units.values[i], record: r, into: &out)
-                if units.values[i].held != nil { mayHold = true }
-                if units.values[i].isEmpty { units.remove(at: i) }
-                return mine
+            let (mine, evicted) = units.withPendingUnit(
+                named: UnsafeBufferPointer(rebasing: b[dp.device]), limit: Self.maxUnits,
+                makeName: { s.string(dp.device) }
+            ) { unit, st in
+                (Self.consume(&s, unit: unit, state: &st, record: r, into: &out), st.held != nil)
             }
-            let unit = s.string(dp.device)
-            var st = UnitState()
-            let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
-            if !st.isEmpty {
-                if units.count >= Self.maxUnits,
-                    let victim = units.min(by: { ($0.value.since ?? .max) < ($1.value.since ?? .max) })?.key
-                {
-                    Self.end(units.removeValue(forKey: victim)!, into: &out)
-                }
-                if st.held != nil { mayHold = true }
-                units[unit] = st
-            }
-            return mine
+            if mine.1 { mayHold = true }
+            if let evicted { Self.end(evicted.state, into: &out) }
+            return mine.0
         }
     }
 

@@ -65,7 +65,7 @@ struct ArmSMMUv3Parser: FamilyParser {
         var text: String
     }
 
-    struct UnitState: Sendable {
+    struct UnitState: PendingUnitState {
         /// A raw dump with fewer than four dwords so far.
         var open: RawGroup?
         /// A complete raw dump (6.14+, or of unknown level) waiting for its decoded line.
@@ -88,16 +88,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     var units: [String: UnitState] = [:]
     static let maxUnits = 64
 
-    var pendingSince: UInt64? {
-        var m: UInt64?
-        func take(_ s: UInt64?) { if let s { m = m.map { min($0, s) } ?? s } }
-        for st in units.values {
-            take(st.open?.firstSeq)
-            take(st.awaiting?.firstSeq)
-            take(st.pri?.seq)
-        }
-        return m
-    }
+    var pendingSince: UInt64? { units.pendingSince }
 
     /// Nothing is held for detail lines of another family.
     mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {}
@@ -108,44 +99,17 @@ struct ArmSMMUv3Parser: FamilyParser {
             guard let dp = DevicePrefix.scan(&s), s.bytesEqual(dp.driver, "arm-smmu-v3") else {
                 return false
             }
-            // A unit with an event under way is changed where it lies in the table (not copied
-            // out: the open group's words and text are then uniquely held and grow in place,
-            // five records per event), and leaves the table once nothing is pending.
-            if let i = Self.pendingUnit(UnsafeBufferPointer(rebasing: b[dp.device]), in: units) {
-                let mine = Self.consume(&s, unit: units.keys[i], state: &units.values[i], record: r, into: &out)
-                if units.values[i].isEmpty { units.remove(at: i) }
-                return mine
+            // Four of an event's five records find their unit pending: its faults then share one
+            // String for the unit (a name like `arm-smmu-v3.0.auto` is too long to be stored inline).
+            let (mine, evicted) = units.withPendingUnit(
+                named: UnsafeBufferPointer(rebasing: b[dp.device]), limit: Self.maxUnits,
+                makeName: { s.string(dp.device) }
+            ) { unit, st in
+                Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
             }
-            let unit = s.string(dp.device)
-            var st = UnitState()
-            let mine = Self.consume(&s, unit: unit, state: &st, record: r, into: &out)
-            if !st.isEmpty {
-                // The unit whose group began first makes room (a dictionary's first key would be
-                // any of them, and the oldest could then stay pending for ever).
-                if units.count >= Self.maxUnits,
-                    let victim = units.min(by: { ($0.value.since ?? .max) < ($1.value.since ?? .max) })?.key
-                {
-                    abandon(victim, into: &out)
-                }
-                units[unit] = st
-            }
+            if let evicted { Self.abandon(evicted.state, of: evicted.unit, into: &out) }
             return mine
         }
-    }
-
-    /// The pending unit the bytes name, found without making a String of them: four of an
-    /// event's five records come here, and its faults then share one String for the unit (a
-    /// name like `arm-smmu-v3.0.auto` is too long for a String without storage). Few units are
-    /// pending at once (at most `maxUnits`): a look at each is cheaper than hashing.
-    static func pendingUnit(_ name: UnsafeBufferPointer<UInt8>, in units: [String: UnitState])
-        -> [String: UnitState].Index?
-    {
-        var i = units.startIndex
-        while i != units.endIndex {
-            if ByteSearch.equals(units.keys[i], name) { return i }
-            i = units.index(after: i)
-        }
-        return nil
     }
 
     private static func consume(
@@ -349,12 +313,12 @@ struct ArmSMMUv3Parser: FamilyParser {
     /// End of input: also the groups cut short, as the faults they prove (`partial`).
     mutating func finish(into out: inout [ClassifierOutput]) {
         flush(into: &out)
-        for unit in units.keys.sorted() { abandon(unit, into: &out) }
+        for unit in units.keys.sorted() { Self.abandon(units[unit]!, of: unit, into: &out) }
         units.removeAll()
     }
 
-    private mutating func abandon(_ unit: String, into out: inout [ClassifierOutput]) {
-        guard let st = units.removeValue(forKey: unit) else { return }
+    /// A unit's groups, ended: what is complete as it is, what was cut short as the fault it proves.
+    private static func abandon(_ st: UnitState, of unit: String, into out: inout [ClassifierOutput]) {
         if let g = st.awaiting { out.append(.fault(Self.fault(g, unit: unit))) }
         if let g = st.open { out.append(.fault(Self.partialFault(g, unit: unit))) }
         if let p = st.pri {

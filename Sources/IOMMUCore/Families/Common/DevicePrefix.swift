@@ -62,19 +62,6 @@ extension ByteScanner {
     }
 }
 
-extension Dictionary where Key == String {
-    /// The index of the key equal to these bytes, found without making a String of them (the
-    /// tables of units with a group under way hold a handful: a look at each beats hashing).
-    func index(ofKeyBytes name: UnsafeBufferPointer<UInt8>) -> Index? {
-        var i = startIndex
-        while i != endIndex {
-            if ByteSearch.equals(keys[i], name) { return i }
-            i = index(after: i)
-        }
-        return nil
-    }
-}
-
 extension ClassifierOutput {
     /// The unit an output names, for a stable order among outputs of one sequence number.
     var unitName: String {
