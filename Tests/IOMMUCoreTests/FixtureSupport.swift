@@ -20,7 +20,7 @@ enum Fixtures {
     }
 }
 
-import Glibc
+import Foundation
 
 func readFile(_ path: String) -> String {
     String(decoding: readBytes(path), as: UTF8.self)
@@ -28,29 +28,12 @@ func readFile(_ path: String) -> String {
 
 /// A file's bytes as they are (a fixture may hold bytes that are not UTF-8).
 func readBytes(_ path: String) -> [UInt8] {
-    guard let f = fopen(path, "r") else { return [] }
-    defer { fclose(f) }
-    var out = [UInt8]()
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    return out
+    FileManager.default.contents(atPath: path).map { Array($0) } ?? []
 }
 
+/// The names in a directory (no dot files).
 func listFiles(_ dir: String) -> [String] {
-    guard let d = opendir(dir) else { return [] }
-    defer { closedir(d) }
-    var out: [String] = []
-    while let e = readdir(d) {
-        let name = withUnsafePointer(to: e.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
-        if !name.hasPrefix(".") { out.append(name) }
-    }
-    return out
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }
 }
 
 /// Text through the daemon's pipeline as `iommud replay` feeds it: chunks, a commit after each.

@@ -8,7 +8,7 @@ import Testing
 struct ConfigFuzzRegressionTests {
     static func inputs(_ target: String) -> [(name: String, text: String)] {
         let dir = packageRoot + "/Tests/fuzz/regressions/" + target
-        return listTestDirectory(dir).sorted().map { ($0, readTestFile(dir + "/" + $0)) }
+        return listDirectory(dir).sorted().map { ($0, readTestFile(dir + "/" + $0)) }
     }
 
     @Test("iommud.toml")
