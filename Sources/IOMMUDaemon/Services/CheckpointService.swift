@@ -1,6 +1,7 @@
 import CLinux
 import IOMMUCore
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -55,25 +56,60 @@ final class CheckpointService: Service, Sendable {
                 // Let records that arrive meanwhile ride along in the same write; a stop cuts
                 // the wait short (the final write below covers it).
                 try? await cancelWhenGracefulShutdown { try await quietSleep(for: self.interval) }
-                write()
+                let (written, state) = capture()
+                let store = self.store
+                let result: Result<Void, FileError>
+                do {
+                    result = try await Self.writer.runIfActive {
+                        do throws(FileError) {
+                            try store.save(state)
+                            return .success(())
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                } catch {
+                    break  // cancelled: the final write below
+                }
+                finish(result, written: written, state: state)
             }
         } onGracefulShutdown: {
             self.wake.finish()
         }
-        write()
+        // On the stop, here: nothing else is left for the event loop to do.
+        let (written, state) = capture()
+        do throws(FileError) {
+            try store.save(state)
+            finish(.success(()), written: written, state: state)
+        } catch {
+            finish(.failure(error), written: written, state: state)
+        }
     }
 
-    func write() {
+    /// The thread the writes run on: encoding, write, fsync and rename off the event loop, which
+    /// the reader waits for when it is behind — a slow fsync (tens of ms) there made the kernel
+    /// ring buffer overflow in a 20 k records/s storm. Started at the first write and kept for the
+    /// life of the process (shutting a pool down goes through libdispatch, which the daemon avoids).
+    static let writer: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    func capture() -> (Written, CheckpointState) {
         let written = current
-        let state = core.checkpointState(journaledSeq: written.journaledSeq)
-        do {
-            try store.save(state)
+        return (written, core.checkpointState(journaledSeq: written.journaledSeq))
+    }
+
+    func finish(_ result: Result<Void, FileError>, written: Written, state: CheckpointState) {
+        switch result {
+        case .success:
             let wasFailing = last.withLock { l in
                 defer { l = (written, state.writtenUsec, false) }
                 return l.failing
             }
             if wasFailing { logger.notice("the checkpoint \(store.path) is written again") }
-        } catch {
+        case .failure(let error):
             let first = last.withLock { l in
                 defer { l.failing = true }
                 return !l.failing
