@@ -103,6 +103,14 @@ extension KmsgSuite.JournalSuite {
         #expect(expectedEntry?["MESSAGE"]?.contains("(expected: rule \(rule) in iommud.toml)") == true)
         #expect(expectedEntry?["IOMMU_DRIVER"] == "igb", "sysfs's driver")
         #expect(pagingEntry?["PRIORITY"] == "3" && pagingEntry?["IOMMUD_EXPECTED_RULE"] == nil)
+        // `iommud log` names the rule (and only for the expected fault).
+        let (_, logText) = try runCommand(Binary.path, ["log", "--device", dev, "--since=-1h"])
+        let logLines = logText.split(separator: "\n")
+        #expect(logLines.contains { $0.contains("dma-read") && $0.contains("expected: rule \(rule)") }, "\(logText)")
+        #expect(logLines.contains { $0.contains("dma-write") && !$0.contains("expected:") }, "\(logText)")
+        let (_, logJSON) = try runCommand(Binary.path, ["log", "--device", dev, "--since=-1h", "--json"])
+        #expect(
+            logJSON.split(separator: "\n").filter { $0.contains("\"expected\":\"\(rule)\"") }.count == 1, "\(logJSON)")
 
         // Actions: the paging fault's ran, the expected fault's did not.
         let expectedSeq = expectedEntry?["KMSG_SEQ"] ?? "?"

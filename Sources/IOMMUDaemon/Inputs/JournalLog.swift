@@ -123,6 +123,7 @@ public enum JournalLog {
             if let f = e.fault {
                 var what = f.reasonText ?? "-"
                 if let o = f.owner { what += " (\(o.rawValue))" }
+                if let rule = f.expectedRule { what += " — expected: rule \(rule)" }
                 t.add([
                     time, f.device?.description ?? "-", f.unit ?? "-", f.kind.rawValue, f.reasonString ?? "-",
                     f.address.map { hex0x($0) } ?? "-", what,
