@@ -1,3 +1,5 @@
+// Unsafe pointers here: the runtime hands the enqueue hook each job as a raw pointer.
+
 import CLinux
 import NIOCore
 import NIOPosix
