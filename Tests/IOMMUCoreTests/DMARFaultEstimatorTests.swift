@@ -444,6 +444,9 @@ struct DMARFaultEstimatorModelTests {
         #expect(DMARFaultEstimator.KernelShape.forRelease("6.16.0-rc1") == .perCallCountsContention)
         #expect(DMARFaultEstimator.KernelShape.forRelease("6.17") == .perCallCountsContention)
         #expect(DMARFaultEstimator.KernelShape.forRelease("garbage") == .perCall)
+        // A version past any integer saturates (it once wrapped around to "before v4.7").
+        #expect(DMARFaultEstimator.KernelShape.forRelease("18446744073709551621.0") == .perCallCountsContention)
+        #expect(DMARFaultEstimator.KernelShape.forRelease(String(repeating: "9", count: 100_000)) == .perCall)
     }
 
     @Test("random storms: exact means the truth, the bounds always hold", arguments: 0..<24)

@@ -23,5 +23,7 @@ public func fuzzReplay(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     _ = ReplayFormat.detect(String(decoding: bytes, as: UTF8.self))
+    // `replay --kernel-release` and /proc/sys/kernel/osrelease.
+    _ = DMARFaultEstimator.KernelShape.forRelease(String(decoding: bytes.prefix(256), as: UTF8.self))
     return 0
 }

@@ -23,7 +23,7 @@ extension DMARFaultEstimator {
             var digits = false
             for c in release.utf8 {
                 if c >= 0x30 && c <= 0x39 {
-                    n = n &* 10 &+ Int(c - 0x30)
+                    n = min(n, 100_000) * 10 + Int(c - 0x30)  // saturates: a version number is small
                     digits = true
                 } else {
                     if digits { parts.append(n) }
