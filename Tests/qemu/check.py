@@ -360,18 +360,27 @@ def daemon_runs(meta):
     return max([int(m.group(1)) for k in meta for m in [re.match(r"daemon(\d+)_start$", k)] if m] or [0])
 
 
-def check_x86(scenario, d):
-    rep = Report(scenario)
+def guest_results(rep, d, tail_of="console.txt"):
+    """The guest's results.txt as (sections, meta); (None, None) when it cannot be read (reported).
+    Checks that the guest finished, and shows the tail of `tail_of` when it did not."""
     try:
         secs = parse_sections(read_text(d + "/results.txt"))
     except OSError as e:
         rep.check("guest results", "results.txt", str(e), ok=False)
-        return rep.done()
+        return None, None
     meta = parse_meta(secs.get("meta", []))
     if not rep.check("guest finished (section `end`)", True, "end" in secs):
-        tail = read_text(d + "/console.txt").strip().split("\n")[-15:] if _exists(d + "/console.txt") else []
+        tail = read_text(d + "/" + tail_of).strip().split("\n")[-15:] if _exists(d + "/" + tail_of) else []
         rep.info("console tail", "\n           " + "\n           ".join(tail))
         rep.info("meta", "; ".join(secs.get("meta", [])))
+    return secs, meta
+
+
+def check_x86(scenario, d):
+    rep = Report(scenario)
+    secs, meta = guest_results(rep, d)
+    if secs is None:
+        return rep.done()
     runs = daemon_runs(meta)
     for r in range(1, runs + 1):
         rep.check("daemon run %d answered /metrics" % r, "ready", "ready at %ss" % meta.get("daemon%d_ready" % r) if ("daemon%d_ready" % r) in meta else

@@ -5,21 +5,16 @@ from what the kernel printed, the daemon's answers compared with it exactly.
 """
 from collections import Counter
 
-from check import (EDU, VIRTIO_EDU, Report, _exists, _sid, find_unit, load_json, metric_faults, msum,
-                   parse_interrupts, parse_kmsg, parse_meta, parse_metrics, parse_replay, parse_sections,
-                   parse_topology, read_text, smmu_events, virtio_faults)
+from check import (EDU, VIRTIO_EDU, Report, _exists, _sid, find_unit, guest_results, load_json, metric_faults,
+                   msum, parse_interrupts, parse_kmsg, parse_metrics, parse_replay, parse_topology, read_text,
+                   smmu_events, virtio_faults)
 
 
 def check_smmuv3(d):
     rep = Report("smmuv3")
-    try:
-        secs = parse_sections(read_text(d + "/results.txt"))
-    except OSError as e:
-        rep.check("guest results", "results.txt", str(e), ok=False)
+    secs, meta = guest_results(rep, d, tail_of="results.txt")
+    if secs is None:
         return rep.done()
-    meta = parse_meta(secs.get("meta", []))
-    if not rep.check("guest finished (section `end`)", True, "end" in secs):
-        rep.info("console tail", "\n           " + "\n           ".join(read_text(d + "/results.txt").strip().split("\n")[-15:]))
     rep.check("insmod pci-stub.ko ids=1234:11e8", "0", meta.get("rc_insmod"))
     topo = parse_topology(secs.get("topology", []))
     rep.check("topology: edu %s bound to pci-stub, in an iommu group" % EDU, (EDU, "pci-stub", True),
@@ -51,15 +46,9 @@ def check_virtio(d):
     faults the kernel printed, names the unit after the virtio-iommu's PCI function, and names
     edu only because ACPI VIOT maps endpoint 16 to it."""
     rep = Report("virtio")
-    try:
-        secs = parse_sections(read_text(d + "/results.txt"))
-    except OSError as e:
-        rep.check("guest results", "results.txt", str(e), ok=False)
+    secs, meta = guest_results(rep, d)
+    if secs is None:
         return rep.done()
-    meta = parse_meta(secs.get("meta", []))
-    if not rep.check("guest finished (section `end`)", True, "end" in secs):
-        tail = read_text(d + "/console.txt").strip().split("\n")[-15:] if _exists(d + "/console.txt") else []
-        rep.info("console tail", "\n           " + "\n           ".join(tail))
     rep.check("insmod virtio-iommu.ko, pci-stub.ko ids=1234:11e8", ("0", "0"),
               (meta.get("rc_insmod_viommu"), meta.get("rc_insmod")))
     unit = meta.get("viommu.unit")
