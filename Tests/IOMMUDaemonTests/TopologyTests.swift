@@ -206,6 +206,29 @@ struct TopologyTests {
     }
 }
 
+@Suite("/proc/interrupts at scale")
+struct InterruptsScaleTests {
+    @Test("a 4,096-CPU /proc/interrupts is read whole: every CPU's count of the fault vector, summed")
+    func manyCPUs() throws {
+        let cpus = 4096
+        var text = String(repeating: " ", count: 10) + (0..<cpus).map { "CPU\($0)" }.joined(separator: " ") + "\n"
+        // A few hundred rows like a large server's; the DMAR fault vector last, past the first MiBs.
+        for irq in 0..<300 {
+            text += " \(irq): " + String(repeating: "0 ", count: cpus) + " IR-IO-APIC  \(irq)-edge  dev\(irq)\n"
+        }
+        text += " 400: " + (0..<cpus).map { String($0 % 3) }.joined(separator: " ") + "  DMAR-MSI  0-edge  dmar0\n"
+        text += "NMI: " + String(repeating: "0 ", count: cpus) + " Non-maskable interrupts\n"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("interrupts-4096-\(getpid())").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(text.utf8.count > 2 << 20 && text.utf8.count < InterruptSampler.sizeLimit)
+        let obs = try InterruptSampler(path: path).sample(topology: Topology()).get()
+        #expect(obs.count == 1)
+        #expect(obs.first?.unit == "dmar0" && obs.first?.counts.count == cpus)
+        #expect(obs.first?.counts.values.reduce(0, +) == UInt64((0..<cpus).reduce(0) { $0 + $1 % 3 }))
+    }
+}
+
 /// Golden `status` (human and JSON) and `/metrics` per platform. UPDATE_GOLDEN=1 rewrites them.
 @Suite("Golden outputs per platform")
 struct GoldenTests {
