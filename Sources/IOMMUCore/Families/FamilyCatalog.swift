@@ -89,13 +89,13 @@ public struct FamilyCatalog: Sendable {
     /// `ff8f3f00.iommu` alone says nothing.
     public func vector(forAction action: String, topology: Topology) -> IOMMUVector? {
         if let v = vector(forAction: action) { return v }
+        let units = topology.sortedUnits  // once, not per family and name
         for f in families {
             for name in f.descriptor.interrupts where name.namedAfterUnit {
                 let suffix = name.suffix ?? ""
                 guard action.hasSuffix(suffix) else { continue }
                 let device = action.dropLast(suffix.count)
-                for u in topology.sortedUnits
-                where u.vendor == f.descriptor.vendor && u.logNames.contains(where: { $0 == device }) {
+                for u in units where u.vendor == f.descriptor.vendor && u.isLogged(as: device) {
                     return IOMMUVector(vendor: f.descriptor.vendor, unit: u.name, vector: name.vector)
                 }
             }

@@ -44,6 +44,11 @@ public struct Topology: Sendable, Equatable {
 
         /// Every name a log line may give this unit: its sysfs name, its device's, the aliases.
         public var logNames: [String] { [name] + (platformDevice.map { [$0] } ?? []) + aliases }
+
+        /// Whether the kernel may print this unit as `logName` (one of `logNames`, no array made).
+        public func isLogged(as logName: some StringProtocol) -> Bool {
+            name == logName || platformDevice.map { $0 == logName } == true || aliases.contains { $0 == logName }
+        }
     }
 
     public struct Device: Sendable, Equatable {
@@ -173,7 +178,9 @@ public struct Topology: Sendable, Equatable {
     public func unitName(forLineUnit name: String?) -> String? {
         guard let name else { return nil }
         if units[name] != nil { return name }
-        return sortedUnits.first { $0.logNames.contains(name) }?.name ?? (scanned ? nil : name)
+        // Per fault: the first by name of the units logged so, without sorting them all.
+        let named = units.values.filter { $0.isLogged(as: name) }.min { $0.name.compareNatural($1.name) }
+        return named?.name ?? (scanned ? nil : name)
     }
 
     /// The unit an IOMMU interrupt belongs to: named in the action (dmarN, AMD-ViN-Evt), else

@@ -14,11 +14,12 @@ extension TopologyScanner {
 
     func mapStreamIDs(_ t: inout Topology) {
         mapDeviceTree(&t)
+        let units = t.sortedUnits  // names and addresses only: the maps added below do not change them
         if let iort = readBytes("\(sysfsRoot)/firmware/acpi/tables/IORT") {
             for m in FirmwareTables.iort(iort) {
                 let vendor: Vendor = m.smmuV3 ? .armSMMUv3 : .armSMMU
                 guard
-                    let unit = t.sortedUnits.first(where: {
+                    let unit = units.first(where: {
                         $0.vendor == vendor && $0.address.flatMap(Self.hexValue) == m.smmuBase
                     })
                 else { continue }
@@ -27,7 +28,7 @@ extension TopologyScanner {
         }
         if let viot = readBytes("\(sysfsRoot)/firmware/acpi/tables/VIOT") {
             for m in FirmwareTables.viot(viot) {
-                let unit = t.sortedUnits.first { u in
+                let unit = units.first { u in
                     guard u.vendor == .virtioIOMMU else { return false }
                     switch m.iommu {
                     case .pci(let a): return u.logNames.contains(a.description)
