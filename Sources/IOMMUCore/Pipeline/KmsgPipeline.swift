@@ -65,8 +65,6 @@ public struct KmsgPipeline: Sendable {
     private var text: TextLogInput?
     /// `auto`: the first lines were looked at (the format they show is `detected`).
     private var detected: ReplayFormat?
-    /// The kmsg path was chosen by `auto`: a line that is not a record hands the rest to `text`.
-    private var kmsgUntilText = false
     /// Bytes of an unfinished record carried to the next `read(stream:)`.
     private var carry: [UInt8] = []
     private var staged = Staged()
@@ -146,7 +144,6 @@ public struct KmsgPipeline: Sendable {
             detected = format
             if format == .kmsg {
                 input = .kmsg
-                kmsgUntilText = true
             } else {
                 text = TextLogInput(format: .auto)
             }
@@ -193,11 +190,6 @@ public struct KmsgPipeline: Sendable {
         if let nl = rest.firstIndex(of: 0x0a) {
             carry.append(contentsOf: rest[(nl + 1)...])
         }
-    }
-
-    /// A record already decoded from a text log (no sequence number, usually).
-    public mutating func read(record r: KmsgRecord) {
-        take(record: r)
     }
 
     /// Text lines to `text`, which is out of `self` meanwhile (one holder: its buffers are not copied).
@@ -256,7 +248,7 @@ public struct KmsgPipeline: Sendable {
             return
         }
         guard let layout = KmsgRecordParser.layout(bytes, firstLineEnd: firstLineEnd) else {
-            if kmsgUntilText {
+            if detected == .kmsg {  // `auto` took it for kmsg: text from here on
                 input = .text(.auto)
                 text = TextLogInput(format: .auto)
                 feedText(bytes, isFinal: false)
@@ -282,14 +274,6 @@ public struct KmsgPipeline: Sendable {
         staged.previous = record
         staged.candidates += 1
         classifier.classify(record, into: &staged.outputs)
-    }
-
-    private mutating func take(record r: KmsgRecord) {
-        staged.records += 1
-        if let seq = r.seq { staged.lastSeq = max(staged.lastSeq ?? 0, seq) }
-        guard classifier.wants(r) else { return }
-        staged.candidates += 1
-        classifier.classify(r, into: &staged.outputs)
     }
 
     /// A record of a text log: counted, then the gate on its bytes as the shape printed them

@@ -116,8 +116,6 @@ struct JournalEntryReader: Sendable {
         store(key, value[...])
     }
 
-    mutating func markOversized() { oversized = true }
-
     /// The entry as it stands (end of input).
     func finish() -> KmsgRecord? {
         mode == .pretty ? nil : record()

@@ -20,7 +20,6 @@
 struct TextLogInput: Sendable {
     typealias Emit = (TextLogRecord) -> Void
 
-    let format: ReplayFormat
     private var decoder: LineDecoder
     /// journalctl's JSON and entry formats are read (auto, journal-json).
     private let entries: Bool
@@ -65,7 +64,6 @@ struct TextLogInput: Sendable {
     private var binary: BinaryField?
 
     init(format: ReplayFormat) {
-        self.format = format
         switch format {
         case .dmesg:
             decoder = LineDecoder(shapes: .dmesg)

@@ -18,8 +18,6 @@ final class Decompressor {
     enum Failure: Error, Equatable {
         /// The data is not valid (the library's message).
         case corrupt(String)
-        /// The input ended inside a gzip member or a zstd frame.
-        case truncated
     }
 
     /// What the first bytes say; `unsupported` names a compression that is recognised but not read.
