@@ -89,21 +89,20 @@ public final class DaemonCore: Sendable {
     /// the highest count seen — so a storm costs at most four reads a second.
     static let recordSampleInterval: Int64 = 250_000
 
-    func recordSampleDue() -> Bool {
-        let now = Clocks.monotonicUsec()
-        return facts.withLock { f in
-            guard now - (f.lastRecordSampleUsec ?? Int64.min / 2) >= Self.recordSampleInterval else { return false }
-            f.lastRecordSampleUsec = now
-            return true
-        }
-    }
+    func recordSampleDue() -> Bool { due(\.lastRecordSampleUsec, every: Self.recordSampleInterval) }
 
     func hotplugRescanDue() -> Bool {
+        guard due(\.lastHotplugRescanUsec, every: Self.hotplugRescanInterval) else { return false }
+        facts.withLock { $0.rescans += 1 }
+        return true
+    }
+
+    /// At most once per `interval` µs (monotonic): true, and the time noted in `last`, when due.
+    private func due(_ last: WritableKeyPath<Facts, Int64?>, every interval: Int64) -> Bool {
         let now = Clocks.monotonicUsec()
         return facts.withLock { f in
-            guard now - (f.lastHotplugRescanUsec ?? Int64.min / 2) >= Self.hotplugRescanInterval else { return false }
-            f.lastHotplugRescanUsec = now
-            f.rescans += 1
+            guard now - (f[keyPath: last] ?? Int64.min / 2) >= interval else { return false }
+            f[keyPath: last] = now
             return true
         }
     }

@@ -58,17 +58,7 @@ final class CheckpointService: Service, Sendable {
                 try? await cancelWhenGracefulShutdown { try await quietSleep(for: self.interval) }
                 let (written, state) = capture()
                 let store = self.store
-                let result: Result<Void, FileError>
-                do {
-                    result = try await Self.writer.runIfActive {
-                        do throws(FileError) {
-                            try store.save(state)
-                            return .success(())
-                        } catch {
-                            return .failure(error)
-                        }
-                    }
-                } catch {
+                guard let result = try? await Self.writer.runIfActive({ Self.save(state, to: store) }) else {
                     break  // cancelled: the final write below
                 }
                 finish(result, written: written, state: state)
@@ -78,12 +68,11 @@ final class CheckpointService: Service, Sendable {
         }
         // On the stop, here: nothing else is left for the event loop to do.
         let (written, state) = capture()
-        do throws(FileError) {
-            try store.save(state)
-            finish(.success(()), written: written, state: state)
-        } catch {
-            finish(.failure(error), written: written, state: state)
-        }
+        finish(Self.save(state, to: store), written: written, state: state)
+    }
+
+    static func save(_ state: CheckpointState, to store: CheckpointStore) -> Result<Void, FileError> {
+        Result { () throws(FileError) in try store.save(state) }
     }
 
     /// The thread the writes run on: encoding, write, fsync and rename off the event loop, which
