@@ -710,7 +710,7 @@ def pct(xs, p):
 
 
 def mb(b):
-    return f"{b / 1048576:.1f} MB"
+    return f"{b / 1048576:.1f} MiB"
 
 
 def verdict(ok):
@@ -875,7 +875,7 @@ def report(res, meta):
     if ordered:
         rss_o = med([v["rss"] for v in ordered])
         w(f"| memory idle (RSS), with the link order file (`make deb`, `make release-ordered image`) | {mb(rss_o)} ({rng([v['rss'] for v in ordered], mb)}) | plain build, same run: {mb(rss_i)} | {'−' if rss_o <= rss_i else '+'}{mb(abs(rss_i - rss_o))} | ≤ node_exporter | {verdict(rss_o <= ne_rss)} |")
-    w(f"| memory after 1 M faults / 1 000 devices | {mb(loaded)} ({rng([r['loaded_rss'] for r in ml], mb)}) | idle, same daemon: {mb(idle_before)} | +{mb(loaded - idle_before)} | ≤ idle + 8 MB | {verdict(loaded - idle_before <= 8 * 1048576)} |")
+    w(f"| memory after 1 M faults / 1 000 devices | {mb(loaded)} ({rng([r['loaded_rss'] for r in ml], mb)}) | idle, same daemon: {mb(idle_before)} | +{mb(loaded - idle_before)} | ≤ idle + 8 MiB | {verdict(loaded - idle_before <= 8 * 1048576)} |")
 
     sc = res["scrape"]
     sp99 = pct(sc["latency_ms"]["iommud"], 99)
