@@ -11,7 +11,9 @@ enum ArmSMMUv2Lines {
     static let gfsrUSF: UInt64 = 0x2
 
     /// After `Unhandled context fault: `: mainline `[fsr=0x%x, ]iova=0x%lx, fsynr=0x%x,
-    /// [cbfrsynra=0x%x, ]cb=%d`, or msm-3.x `iova=0x%08lx, fsr=0x%x, fsynr=0x%x, cb=%d`.
+    /// [cbfrsynra=0x%x, ]cb=%d`, or msm-3.x `iova=0x%08lx, fsr=0x%x, fsynr=0x%x, cb=%d`; NVIDIA's
+    /// L4T kernels (Jetson TX2, 4.x) follow `cb=%d` with `, sid=%d(0x%x - %s), pgd=%llx, pud=%llx,
+    /// pmd=%llx, pte=%llx`: the StreamID in decimal and hex, the memory client's name, the walk.
     static func contextFault(_ s: inout ByteScanner, unit: String?, record r: KmsgRecord) -> Fault? {
         var fsr = s.hexField("fsr=")
         if fsr != nil { guard s.skip(", ") else { return nil } }
@@ -23,13 +25,20 @@ enum ArmSMMUv2Lines {
         guard let fsynr = s.hexField("fsynr="), s.skip(", ") else { return nil }
         let cbfrsynra = s.hexField("cbfrsynra=")
         if cbfrsynra != nil { guard s.skip(", ") else { return nil } }
-        guard s.skip("cb="), let cb = s.decimal(), s.atEndIgnoringSpaces else { return nil }
+        guard s.skip("cb="), let cb = s.decimal() else { return nil }
+        let l4t = s.atEndIgnoringSpaces ? nil : l4tTail(&s)
+        guard s.atEndIgnoringSpaces else { return nil }
         var f = Fault(
             vendor: .armSMMU, kind: "context-fault", recoverable: false, unit: unit, address: iova,
             access: fsynr & fsynrWNR != 0 ? .write : .read, seq: r.seq, timestampUsec: r.timestampUsec,
             text: r.text)
         if let c = cbfrsynra { f.sourceID = UInt32(c & 0xffff) }
         var detail = "cb \(cb), fsynr " + hex0x(fsynr)
+        if let l4t {
+            f.sourceID = UInt32(truncatingIfNeeded: l4t.sid & 0xffff)
+            f.master = l4t.client
+            if !l4t.walk.isEmpty { detail += ", " + l4t.walk }
+        }
         if let fsr {
             decode(fsr: fsr, into: &f)
             detail = "fsr " + hex0x(fsr) + ", " + detail
@@ -38,6 +47,23 @@ enum ArmSMMUv2Lines {
         }
         f.detail = detail
         return f
+    }
+
+    /// L4T's `, sid=17(0x11 - AFI), pgd=25bec9003, pud=…, pmd=…, pte=0` (nil: not that shape).
+    static func l4tTail(_ s: inout ByteScanner) -> (sid: UInt64, client: String?, walk: String)? {
+        guard s.skip(", sid="), let sid = s.decimal(), s.skip("(0x"), let hexSID = s.hex(), hexSID == sid,
+            s.skip(" - ")
+        else { return nil }
+        let name = s.token(until: UInt8(ascii: ")"))
+        guard s.skip(")"), name.count <= 64 else { return nil }
+        let client = s.string(name)
+        var walk = ""
+        if s.skip(", ") {
+            let rest = s.token(until: 0x0A)
+            guard rest.count <= 256 else { return nil }
+            walk = s.string(rest)
+        }
+        return (sid, client.isEmpty || client.contains(" ") ? nil : client, walk)
     }
 
     /// Recoverable (FSR.SS), reason and owner from an FSR value.
