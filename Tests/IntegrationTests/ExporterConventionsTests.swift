@@ -142,6 +142,29 @@ struct ExporterConventionsTests {
         #expect(d.stop() == 0)
     }
 
+    @Test(
+        "--web.config.file beats [http] web_config both ways: it adds basic auth, and a file of its own replaces the TOML's"
+    )
+    func webConfigFlagBeatsTheFile() throws {
+        let dir = TempDir("iommud-webflag")
+        let hash = try TestPKI.bcrypt("pw-\(Int.random(in: 1000..<9999))")
+        let auth = dir.write("auth.yml", "basic_auth_users:\n  alice: \(hash)\n")
+        let open = dir.write("open.yml", "# no TLS, no users\n")
+        let records = try recordFile(faults: 1)
+        // The TOML asks for basic auth; the flag's file has none: /metrics answers without credentials.
+        let a = Daemon(kmsg: records.path, httpConfig: "web_config = \"\(auth)\"")
+        try a.start(arguments: ["--web.config.file=\(open)"])
+        try a.waitReady()
+        #expect(httpGet(port: a.port, path: "/metrics")?.0 == 200)
+        #expect(a.stop() == 0)
+        // The TOML has no web config; the flag's asks for basic auth.
+        let b = Daemon(kmsg: records.path)
+        try b.start(arguments: ["--web.config.file=\(auth)"])
+        try b.waitReady()
+        #expect(httpGet(port: b.port, path: "/metrics")?.0 == 401)
+        #expect(b.stop() == 0)
+    }
+
     /// A file of kmsg records: `faults` Intel faults (facility 1, as the tests write them) spread
     /// over 8 devices of segment 0x7e57, for a daemon to read as its [sources] kmsg.
     func recordFile(faults: Int) throws -> RecordFileOnDisk {
