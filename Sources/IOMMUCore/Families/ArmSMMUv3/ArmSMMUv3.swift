@@ -178,6 +178,7 @@ struct ArmSMMUv3Parser: FamilyParser {
                 st.awaiting = nil
                 var f = Self.fault(g, unit: unit)
                 f.device = d.client
+                f.master = d.master
                 f.seq = r.seq ?? f.seq
                 f.timestampUsec = r.timestampUsec ?? f.timestampUsec
                 f.text = g.text + "\n" + r.text

@@ -98,6 +98,8 @@ enum ArmSMMUv3Events {
     struct Decoded {
         var name: String
         var client: PCIAddress?
+        /// A client that is not a PCI function: the platform device's name (`ff1a0000.usb`).
+        var master: String?
         var sid: UInt64
         var ssid: UInt64
         var iova: UInt64?
@@ -114,11 +116,15 @@ enum ArmSMMUv3Events {
         var c = ByteScanner(UnsafeBufferPointer(rebasing: s.bytes[clientStart..<sidAt]))
         var client = PCIAddress.scan(&c)
         if !c.isAtEnd { client = nil }
+        let clientName = s.string(clientStart..<sidAt)
+        let master =
+            client == nil && !clientName.isEmpty && clientName.utf8.count <= 128 && !clientName.contains(" ")
+                && !clientName.hasPrefix("(") ? clientName : nil
         s.position = sidAt
         guard s.skip(" sid: "), let sid = s.hexOptionalPrefix(), s.skip(" ssid: "),
             let ssid = s.hexOptionalPrefix()
         else { return nil }
-        var d = Decoded(name: s.string(nameRange), client: client, sid: sid, ssid: ssid)
+        var d = Decoded(name: s.string(nameRange), client: client, master: master, sid: sid, ssid: ssid)
         if s.skip(" iova: ") {
             guard let iova = s.hexOptionalPrefix(), s.skip(" ipa: "), s.hexOptionalPrefix() != nil else {
                 return nil
@@ -142,6 +148,7 @@ enum ArmSMMUv3Events {
             vendor: .armSMMUv3, kind: kind, recoverable: false, device: d.client, unit: unit,
             sourceID: UInt32(truncatingIfNeeded: d.sid), seq: seq, timestampUsec: ts, text: text)
         if d.ssid != 0 { f.pasid = UInt32(truncatingIfNeeded: d.ssid) }
+        f.master = d.master
         f.address = d.iova ?? d.fetch
         f.reasonText = event?.reasonText ?? d.name
         f.owner = event?.owner
