@@ -79,7 +79,7 @@ struct ReplayInputTests {
     @Test("compression is told by the first bytes")
     func detect() {
         func d(_ b: [UInt8]) -> (Decompressor.Format?, String?) {
-            b.withUnsafeBufferPointer { Decompressor.detect($0) }
+            Decompressor.detect(b[...])
         }
         #expect(d([0x1f, 0x8b, 8, 0]).0 == .gzip)
         #expect(d([0x28, 0xb5, 0x2f, 0xfd]).0 == .zstd)

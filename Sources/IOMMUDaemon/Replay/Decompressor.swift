@@ -21,13 +21,12 @@ final class Decompressor {
     }
 
     /// What the first bytes say; `unsupported` names a compression that is recognised but not read.
-    static func detect(_ b: UnsafeBufferPointer<UInt8>) -> (format: Format?, unsupported: String?) {
-        func starts(_ m: [UInt8]) -> Bool { b.count >= m.count && m.indices.allSatisfy { b[$0] == m[$0] } }
-        if starts([0x1f, 0x8b]) { return (.gzip, nil) }
-        if starts([0x28, 0xb5, 0x2f, 0xfd]) { return (.zstd, nil) }
-        if starts([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) { return (nil, "xz") }
-        if starts([0x42, 0x5a, 0x68]) { return (nil, "bzip2") }
-        if starts([0x04, 0x22, 0x4d, 0x18]) { return (nil, "lz4") }
+    static func detect(_ b: ArraySlice<UInt8>) -> (format: Format?, unsupported: String?) {
+        if b.starts(with: [0x1f, 0x8b]) { return (.gzip, nil) }
+        if b.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { return (.zstd, nil) }
+        if b.starts(with: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) { return (nil, "xz") }
+        if b.starts(with: [0x42, 0x5a, 0x68]) { return (nil, "bzip2") }
+        if b.starts(with: [0x04, 0x22, 0x4d, 0x18]) { return (nil, "lz4") }
         return (nil, nil)
     }
 

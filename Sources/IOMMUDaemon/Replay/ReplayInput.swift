@@ -48,9 +48,7 @@ final class ReplayInput {
         guard let d = decompressor else {
             if pendingStart < pendingEnd {
                 let n = min(out.count, pendingEnd - pendingStart)
-                pending.withUnsafeBufferPointer { p in
-                    _ = out.initialize(from: UnsafeBufferPointer(rebasing: p[pendingStart..<(pendingStart + n)]))
-                }
+                _ = out.initialize(from: pending[pendingStart..<(pendingStart + n)])
                 pendingStart += n
                 return n
             }
@@ -87,9 +85,7 @@ final class ReplayInput {
     private func start() throws {
         started = true
         while pendingEnd < Decompressor.magicLength && !eof { try refill(keep: true) }
-        let (format, unsupported) = pending.withUnsafeBufferPointer {
-            Decompressor.detect(UnsafeBufferPointer(rebasing: $0[0..<pendingEnd]))
-        }
+        let (format, unsupported) = Decompressor.detect(pending[0..<pendingEnd])
         if let unsupported { throw Failure.unsupported(unsupported) }
         if let format {
             do {
