@@ -69,6 +69,26 @@ struct LedgerCheckpointTests {
         #expect(back.devices["0000:01:00.0"]?.byReason == ["0x06": 3, "0x05": 1])
     }
 
+    @Test("lifetime totals saturate: a checkpoint's counts at 2^64-1 fold in without trapping")
+    func lifetimeSaturates() {
+        var l = FaultLedger()
+        l.suppressed = ["dmar_fault": .max, "amd_iommu_int_thread": .max]
+        l.lostRecords = .max
+        l.addFaults(
+            FaultCounterKey(
+                unit: "dmar0", device: "0000:00:01.0", vendor: .intel, kind: .dmaRead, reason: "0x06",
+                recoverable: false), count: .max)
+        l.addFaults(
+            FaultCounterKey(
+                unit: "dmar0", device: "0000:00:02.0", vendor: .intel, kind: .dmaRead, reason: "0x06",
+                recoverable: false), count: .max)
+        var t = LifetimeTotals()
+        t.faults = .max
+        t.fold(l)
+        let u = t.including(l)
+        #expect(u.faults == .max && u.nonRecoverable == .max && u.suppressed == .max && u.lostRecords == .max)
+    }
+
     @Test("the ledger counts per key, device, suppressed, overflow")
     func counts() {
         let l = Self.sampleLedger()

@@ -39,6 +39,26 @@ struct StormTrackerTests {
         #expect(t.storming.map(\.total.faults) == [2])
     }
 
+    @Test("kmsg times at the top of their range, going back, or jumping by centuries never trap or hang")
+    func absurdTimes() {
+        var t = StormTracker(policy: Self.policy)
+        var events: [StormTracker.Event] = []
+        // A storm near UInt64.max: window and summary arithmetic saturate.
+        for i in 0..<6 { _ = t.observe(Self.fault(UInt64(i), ts: UInt64.max - 10 + UInt64(i)), events: &events) }
+        t.advance(toUsec: .max, events: &events)
+        // Times that go back (a concatenated file), then a storm and a jump of ~580,000 years.
+        var u = StormTracker(policy: Self.policy)
+        for (i, ts) in [5_000_000, 4_000_000, 3_000_000, 2_000_000, 1_000_000].enumerated() {
+            _ = u.observe(Self.fault(UInt64(i), ts: UInt64(ts)), events: &events)
+        }
+        #expect(u.isStorming("0000:03:00.0"))
+        var jump: [StormTracker.Event] = []
+        u.advance(toUsec: UInt64(Int64.max), events: &jump)
+        let summaries = jump.filter { if case .summary = $0 { return true } else { return false } }.count
+        #expect(summaries <= 1, "\(summaries) summaries for one jump")
+        #expect(!u.isStorming("0000:03:00.0"))
+    }
+
     @Test("faults slower than the threshold never storm")
     func slow() {
         var t = StormTracker(policy: Self.policy)

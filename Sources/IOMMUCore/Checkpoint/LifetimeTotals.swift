@@ -15,13 +15,17 @@ public struct LifetimeTotals: Sendable, Equatable {
 
     /// Adds a finished boot's ledger.
     public mutating func fold(_ l: FaultLedger) {
-        previousBoots += 1
+        previousBoots = previousBoots.saturatingAdd(1)
         l.forEachSeries { k, v in
-            faults += v
-            if k.recoverable { recoverable += v } else { nonRecoverable += v }
+            faults = faults.saturatingAdd(v)
+            if k.recoverable {
+                recoverable = recoverable.saturatingAdd(v)
+            } else {
+                nonRecoverable = nonRecoverable.saturatingAdd(v)
+            }
         }
-        lostRecords += l.lostRecords
-        suppressed += l.suppressed.values.reduce(0, +)
+        lostRecords = lostRecords.saturatingAdd(l.lostRecords)
+        suppressed = suppressed.saturatingAdd(l.suppressed.values.saturatingSum())
     }
 
     /// This boot plus all earlier ones.

@@ -130,7 +130,8 @@ public struct StormTracker: Sendable, Equatable {
                 if storm!.unit == nil { storm!.unit = f.unit }
                 return .inStorm
             }
-            if recent.count == policy.threshold + 1, t - recent[0] < policy.windowUsec {
+            // A file source may go back in time: a fault before the oldest is within the window.
+            if recent.count == policy.threshold + 1, t < recent[0] || t - recent[0] < policy.windowUsec {
                 var s = Storm(
                     device: dev, unit: f.unit, vendor: f.vendor, beganUsec: t, beganSeq: f.seq,
                     lastFaultUsec: t,
@@ -139,7 +140,7 @@ public struct StormTracker: Sendable, Equatable {
                 events.append(.began(s))
                 s.sinceSummary.add(f)
                 storm = s
-                nextSweepUsec = min(nextSweepUsec, t + min(policy.windowUsec, policy.summaryIntervalUsec))
+                nextSweepUsec = min(nextSweepUsec, t.saturatingAdd(min(policy.windowUsec, policy.summaryIntervalUsec)))
                 return .inStorm
             }
             return .single
@@ -187,9 +188,15 @@ public struct StormTracker: Sendable, Equatable {
             guard var d = devices[dev], var s = d.storm else { continue }
             // The storm ends when the oldest of the last threshold+1 faults leaves the window.
             let endsAt =
-                d.recent.count == policy.threshold + 1 ? d.recent[0] + policy.windowUsec : s.beganUsec
-            // Summaries due before the end (or before now).
-            while s.lastSummaryUsec + policy.summaryIntervalUsec <= min(usec, endsAt) {
+                d.recent.count == policy.threshold + 1 ? d.recent[0].saturatingAdd(policy.windowUsec) : s.beganUsec
+            // Summaries due before the end (or before now); after an absurd jump in kmsg time (a
+            // file source can hold any timestamp) only the last of more than 1,000 due is made.
+            let limit = min(usec, endsAt)
+            let interval = policy.summaryIntervalUsec
+            if limit > s.lastSummaryUsec, case let due = (limit - s.lastSummaryUsec) / interval, due > 1000 {
+                s.lastSummaryUsec += (due - 1) * interval
+            }
+            while limit >= s.lastSummaryUsec, limit - s.lastSummaryUsec >= interval {
                 s.lastSummaryUsec += policy.summaryIntervalUsec
                 s.summaries += 1
                 events.append(.summary(s))
@@ -207,9 +214,9 @@ public struct StormTracker: Sendable, Equatable {
         }
         // Devices that are not storming and whose faults left the window need no memory.
         devices = devices.filter {
-            $0.value.storm != nil || ($0.value.recent.last.map { $0 + policy.windowUsec > usec } ?? false)
+            $0.value.storm != nil || ($0.value.recent.last.map { $0.saturatingAdd(policy.windowUsec) > usec } ?? false)
         }
-        nextSweepUsec = min(nextDueUsec ?? .max, usec + policy.windowUsec)
+        nextSweepUsec = min(nextDueUsec ?? .max, usec.saturatingAdd(policy.windowUsec))
     }
 
     /// When `advance` next has something to do (a summary or an end), in kmsg time; nil when
@@ -219,8 +226,8 @@ public struct StormTracker: Sendable, Equatable {
         for d in devices.values {
             guard let s = d.storm else { continue }
             let endsAt =
-                d.recent.count == policy.threshold + 1 ? d.recent[0] + policy.windowUsec : s.beganUsec
-            let next = min(endsAt, s.lastSummaryUsec + policy.summaryIntervalUsec)
+                d.recent.count == policy.threshold + 1 ? d.recent[0].saturatingAdd(policy.windowUsec) : s.beganUsec
+            let next = min(endsAt, s.lastSummaryUsec.saturatingAdd(policy.summaryIntervalUsec))
             due = min(due ?? next, next)
         }
         return due
