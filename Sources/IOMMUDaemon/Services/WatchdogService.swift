@@ -25,7 +25,8 @@ final class WatchdogService: Service, Sendable {
                 logger.error("event loop unhealthy: not sending WATCHDOG=1, systemd will restart iommud")
             }
             do {
-                try await quietSleep(for: interval / 2)
+                // A stop cuts the wait short (WatchdogSec/2 would eat most of TimeoutStopSec).
+                try await cancelWhenGracefulShutdown { try await quietSleep(for: self.interval / 2) }
             } catch {
                 break
             }

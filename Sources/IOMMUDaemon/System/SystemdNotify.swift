@@ -9,12 +9,16 @@ public enum SystemdNotify {
         sd_notify(0, state) > 0
     }
 
-    /// The watchdog interval systemd asked for (WATCHDOG_USEC for this pid), if any.
+    /// The watchdog interval systemd asked for (WATCHDOG_USEC for this pid), if any, at most a
+    /// day: pinging more often than asked is harmless, and an absurd value must neither trap
+    /// nor make the watchdog's sleep outlast a stop.
     public static func watchdogInterval() -> Duration? {
         var usec: UInt64 = 0
         guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
-        return .microseconds(Int64(usec))
+        return .microseconds(Int64(clamping: min(usec, maxWatchdogUsec)))
     }
+
+    static let maxWatchdogUsec: UInt64 = 86_400_000_000
 
     /// Listening sockets passed by systemd (LISTEN_FDS/LISTEN_PID), starting at fd 3.
     public static func listenFDs() -> [Int32] {
