@@ -23,3 +23,15 @@ struct SystemdNotifyTests {
         #expect(SystemdNotify.watchdogInterval() == nil)
     }
 }
+
+/// A journal entry's time as `iommud log` prints it, at any Int64 (the field is read back).
+@Suite("iommud log times")
+struct JournalLogTimeTests {
+    @Test("microsecond times print at both ends of Int64 without trapping; negative ones floor")
+    func isoMicros() {
+        #expect(JournalLog.isoMicros(1_796_659_006_023_947).hasSuffix(".023947Z"))
+        #expect(JournalLog.isoMicros(-1).hasSuffix(".999999Z"))
+        _ = JournalLog.isoMicros(.min)
+        _ = JournalLog.isoMicros(.max)
+    }
+}

@@ -109,8 +109,14 @@ public enum JournalLog {
 
     /// `2026-11-26T07:44:19.037166Z`.
     public static func isoMicros(_ usec: Int64) -> String {
-        let s = usec >= 0 ? usec / 1_000_000 : (usec - 999_999) / 1_000_000
-        let frac = String(usec - s * 1_000_000)
+        // Floor division, without `usec - 999_999` (which traps near Int64.min).
+        var s = usec / 1_000_000
+        var micros = usec % 1_000_000
+        if micros < 0 {
+            s -= 1
+            micros += 1_000_000
+        }
+        let frac = String(micros)
         let iso = CivilTime.iso8601(unixSeconds: s)
         return String(iso.dropLast()) + "." + String(repeating: "0", count: 6 - frac.count) + frac + "Z"
     }
