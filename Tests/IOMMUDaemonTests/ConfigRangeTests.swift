@@ -194,3 +194,31 @@ struct ConfigRangeTests {
         }
     }
 }
+
+/// The top of `[topology] max_devices` must fit the size a checkpoint is read back at.
+@Suite("max_devices and the checkpoint")
+struct MaxDevicesCheckpointTests {
+    @Test("at the top of max_devices, with 4 series a device, the checkpoint stays under its read limit")
+    func fits() {
+        var l = FaultLedger()
+        let sample = 2048
+        for i in 0..<sample {
+            func hex2(_ v: Int) -> String { (v < 16 ? "0" : "") + String(v, radix: 16) }
+            let dev = "ffff:" + hex2(i >> 5 & 0xff) + ":" + hex2(i & 0x1f) + ".7"
+            for (kind, reason) in [
+                (FaultKind.dmaRead, "0x06"), (.dmaWrite, "0x05"), (.dmaRead, "0x02"), (.dmaWrite, "0x0c"),
+            ] {
+                l.addFaults(
+                    FaultCounterKey(
+                        unit: "dmar12", device: dev, vendor: .intel, kind: kind, reason: reason, recoverable: false),
+                    count: UInt64.max - UInt64(i))
+            }
+        }
+        let state = CheckpointState(
+            bootID: "18dabb0d-b6fd-4241-a1dd-35e4db3aecae", resumeSeq: .max, countedSeq: .max, writtenUsec: .max,
+            ledger: l, lifetime: LifetimeTotals())
+        let perDevice = Double(CheckpointCodec.encode(state).utf8.count) / Double(sample)
+        let atTop = perDevice * Double(ConfigRanges.maxDevices.upperBound)
+        #expect(atTop < Double(CheckpointStore.sizeLimit) / 2, "\(Int(perDevice)) B a device: \(Int(atTop) >> 20) MiB")
+    }
+}

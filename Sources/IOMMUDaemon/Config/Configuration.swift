@@ -215,8 +215,9 @@ public enum ConfigRanges {
     public static let actionsMaxPerMinute: ClosedRange<Int> = 1...600
     /// [actions] max_concurrent: 1 … 64 commands.
     public static let actionsMaxConcurrent: ClosedRange<Int> = 1...64
-    /// [topology] max_devices: 1 … 1 048 576 devices with series of their own.
-    public static let maxDevices: ClosedRange<Int> = 1...(1 << 20)
+    /// [topology] max_devices: 1 … 65 536 devices with series of their own (at ~0.5 KB a device
+    /// in the checkpoint, far below CheckpointStore.sizeLimit even with several series each).
+    public static let maxDevices: ClosedRange<Int> = 1...65_536
     /// [http] max_connections: 1 … 65 536 open connections (the daemon lowers it to fit
     /// RLIMIT_NOFILE).
     public static let httpMaxConnections: ClosedRange<Int> = 1...65_536
