@@ -1,3 +1,4 @@
+import IOMMUCore
 import Testing
 
 @testable import IOMMUDaemon
@@ -30,6 +31,42 @@ struct ConfigFuzzRegressionTests {
             case .success(let c):
                 if let r = c.rateLimit { _ = RequestRateLimiter(r).allow() }
             case .failure(let p): #expect(p.problems.allSatisfy { $0.line != nil }, "\(name): \(p)")
+            }
+        }
+    }
+}
+
+/// The /proc/interrupts input a fresh clone's fuzz phase once trapped on, as the target runs it.
+@Suite("fuzz regressions: /proc/interrupts")
+struct InterruptRegressionTests {
+    @Test("every input parses and folds twice, its totals read, without trapping")
+    func interrupts() {
+        let inputs = ConfigFuzzRegressionTests.inputs("interrupts")
+        #expect(!inputs.isEmpty)
+        for (_, text) in inputs {
+            let obs = InterruptSampler.observations(ProcInterruptsParser.parse(text), topology: Topology())
+            var ledger = InterruptLedger()
+            ledger.fold(obs)
+            ledger.fold(obs)
+            for o in obs { _ = ledger.total(unit: o.unit) }
+        }
+    }
+}
+
+/// The Authorization header the `auth` target once broke its invariant on.
+@Suite("fuzz regressions: Authorization")
+struct AuthRegressionTests {
+    @Test("no user name with a colon, never more credentials than header")
+    func auth() {
+        let dir = packageRoot + "/Tests/fuzz/regressions/auth"
+        let names = listDirectory(dir)
+        #expect(!names.isEmpty)
+        for name in names {
+            let bytes = readTestFileBytes(dir + "/" + name)
+            let header = String(decoding: bytes, as: UTF8.self)
+            if let (user, password) = BasicCredentials.parseBasic(header) {
+                #expect(!user.utf8.contains(UInt8(ascii: ":")), "\(name)")
+                #expect(user.utf8.count + password.count < bytes.count, "\(name)")
             }
         }
     }

@@ -11,5 +11,10 @@ let fixturesRoot = packageRoot + "/Tests/IOMMUDaemonTests/Fixtures"
 
 /// A fixture's text ("" when it cannot be read).
 func readTestFile(_ path: String) -> String {
-    FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    String(decoding: readTestFileBytes(path), as: UTF8.self)
+}
+
+/// A fixture's bytes as they are (a fuzz input need not be UTF-8).
+func readTestFileBytes(_ path: String) -> [UInt8] {
+    FileManager.default.contents(atPath: path).map { Array($0) } ?? []
 }
