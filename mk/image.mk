@@ -4,7 +4,7 @@
 #   make image   -> $(IMAGE_ARCHIVE): docker-archive of $(IMAGE_NAME), for `podman load -i` / `docker load -i`
 #
 # Built by packaging/container/build-image.sh from the release binary and the host's Debian packages
-# (no base image is pulled); needs root and buildah (`scripts/install-deps.sh test` installs it).
+# (no base image is pulled); needs root; the Debian packages it uses are installed first if missing.
 # A missing binary is built first; an existing one is packaged as it is (`make release image` for a
 # fresh one), as `make deb` does. `make release-ordered image` packages the build with its link order
 # file, as `make deb` ships it: the same code, 3 MB less idle RSS (BENCHMARKS.md).
@@ -21,6 +21,7 @@ IMAGE_LICENSES   ?= LicenseRef-iommud-unlicensed
 
 .PHONY: image
 image: $(RELEASE_BIN)
+	@$(IOMMUD_TOP)/scripts/install-deps.sh image
 	IMAGE_NAME='$(IMAGE_NAME)' VERSION='$(VERSION)' REVISION='$(IMAGE_REVISION)' \
 		SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' IMAGE_SOURCE='$(IMAGE_SOURCE)' IMAGE_LICENSES='$(IMAGE_LICENSES)' \
 		DEFAULT_CONFIG='$(DEFAULT_CONFIG)' \

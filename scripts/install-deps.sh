@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install-deps.sh run|test — installs the Debian packages a target needs, only what is missing,
+# install-deps.sh run|image|test — installs the Debian packages a target needs, only what is missing,
 # with sudo when not root. `apt-get update` runs at most once, and only if a package has no
 # install candidate (a fresh machine).
 set -euo pipefail
@@ -18,6 +18,8 @@ if [ "${1:-run}" = test ]; then
          pci.ids curl python3-yaml dpkg-dev xz-utils file openssl apache2-utils
          podman runc uidmap containernetworking-plugins iptables buildah libcap2-bin bc python3-venv gzip zstd time)
 fi
+# `make image` alone: buildah to assemble it, setcap for the file capability, pci.ids for names.
+if [ "${1:-run}" = image ]; then want+=(buildah libcap2-bin pci.ids); fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=()

@@ -40,7 +40,7 @@ UID_IOMMUD=65532
 GID_ADM=4 # Debian's adm: the control socket is 0660 group adm, as under systemd (Group=adm)
 
 for tool in buildah setcap getcap strip ldd dpkg-query; do
-	command -v "$tool" >/dev/null || { echo "build-image.sh: $tool is missing (scripts/install-deps.sh test installs it)" >&2; exit 2; }
+	command -v "$tool" >/dev/null || { echo "build-image.sh: $tool is missing (scripts/install-deps.sh image installs it)" >&2; exit 2; }
 done
 
 tmp=$(mktemp -d /tmp/iommud-image.XXXXXX)
