@@ -109,19 +109,15 @@ final class ConnectionState: @unchecked Sendable {
     }
 
     /// A whole request head must come within the timeout (and an answer, once written, be taken
-    /// by the client), or the connection is closed. `busy`: an answer is still being written,
-    /// so the connection is not the idle one a new connection may take the place of.
-    func armDeadline(busy: Bool = false) {
+    /// by the client), or the connection is closed.
+    func armDeadline() {
         deadline?.cancel()
         let channel = self.channel
         deadline = channel.eventLoop.scheduleTask(in: table.limits.requestTimeout) {
             channel.close(promise: nil)
         }
-        table.setBusy(id, busy)
+        table.setBusy(id, false)
     }
-
-    /// The answer was taken: the connection waits for its next request.
-    func answerTaken() { table.setBusy(id, false) }
 
     /// A request head came: no deadline while it is answered.
     func requestStarted() {

@@ -105,15 +105,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             buffer.writeBytes(response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        // The answer must be taken, and the next request head must come, within the timeout: a
-        // client that never reads cannot hold its slot for ever.
-        connection?.armDeadline(busy: true)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        let channel = context.channel
-        let connection = self.connection
-        done.whenComplete { _ in
-            if keepAlive { connection?.answerTaken() } else { channel.close(promise: nil) }
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
         }
+        // The answer must be taken, and the next request head must come, within the timeout: a
+        // client that sends `Connection: close` and never reads cannot hold its slot for ever.
+        connection?.armDeadline()
     }
 
     /// A new connection's pipeline: admitted by `table` (its limits: ConnectionLimits.swift),
