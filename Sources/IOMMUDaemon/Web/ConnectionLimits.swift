@@ -108,8 +108,7 @@ final class ConnectionState: @unchecked Sendable {
         self.channel = channel
     }
 
-    /// A whole request head must come within the timeout (and an answer, once written, be taken
-    /// by the client), or the connection is closed.
+    /// A whole request head must come within the timeout, or the connection is closed.
     func armDeadline() {
         deadline?.cancel()
         let channel = self.channel

@@ -109,10 +109,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            // The next request head must come within the timeout too.
+            connection?.armDeadline()
         }
-        // The answer must be taken, and the next request head must come, within the timeout: a
-        // client that sends `Connection: close` and never reads cannot hold its slot for ever.
-        connection?.armDeadline()
     }
 
     /// A new connection's pipeline: admitted by `table` (its limits: ConnectionLimits.swift),
