@@ -91,20 +91,21 @@ struct TOMLParser {
                         isArray ? "an array-of-tables header must end with ']]'" : "a table header must end with ']'")
                 }
                 i += isArray ? 2 : 1
-                if top[name] != nil { throw fail("[\(name)] is already a value") }
+                let shown = ConfigSyntaxError.excerpt(name)
+                if top[name] != nil { throw fail("[\(shown)] is already a value") }
                 if let first = headers[name] {
                     switch (first.isArray, isArray) {
                     case (false, false):
-                        throw fail("table [\(name)] is defined twice (first on line \(first.line))")
+                        throw fail("table [\(shown)] is defined twice (first on line \(first.line))")
                     case (false, true):
-                        throw fail("[[\(name)]]: [\(name)] is a table (line \(first.line)), not an array of tables")
+                        throw fail("[[\(shown)]]: [\(shown)] is a table (line \(first.line)), not an array of tables")
                     case (true, false):
                         throw fail(
-                            "[\(name)]: [[\(name)]] is an array of tables (line \(first.line)); write [[\(name)]]")
+                            "[\(shown)]: [[\(shown)]] is an array of tables (line \(first.line)); write [[\(shown)]]")
                     case (true, true):
                         guard first.count < ConfigSyntaxLimits.maxArrayTables else {
                             throw fail(
-                                "more than \(ConfigSyntaxLimits.maxArrayTables) [[\(name)]] tables: a config file needs far fewer"
+                                "more than \(ConfigSyntaxLimits.maxArrayTables) [[\(shown)]] tables: a config file needs far fewer"
                             )
                         }
                         headers[name]!.count += 1
@@ -120,18 +121,26 @@ struct TOMLParser {
                 let k = try key(what: "a key")
                 skipSpaces()
                 if peek == UInt8(ascii: ".") {
-                    throw fail("dotted keys are not supported: write '\(k)' and what follows under a [section]")
+                    throw fail(
+                        "dotted keys are not supported: write '\(ConfigSyntaxError.excerpt(k))' and what follows under a [section]"
+                    )
                 }
-                guard peek == UInt8(ascii: "=") else { throw fail("expected '=' after the key '\(k)'") }
+                guard peek == UInt8(ascii: "=") else {
+                    throw fail("expected '=' after the key '\(ConfigSyntaxError.excerpt(k))'")
+                }
                 i += 1
                 skipSpaces()
                 let v = try value(depth: 0, key: sections.last.map { "\($0.name).\(k)" } ?? k)
                 if sections.isEmpty {
-                    guard top.add(k, v, line: keyLine) else { throw fail("'\(k)' is defined twice", line: keyLine) }
+                    guard top.add(k, v, line: keyLine) else {
+                        throw fail("'\(ConfigSyntaxError.excerpt(k))' is defined twice", line: keyLine)
+                    }
                 } else {
                     let s = sections.count - 1
                     guard sections[s].table.add(k, v, line: keyLine) else {
-                        throw fail("'\(sections[s].name).\(k)' is defined twice", line: keyLine)
+                        throw fail(
+                            "'\(ConfigSyntaxError.excerpt(sections[s].name + "." + k, limit: 80))' is defined twice",
+                            line: keyLine)
                     }
                 }
             }
@@ -214,7 +223,9 @@ struct TOMLParser {
         let text = ConfigSyntaxError.excerpt(String(decoding: t, as: UTF8.self))
         switch Self.integer(t) {
         case .some(.some(let n)): return .integer(n)
-        case .some(.none): throw fail("'\(key)': \(text) is too large a number (more than \(Int.max))")
+        case .some(.none):
+            throw fail(
+                "'\(ConfigSyntaxError.excerpt(key, limit: 80))': \(text) is too large a number (more than \(Int.max))")
         case .none: break
         }
         let first = t.first!

@@ -135,7 +135,7 @@ struct WebConfigParserTests {
             ("basic_auth_users:\n  \"a:b\": \(hash)\n", 2, "must not be empty nor contain ':'"),
             (
                 "http_server_config:\n  headers:\n    X-Powered-By: swift\n", 3,
-                "HTTP header 'X-Powered-By' can not be configured"
+                "HTTP header \"X-Powered-By\" can not be configured"
             ),
             ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", 3, "is not one of deny, sameorigin"),
             ("http_server_config:\n  http2: maybe\n", 2, "must be true or false"),

@@ -33,6 +33,7 @@ public func fuzzTOML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     } catch {
         precondition((1...lines).contains(error.line) && !error.message.isEmpty)
+        precondition(error.message.utf8.count < 1000)
     }
     switch ConfigLoader.load(path: "fuzz.toml", text: text) {
     case .failure(let p):

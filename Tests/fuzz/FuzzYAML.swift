@@ -32,6 +32,7 @@ public func fuzzYAML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let root = try YAMLSubset.compose(text) { walk(root, depth: 1) }
     } catch {
         precondition((1...lines).contains(error.line) && !error.message.isEmpty)
+        precondition(error.message.utf8.count < 1000)
     }
     switch WebConfigParser.parse(path: "fuzz.yml", text: text) {
     case .failure(let p):

@@ -155,7 +155,7 @@ private struct ParseState {
                     } else {
                         problem(
                             v,
-                            "bad value for '\(path)': \"\(t)\" is not one of "
+                            "bad value for '\(path)': \(shown(t)) is not one of "
                                 + WebConfig.ClientAuth.allCases.map(\.rawValue).joined(separator: ", "))
                     }
                 }
@@ -165,7 +165,7 @@ private struct ParseState {
                     if let ver = WebConfig.TLSVersion(rawValue: t) {
                         if name == "min_version" { tls.minVersion = ver } else { tls.maxVersion = ver }
                     } else {
-                        problem(v, "bad value for '\(path)': \"\(t)\" is not one of TLS10, TLS11, TLS12, TLS13")
+                        problem(v, "bad value for '\(path)': \(shown(t)) is not one of TLS10, TLS11, TLS12, TLS13")
                     }
                 }
             case "cipher_suites":
@@ -175,7 +175,7 @@ private struct ParseState {
                     } else if !WebConfig.tls13Suites.contains(s) {
                         problem(
                             v.sequence?[i] ?? v,
-                            "unknown cipher suite \"\(s)\" in '\(path)' (use Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"
+                            "unknown cipher suite \(shown(s)) in '\(path)' (use Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"
                         )
                     }
                 }
@@ -186,7 +186,7 @@ private struct ParseState {
                     } else {
                         problem(
                             v.sequence?[i] ?? v,
-                            "unknown curve \"\(s)\" in '\(path)' (one of CurveP256, CurveP384, CurveP521, X25519)"
+                            "unknown curve \(shown(s)) in '\(path)' (one of CurveP256, CurveP384, CurveP521, X25519)"
                         )
                     }
                 }
@@ -282,7 +282,7 @@ private struct ParseState {
                     guard let allowed = WebConfig.headers.first(where: { $0.0 == h }) else {
                         problem(
                             hk,
-                            "HTTP header '\(h)' can not be configured (only "
+                            "HTTP header \(shown(h)) can not be configured (only "
                                 + WebConfig.headers.map(\.0).joined(separator: ", ") + ")")
                         continue
                     }
@@ -292,7 +292,7 @@ private struct ParseState {
                     if let values = allowed.1, !values.contains(value) {
                         problem(
                             hv,
-                            "bad value for '\(path).\(h)': \"\(value)\" is not one of \(values.joined(separator: ", "))"
+                            "bad value for '\(path).\(h)': \(shown(value)) is not one of \(values.joined(separator: ", "))"
                         )
                         continue
                     }
