@@ -25,7 +25,9 @@
 # Reproducible: every target starts from Tests/fuzz/corpus/<target>/ (committed) with
 # -seed=$FUZZ_SEED (default 1) and Swift's hashing made deterministic, and what it finds goes
 # to Tests/fuzz/bin/new-<target>/, emptied first — so a fresh clone fuzzes the same inputs in
-# the same order every time (how far it gets in SECONDS depends on the machine's speed). Before fuzzing, each input under
+# the same order every time. With FUZZ_RUNS (as `make test` runs it) each target stops after a
+# fixed number of inputs, so the result is the same on every machine; without it, after SECONDS,
+# and how far it gets depends on the machine's speed. Before fuzzing, each input under
 # Tests/fuzz/regressions/<target>/ is run once: a crash found once stays found.
 #
 # Libraries: IOMMUCore, ConfigSyntax and the config layer of IOMMUDaemon (Config/ and the
@@ -39,7 +41,8 @@
 # Binaries, logs and crash inputs go to Tests/fuzz/bin/ (git-ignored). A crash input belongs
 # in regressions/<target>/ (and, fixed, in the fixtures or a test). Environment: SWIFTC
 # (default swiftc), FUZZ_TARGETS (default all), FUZZ_JOBS (parallel targets, default 2),
-# FUZZ_SEED (default 1), FUZZ_MERGE.
+# FUZZ_SEED (default 1), FUZZ_MERGE, FUZZ_RUNS (`table`: each target's count in runs(); N: N each;
+# with either, SECONDS × 10 is only a cap).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -76,6 +79,18 @@ harness() {
     decompress) echo FuzzDecompress.swift ;;
     firmware) echo FuzzFirmware.swift ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
+  esac
+}
+
+# runs TARGET — how many inputs `make test` runs a target for (FUZZ_RUNS=table): about 15 s of
+# each on this project's CI machines. A count, not a time, so a fresh clone runs the same
+# inputs in the same order and gets the same result on any machine, however fast.
+runs() {
+  case $1 in
+    kmsg) echo 800000 ;; classifier) echo 10000 ;; replay) echo 3000 ;; interrupts) echo 300000 ;;
+    toml) echo 150000 ;; yaml) echo 100000 ;; duration) echo 2000000 ;; timespec) echo 160000 ;;
+    listen) echo 1000000 ;; checkpoint) echo 24000 ;; journal) echo 65000 ;; auth) echo 500000 ;;
+    pciids) echo 300000 ;; decompress) echo 500000 ;; firmware) echo 1700000 ;;
   esac
 }
 
@@ -191,10 +206,32 @@ fuzz() {
   # Swift seeds its hashing per process unless told not to: Dictionary and Set order, and so the
   # paths taken and the coverage seen, would differ from run to run. (timespec: a fixed zone
   # with summer time, so mktime's answers are the same on every machine.)
-  SWIFT_DETERMINISTIC_HASHING=1 TZ="CET-1CEST,M3.5.0,M10.5.0/3" "$bin/$t" -seed="$seed" -max_total_time="$seconds" -print_final_stats=1 \
+  # FUZZ_RUNS: a fixed number of inputs (reproducible), with a time cap of 10 × SECONDS only so
+  # that a much slower machine still ends.
+  local limit=(-max_total_time="$seconds")
+  case ${FUZZ_RUNS:-} in
+    "") ;;
+    table) limit=(-runs="$(runs "$t")" -max_total_time=$((seconds * 10))) ;;
+    *) limit=(-runs="$FUZZ_RUNS" -max_total_time=$((seconds * 10))) ;;
+  esac
+  # Two more things would make the same seed take other paths: address-space randomization (the
+  # comparison tables that steer mutations are keyed by code address) and -reload, which rereads
+  # the output corpus on a timer.
+  # And the order the corpus is read in: libFuzzer sorts it by size alone, starting from the order
+  # the directory lists it, which on ext4 depends on a per-filesystem hash seed. A copy made in
+  # name order on tmpfs lists the same on every machine.
+  local seeds
+  seeds=$(mktemp -d /dev/shm/iommud-fuzz-"$t".XXXXXX 2> /dev/null || mktemp -d "$bin/seeds-$t.XXXXXX")
+  find "$here/corpus/$t" -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort | while read -r f; do
+    cp "$here/corpus/$t/$f" "$seeds/"
+  done
+  local fixed=()
+  setarch "$(uname -m)" -R true 2> /dev/null && fixed=(setarch "$(uname -m)" -R)
+  SWIFT_DETERMINISTIC_HASHING=1 TZ="CET-1CEST,M3.5.0,M10.5.0/3" "${fixed[@]}" "$bin/$t" -seed="$seed" "${limit[@]}" -reload=0 -print_final_stats=1 \
     -dict="$(dict "$t")" -max_len="$(maxlen "$t")" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$bin/$t-" \
-    "$bin/new-$t" "$here/corpus/$t" > "$log" 2>&1
+    "$bin/new-$t" "$seeds" > "$log" 2>&1
   rc=$?
+  rm -rf "$seeds"
   echo "$rc" > "$bin/$t.rc"
   return 0
 }
@@ -220,6 +257,11 @@ report() {
   crash=$(ls "$bin/$t"-crash-* "$bin/$t"-leak-* "$bin/$t"-timeout-* "$bin/$t"-oom-* 2>/dev/null | head -1)
   printf '%-11s %12s execs %8s/s  cov %6s  ft %7s  corpus %6s  %s\n' "$t" "${execs:-?}" "${speed:-?}" \
     "${cov:-?}" "${ft:-?}" "$corpus" "$([ "$rc" = 0 ] && [ -z "$crash" ] && echo ok || echo "CRASH ${crash:-exit $rc} (log $log)")"
+  local want=${FUZZ_RUNS:-}
+  [ "$want" = table ] && want=$(runs "$t")
+  if [ -n "$want" ] && [ "$rc" = 0 ] && [ "${execs:-0}" -lt "$want" ]; then
+    echo "$t: stopped by the time cap after ${execs:-?} of $want inputs: this run is not the reproducible one" >&2
+  fi
   [ "$rc" = 0 ] && [ -z "$crash" ]
 }
 
@@ -239,7 +281,11 @@ fi
 
 status=0
 for t in "${targets[@]}"; do replay "$t" || status=1; done
-echo "fuzz: ${targets[*]} for ${seconds}s each, $jobs at a time, seed $seed"
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  echo "fuzz: ${targets[*]} for $([ "$FUZZ_RUNS" = table ] && echo "a fixed number of inputs (runs() in run.sh)" || echo "$FUZZ_RUNS inputs") each, $jobs at a time, seed $seed"
+else
+  echo "fuzz: ${targets[*]} for ${seconds}s each, $jobs at a time, seed $seed"
+fi
 parallel fuzz "${targets[@]}"
 for t in "${targets[@]}"; do report "$t" || status=1; done
 if [ -n "${FUZZ_MERGE:-}" ]; then
