@@ -101,6 +101,11 @@ public enum CheckpointCodec {
         }
         for item in l.inventory { add("inventory", esc(InventoryCodec.encode(item))) }
         for fields in EstimatorCodec.encode(l.dmarEstimator) { lines.append(fields.map(esc).joined(separator: "\t")) }
+        // The AMD-Vi / SMMUv3 ratelimit windows; `event_windows` says they were saved at all.
+        add("event_windows", l.eventWindows.unknown.map(\.rawValue).sorted().joined(separator: ","))
+        for (k, w) in l.eventWindows.windows.sorted(by: { $0.key < $1.key }) {
+            add("event_window", k.vendor.rawValue, esc(k.state), opt(w.startUsec), String(w.printed))
+        }
         let t = s.lifetime
         add(
             "lifetime", String(t.previousBoots), String(t.faults), String(t.recoverable), String(t.nonRecoverable),
@@ -150,6 +155,7 @@ public enum CheckpointCodec {
         var lasts: [String: (Fault, Int64?)] = [:]
         var expectedLasts: [(rule: String, fault: Fault, usec: Int64?)] = []
         var sawEstimator = false
+        var sawEventWindows = false
         for (i, line) in bodyLines.enumerated().dropFirst() {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             let n = i + 1
@@ -254,6 +260,14 @@ public enum CheckpointCodec {
                 if let problem = EstimatorCodec.decode(f.map(unesc), into: &l.dmarEstimator) {
                     throw CheckpointDecodeError(line: n, message: problem)
                 }
+            case "event_windows":
+                try need(2)
+                sawEventWindows = true
+                for v in f[1].split(separator: ",") { l.eventWindows.markUnknown(try vendor(String(v))) }
+            case "event_window":
+                try need(5)
+                let key = EventRatelimitWindows.StateKey(vendor: try vendor(f[1]), state: unesc(f[2]))
+                l.eventWindows.restore(key, .init(startUsec: try ou(f[3]), printed: try u(f[4])))
             case "inventory":
                 try need(2)
                 if let item = InventoryCodec.decode(unesc(f[1])) { l.inventory.append(item) }
@@ -275,6 +289,7 @@ public enum CheckpointCodec {
         l.restoreLastFaults(lasts)
         for x in expectedLasts { l.expected.restoreLastMatch(rule: x.rule, fault: x.fault, realtimeUsec: x.usec) }
         if !sawEstimator { l.noteEstimatorMissing() }
+        if !sawEventWindows { l.noteEventWindowsMissing() }
         return CheckpointState(
             bootID: bootID, resumeSeq: resume, countedSeq: counted, writtenUsec: written, ledger: l, lifetime: t,
             journaledSeq: journaled)

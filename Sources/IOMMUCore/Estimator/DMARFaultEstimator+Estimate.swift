@@ -85,16 +85,18 @@ extension DMARFaultEstimator {
                 fromCallsLow = allPPF ? callsLow / 3 + (callsLow % 3 == 0 ? 0 : 1) : 0
                 let meanCalls = callsLow / 2 + callsHigh / 2 + (callsLow % 2 & callsHigh % 2)
                 middle = allPPF ? meanCalls / 3 + (meanCalls % 3 == 2 ? 1 : 0) : fromCallsLow
-                if reportedSuppressed == 0 && !pendingPossible {
-                    // Nothing was refused: every record is in the log.
-                    fromCallsLow = printedRecords
-                    fromCallsHigh = printedRecords
-                    middle = printedRecords
-                } else {
+                if reportedSuppressed != 0 || pendingPossible {
                     reasons.append(
                         "no fault interrupt counts (a saved log has none, or /proc/interrupts has no dmar row): the value takes one record per fault interrupt, the common case; the bounds hold whatever the split"
                     )
                 }
+            }
+            if reportedSuppressed == 0 && !pendingPossible {
+                // Nothing was refused: every record is in the log (what the interrupts say beyond
+                // it is checked against the floor below).
+                fromCallsLow = printedRecords
+                fromCallsHigh = printedRecords
+                middle = printedRecords
             }
             lower = max(printedRecords, fromCallsLow)
             value = max(printedRecords, min(max(middle, fromCallsLow), fromCallsHigh))

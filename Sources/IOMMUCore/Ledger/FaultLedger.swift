@@ -47,6 +47,8 @@ public struct FaultLedger: Sendable, Equatable {
     /// Intel fault records behind `dmar_fault()`'s ratelimit (Estimator/), fed from what is
     /// counted here, so it sees every record exactly once and is checkpointed with the counters.
     public var dmarEstimator = DMARFaultEstimator()
+    /// AMD-Vi and SMMUv3 ratelimit windows: whether a suppressed count may be pending.
+    public internal(set) var eventWindows = EventRatelimitWindows()
 
     public static let recentUnparsedLimit = 10
     public static let lossHistoryLimit = 32
@@ -67,6 +69,7 @@ public struct FaultLedger: Sendable, Equatable {
         switch output {
         case .fault(let f):
             recordFault(f, realtimeOffsetUsec: realtimeOffsetUsec)
+            eventWindows.observe(f)
             if f.vendor == .intel, IntelVTd.ratelimitedKinds.contains(f.kind) {
                 // `unknown` and `ambiguous` name no unit: records of no unit, to the estimator.
                 let unit = f.unit.flatMap { $0 == unknownLabel || $0 == Topology.ambiguousUnit ? nil : $0 }
@@ -161,6 +164,14 @@ public struct FaultLedger: Sendable, Equatable {
         let intelInterrupts = interrupts.totals.contains { IntelVTd.isFaultVector($0.key) && $0.value > 0 }
         if intelFaults || (suppressed[IntelVTd.faultHandlerFunction] ?? 0) > 0 || intelInterrupts {
             dmarEstimator.markStartedLate()
+        }
+    }
+
+    /// A checkpoint from before the AMD-Vi / SMMUv3 windows were saved: a family that had faults
+    /// may have a count pending.
+    mutating func noteEventWindowsMissing() {
+        for v in EventRatelimitWindows.eventSources.keys where faults.contains(where: { $0.key.vendor == v }) {
+            eventWindows.markUnknown(v)
         }
     }
 

@@ -59,6 +59,7 @@ extension StatusReport {
                 w.beginObject(k)
                 w.number("value", b.value)
                 w.string("kind", b.kind)
+                if let why = b.why { w.string("why", why) }
                 w.endObject()
             }
             w.endObject()

@@ -168,33 +168,41 @@ extension StatusReport {
         return row
     }
 
-    /// Intel units: the fault records behind `dmar_fault()`'s ratelimit, and why the figure is
-    /// exact or how far it can be off (once, for the shared ratelimit: per unit in `--json`).
+    /// The faults behind the kernel's ratelimit, per family: Intel's model of `dmar_fault()` (once
+    /// for the shared ratelimit, then per unit), AMD-Vi and SMMUv3 per unit (logged + Σ N); why
+    /// each figure is exact or how far it can be off.
     func estimateSection(into out: inout ByteSink) {
-        let rows = units.compactMap { u in u.estimate.map { (u.name, $0) } }
-        // Nothing to estimate (no Intel fault, no fault interrupt): no section.
-        guard rows.contains(where: { !$0.1.exact || $0.1.value > 0 }) else { return }
         func figure(_ e: DMARFaultEstimator.Estimate) -> String {
             if e.exact { return "exactly \(e.value)" }
             return "about \(e.value) (at least \(e.lower), " + (e.upper.map { "at most \($0)" } ?? "no upper bound")
                 + ")"
         }
-        out.append("\nIntel fault records behind the kernel's ratelimit (estimate)\n")
-        if rows.count == 1, let (name, e) = rows.first {
-            out.append("  \(terminalSafe(name)): \(figure(e))\n    \(e.condition)\n")
-            return
+        let intel = units.compactMap { u in u.vendor == .intel ? u.estimate.map { (u.name, $0) } : nil }
+        // Nothing to estimate (no Intel fault, no fault interrupt): no section.
+        if intel.contains(where: { !$0.1.exact || $0.1.value > 0 }) {
+            out.append("\nIntel fault records behind the kernel's ratelimit (estimate)\n")
+            if intel.count == 1, let (name, e) = intel.first {
+                out.append("  \(terminalSafe(name)): \(figure(e))\n    \(e.condition)\n")
+            } else {
+                let total = ledger.dmarEstimator.total()
+                out.append("  all units (one ratelimit): \(figure(total))\n    \(total.condition)\n")
+                for (name, e) in intel where e.value > 0 { out.append("  \(terminalSafe(name)): \(figure(e))\n") }
+            }
         }
-        let total = ledger.dmarEstimator.total()
-        out.append("  all units (one ratelimit): \(figure(total))\n    \(total.condition)\n")
-        for (name, e) in rows where e.value > 0 {
-            out.append("  \(terminalSafe(name)): \(figure(e))\n")
+        for vendor in [Vendor.amd, .armSMMUv3] {
+            let rows = units.compactMap { u in u.vendor == vendor ? u.estimate.map { (u.name, $0) } : nil }
+            // Only worth a section when the ratelimit hid something, or may have.
+            guard !rows.isEmpty, rows.contains(where: { !$0.1.exact }) || ledger.eventSuppressed(vendor).events > 0
+            else { continue }
+            out.append("\n\(Self.displayName(vendor)) events behind the kernel's ratelimit (logged + suppressed)\n")
+            for (name, e) in rows { out.append("  \(terminalSafe(name)): \(figure(e))\n    \(e.condition)\n") }
         }
     }
 
     func boundsText(_ u: UnitStatus) -> String {
         let happened = u.lower.value ?? u.logged
         if u.lower.kind == "exact" { return "exactly \(happened)" }
-        let upper = u.upper.value.map { "≤ \($0) (upper)" } ?? "unbounded (overflow)"
+        let upper = u.upper.value.map { "≤ \($0) (upper)" } ?? "unbounded (\(u.upper.why ?? "overflow"))"
         return "≥ \(happened) (lower), \(upper)"
     }
 

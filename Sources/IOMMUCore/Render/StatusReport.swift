@@ -30,6 +30,9 @@ public struct BoundedFigure: Sendable, Equatable {
     /// exact, lower, upper, unbounded.
     public var kind: String
     public var value: UInt64?
+    /// Unbounded: why (`overflow`, or `see the estimate`: a suppressed count not printed yet, or
+    /// refusals the kernel did not count).
+    public var why: String? = nil
 }
 
 /// Per unit: faults logged, and the bounds on the faults that really happened.
@@ -48,8 +51,9 @@ public struct UnitStatus: Sendable, Equatable {
     public var lower: BoundedFigure
     public var upper: BoundedFigure
     public var unit: Topology.Unit?
-    /// Intel: the fault records that happened behind `dmar_fault()`'s ratelimit, as the model
-    /// estimates them (Estimator/); nil for other families and units without Intel faults.
+    /// The faults that happened behind the kernel's ratelimit (`FaultLedger.unitEstimates`):
+    /// Intel from the model of `dmar_fault()`, AMD-Vi and SMMUv3 as logged + Σ N; nil for other
+    /// families.
     public var estimate: DMARFaultEstimator.Estimate?
 }
 
@@ -75,7 +79,7 @@ public struct StatusReport: Sendable {
         let expectedPerUnit = ledger.expected.unitFaults()
         var names = Set(topology.units.keys).union(perUnit.keys).union(expectedPerUnit.keys)
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
-        let estimates = ledger.dmarEstimator.isEmpty ? [:] : ledger.dmarEstimator.estimates()
+        let estimates = ledger.unitEstimates()
         names.formUnion(estimates.keys)
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
@@ -90,11 +94,21 @@ public struct StatusReport: Sendable {
             let suppressed = vendor.map { ledger.suppressed(for: $0) } ?? 0
             let overflow = vendor.map { ledger.overflowSeen(vendor: $0, unit: name) } ?? false
             let lost = ledger.lostRecords
-            let exact = suppressed == 0 && !overflow && lost == 0
+            // logged + suppressed messages + lost records bounds what happened only once every
+            // suppressed count is in, and when the kernel counted every refusal: the estimate says
+            // when that cannot be so (no upper bound: a count pending, uncounted refusals).
+            // An Intel unit the model has no figure of (`ambiguous`, a unit sysfs does not know)
+            // shares the one ratelimit: the figure for all units says what it can.
+            let estimate =
+                estimates[name]
+                ?? (vendor == .intel && !ledger.dmarEstimator.isEmpty ? ledger.dmarEstimator.total() : nil)
+            let unboundedWhy: String? =
+                overflow ? "overflow" : estimate.map { $0.upper == nil } == true ? "see the estimate" : nil
+            let exact = suppressed == 0 && lost == 0 && unboundedWhy == nil
             let lower = BoundedFigure(kind: exact ? "exact" : "lower", value: happened)
             let upper: BoundedFigure
-            if overflow {
-                upper = BoundedFigure(kind: "unbounded", value: nil)
+            if let unboundedWhy {
+                upper = BoundedFigure(kind: "unbounded", value: nil, why: unboundedWhy)
             } else {
                 upper = BoundedFigure(
                     kind: exact ? "exact" : "upper", value: happened.saturatingAdd(suppressed).saturatingAdd(lost))

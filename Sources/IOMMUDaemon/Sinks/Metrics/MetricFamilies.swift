@@ -67,7 +67,7 @@ enum MetricFamily: String, CaseIterable, Sendable {
                 "IOMMU fault interrupts per unit and vector from /proc/interrupts (per-CPU maxima; one interrupt may carry many faults or none)."
         case .unitFaultsEstimate:
             return
-                "Intel VT-d: fault records that happened behind dmar_fault()'s printk ratelimit, estimated from the printed lines, the suppressed counts and the fault interrupts; bound=estimate, lower, upper (no upper series while unbounded)."
+                "Faults that happened behind the kernel's printk ratelimit: Intel VT-d fault records estimated from the printed lines, the suppressed counts and the fault interrupts; AMD-Vi and SMMUv3 events as logged + suppressed (one call per event); bound=estimate, lower, upper (no upper series while unbounded)."
         case .unitFaultsEstimateExact:
             return
                 "1 when iommu_unit_faults_estimate is exact (determined by the model), else 0; iommud status says why."

@@ -134,7 +134,7 @@ final class MetricsExporter: Sendable {
         let interrupts = l.interrupts.totals.sorted { $0.key < $1.key }
         if !interrupts.isEmpty { w.family(.faultInterrupts) }
         for (k, v) in interrupts { w.sample(.faultInterrupts, ["unit": k.unit, "vector": k.vector], v) }
-        let estimates = l.dmarEstimator.isEmpty ? [] : l.dmarEstimator.estimates().sorted { $0.key < $1.key }
+        let estimates = l.unitEstimates().sorted { $0.key < $1.key }
         if !estimates.isEmpty { w.family(.unitFaultsEstimate) }
         for (unit, e) in estimates {
             w.sample(.unitFaultsEstimate, ["unit": unit, "bound": "estimate"], e.value)
