@@ -98,6 +98,32 @@ struct HTTPHandlerTests {
         #expect(table.openCount == 0)
     }
 
+    /// Holds every write at the socket's end, as a client that never reads its answer does.
+    final class StalledClient: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = NIOAny
+        var held: [EventLoopPromise<Void>?] = []
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            held.append(promise)
+        }
+        func flush(context: ChannelHandlerContext) {}
+    }
+
+    @Test("a `Connection: close` client that never reads its answer loses the connection after the timeout")
+    func stalledReader() async throws {
+        var limits = ConnectionLimits.default
+        limits.requestTimeout = .milliseconds(50)
+        let (ch, table) = try await Self.channel(limits: limits)
+        try await ch.pipeline.addHandler(StalledClient(), position: .first).get()
+        try await ch.writeInbound(ByteBuffer(string: "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        // The answer is written but never taken: the connection holds its slot, as busy…
+        await ch.testingEventLoop.advanceTime(by: .milliseconds(40))
+        #expect(table.openCount == 1 && ch.isActive)
+        // …for the timeout, not for good.
+        await ch.testingEventLoop.advanceTime(by: .milliseconds(20))
+        try await ch.closeFuture.get()
+        #expect(table.openCount == 0)
+    }
+
     @Test("at the cap a new connection takes the place of the oldest idle one; a busy one is kept")
     func cap() async throws {
         let table = ConnectionTable(limits: ConnectionLimits(maxConnections: 2, requestTimeout: .seconds(10)))

@@ -11,7 +11,8 @@ import NIOHTTP1
 ///   open connection is in the middle of a request, the new one is closed at once. A client
 ///   that connects and asks gets its answer, however many connections sit there doing nothing;
 /// * a whole request head within `requestTimeout` of connecting (TLS handshake included) or of
-///   the last answer on a kept-alive connection, else the connection is closed;
+///   the last answer on a kept-alive connection, else the connection is closed; and an answer
+///   with `Connection: close` taken within `requestTimeout`, else the connection is closed;
 /// * a request body of at most `maxBodyBytes` (the endpoints take none);
 /// * no read while the connection cannot be written to: a client that does not read its
 ///   answers stops being read (`ReadWhenWritable`).
@@ -109,13 +110,15 @@ final class ConnectionState: @unchecked Sendable {
     }
 
     /// A whole request head must come within the timeout, or the connection is closed.
-    func armDeadline() {
+    /// `busy`: the last answer is still being written (the connection closes after it), and
+    /// must be taken within the timeout; the connection keeps its slot meanwhile.
+    func armDeadline(busy: Bool = false) {
         deadline?.cancel()
         let channel = self.channel
         deadline = channel.eventLoop.scheduleTask(in: table.limits.requestTimeout) {
             channel.close(promise: nil)
         }
-        table.setBusy(id, false)
+        table.setBusy(id, busy)
     }
 
     /// A request head came: no deadline while it is answered.

@@ -109,6 +109,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+            // A client that asks for `Connection: close` and never reads the answer would hold
+            // its slot for good (busy, so never the one evicted): it has the timeout to take it.
+            connection?.armDeadline(busy: true)
         } else {
             // The next request head must come within the timeout too.
             connection?.armDeadline()
