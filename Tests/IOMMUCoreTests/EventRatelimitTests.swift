@@ -155,3 +155,27 @@ struct EventRatelimitTests {
         #expect(!old.ledger.eventWindows.pending(.armSMMUv3))
     }
 }
+
+/// The checkpoints the fuzz target (Tests/fuzz/FuzzCheckpoint.swift) once trapped on: decoded,
+/// resumed at the extremes of every count, and rendered, as the target does.
+@Suite("fuzz regressions: checkpoint")
+struct CheckpointRegressionTests {
+    @Test("every input decodes or is refused; a decoded one resumes and renders without trapping")
+    func checkpoints() {
+        let file = #filePath
+        let dir = String(file[..<file.lastIndex(of: "/")!]) + "/../fuzz/regressions/checkpoint"
+        let names = listFiles(dir)
+        #expect(!names.isEmpty)
+        for name in names {
+            guard let state = try? CheckpointCodec.decode(readFile(dir + "/" + name)) else { continue }
+            var l = state.ledger
+            l.recordLoss(LossRange(afterSeq: .max, beforeSeq: .max, count: .max))
+            l.record(
+                .marker(
+                    .suppressed(source: "amd_iommu_report_page_fault", vendor: .amd, count: .max), seq: nil,
+                    tsUsec: 0))
+            _ = l.unitEstimates()
+            _ = StatusReport(ledger: l, topology: Topology(), daemon: nil).text()
+        }
+    }
+}

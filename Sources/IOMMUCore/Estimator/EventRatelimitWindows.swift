@@ -172,7 +172,11 @@ extension FaultLedger {
             lower = value
         } else {
             // N names no unit: each unit gets its share of it, by its ratelimited faults.
-            let share = UInt64((Double(events) * Double(limited) / Double(max(1, allLimited))).rounded())
+            // events × limited / allLimited, in full width: limited ≤ allLimited, so it fits.
+            var share: UInt64 = 0
+            if allLimited > 0 && limited <= allLimited {
+                share = allLimited.dividingFullWidth(events.multipliedFullWidth(by: limited)).quotient
+            }
             value = happened.saturatingAdd(min(share, events))
             lower = happened
             reasons.append(
