@@ -27,6 +27,49 @@ enum IntelPageRequest {
             || t.looksAt("Execution request not supported") || t.looksAt("PRQ overflow ")
     }
 
+    /// What `handle_bad_prq_event()`'s line says (the reason text of its fault).
+    static let invalidRequest = "Invalid page request"
+
+    /// The `dmarN` a page-request line names (cursor at the line, after any pr_fmt prefix).
+    static func unitName(_ s: ByteScanner) -> String? {
+        var t = s
+        _ = t.skip("IOMMU: ")
+        let start = t.position
+        guard t.skip("dmar"), t.decimal() != nil else { return nil }
+        return t.string(start..<t.position)
+    }
+
+    /// A 5.x+ reason line (`IOMMU: dmarN: Address is not canonical`, `… Page request in Privilege
+    /// Mode`, `… Execution request not supported`; `… Page request without PASID` only at
+    /// `pr_err` level — the later `pr_info` form is followed by normal handling, nothing failed):
+    /// the page request it names was refused, whatever follows. Its fault, to hold for the
+    /// `Invalid page request` line that `goto bad_req` prints next (which then carries it), or to
+    /// count alone, `partial`, when that line never comes.
+    static func reasonLine(_ s: ByteScanner, record r: KmsgRecord) -> Fault? {
+        var t = s
+        guard t.skip("IOMMU: "), let unit = unitName(t), t.skip("dmar"), t.decimal() != nil, t.skip(": ")
+        else { return nil }
+        let reason: String
+        if t.looksAt("Address is not canonical") {
+            reason = "Address is not canonical"
+        } else if t.looksAt("Page request in Privilege Mode") {
+            reason = "Page request in Privilege Mode"
+        } else if t.looksAt("Execution request not supported") {
+            reason = "Execution request not supported"
+        } else if t.looksAt("Page request without PASID"), t.remaining <= "Page request without PASID".utf8.count + 1,
+            r.level <= 3
+        {
+            reason = "Page request without PASID"
+        } else {
+            return nil
+        }
+        var f = Fault(
+            vendor: .intel, kind: .pageRequest, recoverable: true, unit: unit, seq: r.seq,
+            timestampUsec: r.timestampUsec, text: r.text)
+        f.reasonText = reason
+        return f
+    }
+
     static func consume(
         _ s: inout ByteScanner, record r: KmsgRecord, into out: inout [ClassifierOutput]
     ) -> Bool {
@@ -56,7 +99,7 @@ enum IntelPageRequest {
                 return false
             }
             decodeDescriptor(&f, qw0: qw0, qw1: qw1)
-            f.reasonText = "Invalid page request"
+            f.reasonText = invalidRequest
             out.append(.fault(f))
             return true
         }

@@ -72,14 +72,13 @@ struct IntelVTdParser: FamilyParser {
     /// A DMA fault held for the `Dump dmarN table entries for IOVA …` line that may follow it
     /// (it names the unit). Released by the dump line, by the next Intel record, or by `flush`.
     var held: Fault?
+    /// A page-request reason line (`IOMMU: dmarN: Address is not canonical`, …) waiting for the
+    /// `dmarN: Invalid page request: …` line `handle_bad_prq_event()` prints right after it for
+    /// the same request (IntelPageRequest.swift): a group of two records.
+    var pendingPRQReason: Fault?
 
     var pendingSince: UInt64? {
-        switch (pendingFirstLine?.seq, held?.seq) {
-        case (let a?, let b?): return min(a, b)
-        case (let a?, nil): return a
-        case (nil, let b?): return b
-        case (nil, nil): return nil
-        }
+        [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq].compactMap { $0 }.min()
     }
 
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
@@ -135,12 +134,25 @@ struct IntelVTdParser: FamilyParser {
             return true  // root/context/pasid/pte lines of the dump: detail only
         }
 
+        // The second line of a pasted ≤4.6 record whose first line is gone (not pasted, or lost).
+        if s.looksAt("DMAR:[fault reason") || s.looksAt("INTR-REMAP:[fault reason")
+            || s.looksAt("DMAR: [fault reason")
+        {
+            releaseHeld(into: &out)
+            if pendingFirstLine != nil { abandonFirstLine(into: &out) }
+            Self.loneSecondLine(&s, record: r, into: &out)
+            return true
+        }
+
         // Anything else of ours ends a hold: the dump follows its record immediately.
         let mine = Self.isIntelRecord(s)
         guard mine else { return false }
         releaseHeld(into: &out)
         if pendingFirstLine != nil {
             abandonFirstLine(into: &out)
+        }
+        if IntelPageRequest.looksLikePRQ(s) {
+            return consumePRQ(&s, record: r, into: &out)
         }
 
         if s.skip("DRHD: handling fault status reg ") {
@@ -183,8 +195,46 @@ struct IntelVTdParser: FamilyParser {
             return true
         }
         if IntelQueuedInvalidation.consume(&s, record: r, into: &out) { return true }
-        if IntelPageRequest.consume(&s, record: r, into: &out) { return true }
         return false
+    }
+
+    /// A page-request line: a reason line waits for its `Invalid page request` line, which then
+    /// carries the fault (with the reason). The two come from one thread, one after the other;
+    /// the unit's next page-request line, or another reason line, ends a reason line still waiting
+    /// (another unit's lines, and other Intel records from interrupt context, may come between).
+    private mutating func consumePRQ(
+        _ s: inout ByteScanner, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    ) -> Bool {
+        if let reason = IntelPageRequest.reasonLine(s, record: r) {
+            abandonPRQReason(into: &out)
+            pendingPRQReason = reason
+            return true
+        }
+        let unit = IntelPageRequest.unitName(s)
+        var emitted: [ClassifierOutput] = []
+        guard IntelPageRequest.consume(&s, record: r, into: &emitted) else { return false }
+        if let reason = pendingPRQReason, reason.unit == unit {
+            if emitted.count == 1, case .fault(var f) = emitted[0], f.reasonText == IntelPageRequest.invalidRequest {
+                // The reason line and its `Invalid page request` line: one bad request, one fault.
+                pendingPRQReason = nil
+                f.text = reason.text + "\n" + f.text
+                f.reasonText = reason.reasonText
+                out.append(.fault(f))
+                return true
+            }
+            abandonPRQReason(into: &out)
+        }
+        out.append(contentsOf: emitted)
+        return true
+    }
+
+    /// A reason line whose `Invalid page request` line did not follow (lost records, a paste that
+    /// ends there): the line alone says a page request of that unit was refused, and why.
+    private mutating func abandonPRQReason(into out: inout [ClassifierOutput]) {
+        guard var f = pendingPRQReason else { return }
+        pendingPRQReason = nil
+        f.partial = true
+        out.append(.fault(f))
     }
 
     /// The reader went idle: a held fault is emitted without the unit its dump would have named.
@@ -192,10 +242,12 @@ struct IntelVTdParser: FamilyParser {
         releaseHeld(into: &out)
     }
 
-    /// End of input: also the half of a pasted record whose second line never came.
+    /// End of input: also the half of a pasted record whose second line never came, and a
+    /// page-request reason line whose `Invalid page request` line never came.
     mutating func finish(into out: inout [ClassifierOutput]) {
         releaseHeld(into: &out)
         if pendingFirstLine != nil { abandonFirstLine(into: &out) }
+        abandonPRQReason(into: &out)
     }
 
     /// Emits the held fault (at `index` in `out`, to keep the input order, else at the end).
@@ -209,10 +261,34 @@ struct IntelVTdParser: FamilyParser {
         }
     }
 
-    /// A pasted first line whose second line did not follow: the fault is real, its reason lost.
+    /// A pasted first line whose second line did not follow: the fault is real (the line names
+    /// its kind, device and address), its reason lost — `partial`.
     private mutating func abandonFirstLine(into out: inout [ClassifierOutput]) {
-        guard let f = pendingFirstLine else { return }
+        guard var f = pendingFirstLine else { return }
         pendingFirstLine = nil
+        f.partial = true
+        out.append(.fault(f))
+    }
+
+    /// The second line of a pasted ≤4.6 record alone: `INTR-REMAP:[fault reason NN] text`, or a
+    /// reason of the interrupt-remapping table (0x20–0x26, `dmar_get_fault_reason()`), proves an
+    /// interrupt-remapping fault — counted, `partial`, without device or index. A DMA reason does
+    /// NOT give the kind: `dma-read` or `dma-write` comes from the record's T bit, printed only on
+    /// the lost first line (`type ? "DMA Read" : "DMA Write"`), and guessing it from the reason text
+    /// would invent what the kernel did not print — so that line counts as unparsed (Intel).
+    static func loneSecondLine(_ s: inout ByteScanner, record r: KmsgRecord, into out: inout [ClassifierOutput]) {
+        let intr = s.looksAt("INTR-REMAP:")
+        var f = Fault(
+            vendor: .intel, kind: .interruptRemapping, recoverable: false, seq: r.seq,
+            timestampUsec: r.timestampUsec, text: r.text)
+        guard secondLineBody(&s, into: &f), let code = f.reason,
+            intr || IntelFaultReasons.table(for: code) == .interruptRemapping
+        else {
+            out.append(.unparsed(vendor: .intel, text: r.text, seq: r.seq))
+            return
+        }
+        decorate(&f)
+        f.partial = true
         out.append(.fault(f))
     }
 
