@@ -76,13 +76,36 @@ struct ArmSMMUv3Parser: FamilyParser {
         var commandWords = 0
         /// `unexpected PRI request received:` waiting for its `\tsid …` record.
         var pri: (seq: UInt64?, text: String)?
+        /// Dword records with no header before them (see `Orphan`).
+        var orphan: Orphan?
+        /// A 6.14+ decoded line of a translation event came: its second line (`priv|unpriv …
+        /// stag: …`) is detail. Without it, that second line is a line of a fault nobody counted.
+        var decodedSecondLineDue = false
 
         /// Where this unit's oldest unfinished group began.
-        var since: UInt64? { [open?.firstSeq, awaiting?.firstSeq, pri?.seq].compactMap { $0 }.min() }
+        var since: UInt64? {
+            [open?.firstSeq, awaiting?.firstSeq, pri?.seq, orphan?.firstSeq].compactMap { $0 }.min()
+        }
 
         var isEmpty: Bool {
-            open == nil && awaiting == nil && releasedSID == nil && commandWords == 0 && pri == nil
+            open == nil && awaiting == nil && releasedSID == nil && commandWords == 0 && pri == nil && orphan == nil
+                && !decodedSecondLineDue
         }
+    }
+
+    /// `\t0x%016llx` records of an event dump whose `event 0x.. received:` header is not in the
+    /// input (lost in a sequence gap, or a paste that begins mid-dump). They belong to a fault, but
+    /// nothing says which dword the first of them is — a paste that begins mid-dump shows dw2 and
+    /// dw3 only — so reading the first as dw0 (event id, StreamID) could invent a kind. They are
+    /// counted as ONE unparsed record per run, framed as a dump is (one event, at most four words):
+    /// the run ends with its fourth word (≤ 6.13, level 6: nothing follows), with the unit's next
+    /// record that is not a word, or at the end of the input. A 6.14+ decoded line after the run
+    /// is the same event and supersedes it: the decoded line counts (partial), the words are its.
+    struct Orphan: Sendable {
+        var firstSeq: UInt64?
+        var lastSeq: UInt64?
+        var words = 0
+        var text: String
     }
 
     var units: [String: UnitState] = [:]
@@ -116,6 +139,9 @@ struct ArmSMMUv3Parser: FamilyParser {
         _ s: inout ByteScanner, unit: String, state st: inout UnitState, record r: KmsgRecord,
         into out: inout [ClassifierOutput]
     ) -> Bool {
+        let secondLineDue = st.decodedSecondLineDue
+        st.decodedSecondLineDue = false
+        if st.orphan != nil, !Self.isDword(s), !s.looksAt("event: ") { endOrphan(&st, into: &out) }
         if s.skip("event 0x") {
             guard let id = s.hex(maxDigits: 2), s.skip(" received:"), s.atEndIgnoringSpaces else {
                 return false
@@ -140,7 +166,10 @@ struct ArmSMMUv3Parser: FamilyParser {
                     st.commandWords -= 1  // a command of `skipping command in error state:`
                     return true
                 }
-                guard var g = st.open else { return true }  // a stray word: nothing to add it to
+                guard var g = st.open else {
+                    addOrphan(word: r, level: r.level, state: &st, into: &out)
+                    return true
+                }
                 st.open = nil  // g is then the only holder of its words and text
                 g.dwords.append(word)
                 g.text += "\n"
@@ -186,16 +215,26 @@ struct ArmSMMUv3Parser: FamilyParser {
             } else if let sid = st.releasedSID, UInt64(sid) == d.sid {
                 st.releasedSID = nil  // its raw dump was already counted at the last flush
             } else {
-                st.open = nil  // a partial raw dump is superseded by the decoded line
-                out.append(
-                    .fault(
-                        ArmSMMUv3Events.fault(
-                            decoded: d, unit: unit, seq: r.seq, ts: r.timestampUsec, text: r.text)))
+                // No raw dump before it (6.14+ prints one first, from the same call): its records
+                // were lost or not pasted. The line alone names the event, so it is the fault —
+                // partial. A dump cut short, or words without their header, are superseded by it.
+                var text = r.text
+                if let o = st.orphan { text = o.text + "\n" + r.text }
+                st.open = nil
+                st.orphan = nil
+                var f = ArmSMMUv3Events.fault(decoded: d, unit: unit, seq: r.seq, ts: r.timestampUsec, text: text)
+                f.partial = true
+                out.append(.fault(f))
             }
+            st.decodedSecondLineDue = d.iova != nil
             return true
         }
         if s.looksAt("priv ") || s.looksAt("unpriv ") {
-            return s.find(" stag: ") != nil  // the second decoded line: dw1 again
+            // The second decoded line (dw1 again): detail of the line before it. Alone, it only
+            // says one of the four translation events happened, not which: unparsed.
+            guard s.find(" stag: ") != nil else { return false }
+            if !secondLineDue { out.append(.unparsed(vendor: .armSMMUv3, text: r.text, seq: r.seq)) }
+            return true
         }
         if s.skip("unexpected PRI request received:") {
             if let stale = st.pri {
@@ -214,6 +253,33 @@ struct ArmSMMUv3Parser: FamilyParser {
             return true
         }
         return false
+    }
+
+    /// A dword record (`\t0x%016llx`) is next.
+    static func isDword(_ s: ByteScanner) -> Bool {
+        var t = s
+        return Self.skipIndent(&t) && t.looksAt("0x")
+    }
+
+    /// A dword with no open dump: added to the unit's run of orphan words (see `Orphan`).
+    private static func addOrphan(
+        word r: KmsgRecord, level: UInt8, state st: inout UnitState, into out: inout [ClassifierOutput]
+    ) {
+        if let o = st.orphan, o.words >= 4 { endOrphan(&st, into: &out) }  // a dump has four words
+        var o = st.orphan ?? Orphan(firstSeq: r.seq, text: "")
+        st.orphan = nil
+        o.text += o.words == 0 ? r.text : "\n" + r.text
+        o.words += 1
+        o.lastSeq = r.seq ?? o.lastSeq
+        st.orphan = o
+        // ≤ 6.13 (level 6) nothing follows the fourth word; 6.14+ its decoded line may.
+        if o.words >= 4, level >= 6 { endOrphan(&st, into: &out) }
+    }
+
+    private static func endOrphan(_ st: inout UnitState, into out: inout [ClassifierOutput]) {
+        guard let o = st.orphan else { return }
+        st.orphan = nil
+        out.append(.unparsed(vendor: .armSMMUv3, text: o.text, seq: o.lastSeq))
     }
 
     /// Overflow and GERROR lines.
@@ -322,6 +388,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     private static func abandon(_ st: UnitState, of unit: String, into out: inout [ClassifierOutput]) {
         if let g = st.awaiting { out.append(.fault(Self.fault(g, unit: unit))) }
         if let g = st.open { out.append(.fault(Self.partialFault(g, unit: unit))) }
+        if let o = st.orphan { out.append(.unparsed(vendor: .armSMMUv3, text: o.text, seq: o.lastSeq)) }
         if let p = st.pri {
             var f = Fault(
                 vendor: .armSMMUv3, kind: "pri-request", recoverable: true, unit: unit, seq: p.seq, text: p.text)
