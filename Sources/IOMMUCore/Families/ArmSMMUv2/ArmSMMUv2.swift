@@ -150,8 +150,18 @@ struct ArmSMMUv2Parser: FamilyParser {
                 return true
             }
             st.released = nil
-            // Its first line is gone (lost records, a paste that begins here): the fault it proves.
-            guard var f = ArmSMMUv2Lines.loneFSR(&s, unit: unit, record: r) else { return true }
+            // Its first line is gone (lost records, a paste that begins here): the fault it proves —
+            // the 6.10/6.11+ line with its SID, or the downstream (`FSR    = 0x%08x [TF W …]`) and
+            // msm-3.x (`FSR    = %08x [TF ]`) record whose header and FAR lines are gone. A line of
+            // that name that none of them reads is still an SMMU fault's: unparsed, never dropped.
+            var lone = s
+            guard
+                var f = ArmSMMUv2Lines.loneFSR(&lone, unit: unit, record: r)
+                    ?? ArmSMMUv2Lines.loneDownstreamFSR(&s, unit: unit, record: r)
+            else {
+                out.append(.unparsed(vendor: .armSMMU, text: r.text, seq: r.seq))
+                return true
+            }
             f.partial = true
             st.held = f
             st.heldHasFSR = true

@@ -118,6 +118,16 @@ enum ArmSMMUv2Lines {
         return f
     }
 
+    /// The downstream group's FSR record (`FSR    = 0x%08x [TF W …]`, msm-3.x `FSR    = %08x [TF ]`)
+    /// with nothing before it: the context fault it proves (flags, direction), no master, no address.
+    static func loneDownstreamFSR(_ s: inout ByteScanner, unit: String, record r: KmsgRecord) -> Fault? {
+        var f = Fault(
+            vendor: .armSMMU, kind: "context-fault", recoverable: false, unit: unit, seq: r.seq,
+            timestampUsec: r.timestampUsec, text: r.text)
+        guard downstreamFSR(&s, into: &f) else { return nil }
+        return f
+    }
+
     /// `FSYNR0 = %08x [...]` (6.11+) with nothing before it: the context fault it proves.
     static func loneFSYNR0(_ s: inout ByteScanner, unit: String, record r: KmsgRecord) -> Fault? {
         guard s.skip("FSYNR0 = "), let fsynr = s.hex(maxDigits: 8), s.skip(" ["), let flags = bracket(&s),
