@@ -32,6 +32,15 @@ public enum Rockchip {
 /// RECOVERABLE (kernel-formats.md §8.1): never — the handler zaps the IOTLB and acknowledges
 /// the fault (PAGE_FAULT_DONE); nothing is retried.
 struct RockchipParser: LineFamilyParser {
+    /// Per unit, how far the last page fault's detail has come: 0 after `Page fault at`, 1 after
+    /// `iova = `, 2 after `mmu_dte_addr: ` (then only `Page fault while iommu not attached` may
+    /// follow). `rk_iommu_irq()` prints them in that order for one fault, so a detail line is the
+    /// last fault's when it comes later in that order; otherwise its fault's first line is not in
+    /// the input (lost records, a paste that begins there). The faults themselves are counted at
+    /// once: nothing is held, so nothing is pending.
+    var detailStage: [String: UInt8] = [:]
+    static let maxUnits = 64
+
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in
             var s = ByteScanner(b)
@@ -47,9 +56,11 @@ struct RockchipParser: LineFamilyParser {
                 var f = Fault(.rockchip, "page-fault", unit: unit, address: iova, access: access, record: r)
                 f.reasonText = "Page fault"
                 out.append(.fault(f))
+                setStage(0, of: unit)
                 return true
             }
             if s.skip("BUS_ERROR occurred at ") {
+                detailStage[unit] = nil
                 guard let iova = s.hex0x(), s.atEndIgnoringSpaces else {
                     out.append(.unparsed(vendor: .rockchip, text: r.text, seq: r.seq))
                     return true
@@ -59,9 +70,39 @@ struct RockchipParser: LineFamilyParser {
                 out.append(.fault(f))
                 return true
             }
-            // log_iova() and the no-domain line: detail of the fault just printed.
-            return s.looksAt("iova = ") || s.looksAt("mmu_dte_addr: ")
-                || s.looksAt("Page fault while iommu not attached")
+            // log_iova() and the no-domain line: detail of the page fault just printed.
+            let stage: UInt8
+            if s.looksAt("iova = ") {
+                stage = 1
+            } else if s.looksAt("mmu_dte_addr: ") {
+                stage = 2
+            } else if s.looksAt("Page fault while iommu not attached") {
+                stage = 3
+            } else {
+                return false
+            }
+            if let last = detailStage[unit], last < stage {
+                setStage(stage, of: unit)
+                return true
+            }
+            // Alone: rk_iommu_irq() prints these lines only for a page fault (RK_MMU_IRQ_PAGE_FAULT),
+            // so the line proves one — counted, partial; `iova = %pad:` also gives its address.
+            var f = Fault(.rockchip, "page-fault", unit: unit, record: r)
+            if s.skip("iova = "), let iova = s.hex0x(), s.skip(":") { f.address = iova }
+            f.reasonText = "Page fault"
+            f.partial = true
+            out.append(.fault(f))
+            setStage(stage, of: unit)
+            return true
         }
+    }
+
+    private mutating func setStage(_ stage: UInt8, of unit: String) {
+        if stage >= 3 {
+            detailStage[unit] = nil
+            return
+        }
+        if detailStage[unit] == nil, detailStage.count >= Self.maxUnits { detailStage.removeAll() }
+        detailStage[unit] = stage
     }
 }
