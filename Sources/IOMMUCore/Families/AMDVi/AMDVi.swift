@@ -80,6 +80,7 @@ struct AMDViParser: FamilyParser {
         var notAttached: Bool
         var seq: UInt64?
         var text: String
+        var timestampUsec: UInt64? = nil
     }
     var headers: [Header] = []
     /// An event waiting for its follow-up lines (`Control Reg`, `DTE[n]`, `CMD[n]`).
@@ -179,14 +180,14 @@ struct AMDViParser: FamilyParser {
                 push(
                     Header(
                         key: prefix.key, unit: prefix.unit, device: prefix.device, driver: prefix.driver,
-                        notAttached: false, seq: r.seq, text: r.text), into: &out)
+                        notAttached: false, seq: r.seq, text: r.text, timestampUsec: r.timestampUsec), into: &out)
                 return true
             }
             if s.skip("Device not attached to domain properly]") && s.atEndIgnoringSpaces {
                 push(
                     Header(
                         key: prefix.key, unit: prefix.unit, device: prefix.device, driver: prefix.driver,
-                        notAttached: true, seq: r.seq, text: r.text), into: &out)
+                        notAttached: true, seq: r.seq, text: r.text, timestampUsec: r.timestampUsec), into: &out)
                 return true
             }
             emit(
@@ -255,12 +256,10 @@ struct AMDViParser: FamilyParser {
     private mutating func push(_ h: Header, into out: inout [ClassifierOutput]) {
         if let i = headers.firstIndex(where: { $0.key == h.key }) {
             // The body of the previous header of this source never came (lost records).
-            let stale = headers.remove(at: i)
-            out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
+            out.append(Self.abandoned(headers.remove(at: i)))
         }
         if headers.count >= 16 {
-            let stale = headers.removeFirst()
-            out.append(.unparsed(vendor: .amd, text: stale.text, seq: stale.seq))
+            out.append(Self.abandoned(headers.removeFirst()))
         }
         headers.append(h)
     }
@@ -291,11 +290,28 @@ struct AMDViParser: FamilyParser {
         releaseHeld(into: &out)
     }
 
-    /// End of input: headers whose body never came are counted as unparsed.
+    /// End of input: headers whose body never came are counted as what they prove.
     mutating func finish(into out: inout [ClassifierOutput]) {
         releaseHeld(into: &out)
-        for h in headers { out.append(.unparsed(vendor: .amd, text: h.text, seq: h.seq)) }
+        for h in headers { out.append(Self.abandoned(h)) }
         headers.removeAll()
+    }
+
+    /// A header whose body never came (lost records, the body's own ratelimit, a paste that ends
+    /// there). `Event logged [Device not attached to domain properly]` is printed only by
+    /// `amd_iommu_report_page_fault()`: it proves an IO_PAGE_FAULT (device and address were on
+    /// the lost `  device=` line) — counted, partial. A bare `Event logged [` (4.9–5.4 split events)
+    /// does NOT say which event was logged — the type is the first word of the lost body, and the
+    /// event log holds faults (IO_PAGE_FAULT, …) as well as hardware and command errors — so no kind
+    /// can be given: it counts as unparsed (AMD), never as a fault of a made-up kind.
+    static func abandoned(_ h: Header) -> ClassifierOutput {
+        guard h.notAttached else { return .unparsed(vendor: .amd, text: h.text, seq: h.seq) }
+        var f = Fault(
+            vendor: .amd, kind: "io-page-fault", recoverable: false, unit: h.unit, seq: h.seq,
+            timestampUsec: h.timestampUsec, text: h.text)
+        f.reasonText = "Device not attached to domain properly"
+        f.partial = true
+        return .fault(f)
     }
 
     /// `TYPE key=value …]` (fields separated by spaces, or `, ` for RMP events), or
