@@ -11,7 +11,9 @@ public enum ArmSMMUv3 {
         vendor: .armSMMUv3, displayName: "ARM SMMUv3",
         // Every line carries the `arm-smmu-v3 <devname>: ` prefix; the ratelimited functions are
         // `arm_smmu_…`.
-        words: [.anyCase("smmu")], namingWords: ["arm-smmu-v3", "smmuv3", "arm_smmu_evtq", "arm_smmu_priq"],
+        // tegra241-cmdqv.c's lines start with its dev_fmt `tegra241_cmdqv: `.
+        words: [.anyCase("smmu"), "tegra241_cmdqv"],
+        namingWords: ["arm-smmu-v3", "smmuv3", "arm_smmu_evtq", "arm_smmu_priq", "tegra241_cmdqv"],
         // The event-queue thread's static state (~5.13), the 6.14+ dump helper.
         ratelimitedFunctions: [
             "arm_smmu_evtq_thread", "arm_smmu_priq_thread", "arm_smmu_dump_event", "arm_smmu_handle_evt",
@@ -119,8 +121,13 @@ struct ArmSMMUv3Parser: FamilyParser {
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in
             var s = ByteScanner(b)
-            guard let dp = DevicePrefix.scan(&s), s.bytesEqual(dp.driver, "arm-smmu-v3") else {
-                return false
+            guard let dp = DevicePrefix.scan(&s) else { return false }
+            guard s.bytesEqual(dp.driver, "arm-smmu-v3") else {
+                // tegra241-cmdqv.c after it printed through `cmdqv->dev` (the CMDQV's own ACPI device,
+                // not the SMMU): the unit is not named.
+                guard s.looksAt(Self.cmdqvError) else { return false }
+                out.append(.marker(.unitError(vendor: .armSMMUv3, unit: nil, what: "vcmdq-error"), of: r))
+                return true
             }
             // Four of an event's five records find their unit pending: its faults then share one
             // String for the unit (a name like `arm-smmu-v3.0.auto` is too long to be stored inline).
@@ -236,6 +243,12 @@ struct ArmSMMUv3Parser: FamilyParser {
             if !secondLineDue { out.append(.unparsed(vendor: .armSMMUv3, text: r.text, seq: r.seq)) }
             return true
         }
+        if s.looksAt(Self.cmdqvError) {
+            // drivers/iommu/arm/arm-smmu-v3/tegra241-cmdqv.c tegra241_cmdqv_isr() (6.12+): an error of
+            // the virtual command queues (kernel-formats.md 3.1, "Other SMMUv3 messages").
+            out.append(.marker(.unitError(vendor: .armSMMUv3, unit: unit, what: "vcmdq-error"), of: r))
+            return true
+        }
         if s.skip("unexpected PRI request received:") {
             if let stale = st.pri {
                 out.append(.unparsed(vendor: .armSMMUv3, text: stale.text, seq: stale.seq))
@@ -254,6 +267,13 @@ struct ArmSMMUv3Parser: FamilyParser {
         }
         return false
     }
+
+    /// `tegra241_cmdqv_isr()`'s line (dev_fmt `"tegra241_cmdqv: "`): `"unexpected error reported.
+    /// vintf_map: %016llx, vcmdq_map: %016llx%016llx\n"` through `smmu->dev` (its first version, ~6.12),
+    /// later `"unexpected error reported. %s\n"` with `"vintf_map: %016llx, vcmdq_map
+    /// %08x:%08x:%08x:%08x"` through `cmdqv->dev`. The bad command itself is skipped by
+    /// `__arm_smmu_cmdq_skip_err()`, whose `CMDQ error` line counts apart (`cmdq-error`).
+    static let cmdqvError: StaticString = "tegra241_cmdqv: unexpected error reported. vintf_map: "
 
     /// A dword record (`\t0x%016llx`) is next.
     static func isDword(_ s: ByteScanner) -> Bool {
