@@ -15,9 +15,14 @@ struct Replay: ParsableCommand {
             With --json, one JSON object per fault on stdout and the summary on stderr; without it, the \
             same summary `iommud status` prints. With --config, the file's [[expected]] rules apply: \
             matching faults are counted apart, as the daemon counts them, and --fail-on passes them. \
+            --fail-on=non-recoverable fails on faults that were not recoverable; --fail-on=any on any fault, \
+            and on the unit-level conditions counted per unit rather than per device: unit errors (SMMU \
+            GERROR and Service Failure Mode, queue and command errors, AMD Completion-Wait timeouts, ...) \
+            and overflows (fault records the hardware dropped). Unparsed lines do not fail it. \
             Exit codes: 0 the input was read (whatever it found, without --fail-on); 1 an input could not \
             be read in full (missing, unreadable, corrupt or truncated compressed data); 2 --fail-on found \
-            such a fault (that no [[expected]] rule matches); 78 the --config file is not valid.
+            what it names (a fault no [[expected]] rule matches, or for any a unit error or overflow); 78 the \
+            --config file is not valid.
             """)
 
     @Argument(help: "Files to read (plain, gzip or zstd); - or nothing for stdin.")
@@ -35,7 +40,9 @@ struct Replay: ParsableCommand {
 
     @Option(
         name: .customLong("fail-on"),
-        help: "Exit 2 when a fault of this kind is found: non-recoverable or any (a CI gate).")
+        help:
+            "Exit 2 when this is found (a CI gate): non-recoverable (a fault that was not recoverable) or any (any fault, unit error or overflow)."
+    )
     var failOn: ReplayDriver.FailOn?
 
     @Flag(name: .long, help: "Also classify records written from userspace (facility ≠ 0).")
@@ -101,7 +108,7 @@ struct Replay: ParsableCommand {
         writeAll(json ? 2 : 1, report)
         if outcome.matched > 0, let failOn = o.failOn {
             writeStderr(
-                "iommud replay: \(outcome.matched) \(failOn == .any ? "" : "non-recoverable ")fault(s) found (--fail-on=\(failOn.rawValue))\n"
+                "iommud replay: \(outcome.matched) \(failOn == .any ? "fault(s), unit error(s) or overflow(s)" : "non-recoverable fault(s)") found (--fail-on=\(failOn.rawValue))\n"
             )
         }
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }

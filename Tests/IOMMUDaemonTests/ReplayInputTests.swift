@@ -126,4 +126,27 @@ struct ReplayInputTests {
         let (nonRecoverable, _) = Self.replay([Self.dir + "kern.log"], failOn: .nonRecoverable)
         #expect(nonRecoverable.exitCode == 2 && nonRecoverable.matched == 11)
     }
+
+    /// Unit-level conditions (counted per unit, never per device) fail `any`: an SMMUv3 GERROR,
+    /// an AMD Completion-Wait timeout, an SMMUv3 event-queue overflow — no fault at all in the log.
+    /// `non-recoverable` names faults only.
+    @Test(
+        "--fail-on=any also fails on unit errors and overflows",
+        arguments: [
+            "3,1,1000,-;arm-smmu-v3 arm-smmu-v3.0.auto: unexpected global error reported (0x00000001), this could be serious\n",
+            "1,1,1000,-;AMD-Vi: Completion-Wait loop timed out\n",
+            "3,1,1000,-;arm-smmu-v3 arm-smmu-v3.0.auto: EVTQ overflow detected -- events lost\n",
+        ])
+    func failOnUnitErrors(_ log: String) {
+        let path = "/tmp/iommud-failon-\(getpid())-\(Int.random(in: 0..<1_000_000_000)).log"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = log.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
+        defer { unlink(path) }
+        let (any, _) = Self.replay([path], failOn: .any)
+        #expect(any.exitCode == 2 && any.matched == 1, "\(log)")
+        #expect(any.ledger.faults.isEmpty, "no fault in the log: \(log)")
+        let (nonRecoverable, _) = Self.replay([path], failOn: .nonRecoverable)
+        #expect(nonRecoverable.exitCode == 0 && nonRecoverable.matched == 0, "\(log)")
+    }
 }

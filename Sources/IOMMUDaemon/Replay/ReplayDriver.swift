@@ -8,13 +8,30 @@ import IOMMUCore
 /// way (`ReplayInput`). With `--json` each fault goes to stdout as it is counted; the report
 /// (`StatusReport`, the text `iommud status` prints) follows, on stdout, or on stderr with `--json`.
 public struct ReplayDriver {
-    /// `--fail-on`: which faults make replay exit 2 (a CI gate).
+    /// `--fail-on`: what makes replay exit 2 (a CI gate). `non-recoverable`: a fault that was not
+    /// recoverable. `any`: any fault, and any unit-level condition the ledger counts per unit
+    /// rather than per device — unit errors (`iommu_unit_errors_total`: SMMUv3 GERROR, Service
+    /// Failure Mode, MSI and queue aborts, CMDQ and tegra241-cmdqv errors, AMD Completion-Wait
+    /// timeouts, SMMUv2 TLB sync timeouts, RISC-V queue errors) and overflows
+    /// (`iommu_fault_overflows_total`: records the hardware dropped, so faults that were never
+    /// printed). Intel QI errors and SMMUv2 global faults are faults already. Unparsed lines and
+    /// suppressed-message counts do not fail the gate.
     public enum FailOn: String, Sendable, CaseIterable {
         case nonRecoverable = "non-recoverable"
         case any
 
         /// A fault an `[[expected]]` rule matched is known and harmless: it never fails the gate.
         func matches(_ f: Fault) -> Bool { f.expectedRule == nil && (self == .any || !f.recoverable) }
+
+        /// What one counted output weighs at the gate: a fault as `matches(_:)` says; a unit error
+        /// or an overflow only for `any`.
+        func matches(_ o: ClassifierOutput) -> Bool {
+            switch o {
+            case .fault(let f): return matches(f)
+            case .marker(.unitError, _, _), .marker(.overflow, _, _): return self == .any
+            default: return false
+            }
+        }
     }
 
     public struct Options: Sendable {
@@ -42,7 +59,7 @@ public struct ReplayDriver {
         public var failed = false
         /// At least one input was read.
         public var readAny = false
-        /// Faults `--fail-on` asks about were found.
+        /// Faults (and, for `any`, unit errors and overflows) `--fail-on` asks about were found.
         public var matched = 0
 
         /// The exit code (contract, ARCHITECTURE.md): 2 when `--fail-on` found its faults, else 1
@@ -91,7 +108,7 @@ public struct ReplayDriver {
                 }
                 let commit = pipeline.commit()
                 if let failOn = o.failOn {
-                    for f in commit.faults where failOn.matches(f) { outcome.matched += 1 }
+                    for o in commit.outputs where failOn.matches(o) { outcome.matched += 1 }
                 }
                 if o.json {
                     for f in commit.faults { f.appendJSONLine(to: &json) }
