@@ -8,7 +8,7 @@ struct FixtureTests {
     static let files = Fixtures.files(in: [
         "intel", "amd", "arm-smmu-v3", "arm-smmu", "common", "real", "rockchip-iommu", "ipmmu-vmsa", "mtk-iommu",
         "exynos-sysmmu", "apple-dart", "sun50i-iommu", "qcom-iommu", "msm-iommu", "tegra-mc", "virtio-iommu",
-        "riscv-iommu", "omap-iommu", "fsl-pamu", "sprd-iommu", "partial",
+        "riscv-iommu", "omap-iommu", "fsl-pamu", "sprd-iommu", "partial", "iommu-trace",
     ])
 
     @Test("fixture", arguments: files)

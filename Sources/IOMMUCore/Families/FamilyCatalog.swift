@@ -25,9 +25,11 @@ public struct FamilyCatalog: Sendable {
 
     /// Every family iommud ships. The drivers of kernel-formats.md §11 come before ArmSMMUv2, whose
     /// naming word `smmu` is inside `sysmmu` (Exynos) and whose context-fault text qcom_iommu
-    /// shares.
+    /// shares. The trace event comes first: its line names a driver and a device (`IOMMU:arm-smmu
+    /// 15000000.iommu`), and an unparsed one is its own, not that driver's.
     public static let standard = FamilyCatalog(families: [
-        IntelVTd.family, AMDVi.family, ArmSMMUv3.family, Rockchip.family, RenesasIPMMU.family, MediaTek.family,
+        IOMMUTrace.family, IntelVTd.family, AMDVi.family, ArmSMMUv3.family, Rockchip.family, RenesasIPMMU.family,
+        MediaTek.family,
         Exynos.family, AppleDART.family, Sun50i.family, QcomIOMMU.family, MSMIOMMU.family, TegraMC.family,
         VirtioIOMMU.family, RISCVIOMMU.family, OMAPIOMMU.family, FslPAMU.family, ArmSMMUv2.family,
     ])
