@@ -60,6 +60,38 @@ struct ExactlyOnceTests {
         #expect(second.ledger.records == 4)
     }
 
+    /// Groups whose first record already counts, or waits, while lines of the same fault are still
+    /// due (a Rockchip page fault and its two log_iova() lines; an Intel page-request reason line
+    /// and its `Invalid page request` line): a checkpoint between them must not make the rest, read
+    /// after a restart, a second (partial) fault.
+    @Test(
+        "a restart between a fault's first line and the lines that follow it counts one fault",
+        arguments: [
+            [
+                "3,10,100,-;rk_iommu ff8f3f00.iommu: Page fault at 0x00000000fe200000 of type read",
+                "3,11,110,-;rk_iommu ff8f3f00.iommu: iova = 0x00000000fe200000: dte_index: 0x3f8 pte_index: 0x200 page_offset: 0x0",
+                "3,12,120,-;rk_iommu ff8f3f00.iommu: mmu_dte_addr: 0x0000000002f9c000 dte@0x0000000002f9cfe0: 0x02f94001 valid: 1 pte@0x0000000002f94800: 0x000000 valid: 0 page@0x0000000000000000 flags: 0x0",
+            ],
+            [
+                "3,10,100,-;IOMMU: dmar0: Address is not canonical",
+                "3,11,110,-;dmar0: Invalid page request: 503000101 8000000000001001",
+            ],
+        ])
+    func restartInsideAFault(_ records: [String]) {
+        var first = KmsgPipeline()
+        Self.read(&first, [records[0]])
+        first.idle()
+        _ = first.commit()
+        let pos = first.checkpointPosition
+        #expect(pos.resumeSeq == 9 && pos.countedSeq == 10)
+        var second = KmsgPipeline(resume: (pos.resumeSeq, pos.countedSeq), ledger: first.ledger)
+        Self.read(&second, records)
+        second.idle()
+        let commit = second.commit()
+        #expect(second.ledger.totalFaults == 1)
+        #expect(commit.faults.allSatisfy { !$0.partial })
+    }
+
     @Test("a commit before the replay rebuilt the group keeps the group's start (a second crash must not skip it)")
     func commitDuringReplay() {
         // A checkpoint taken with an AMD split header (seq 11) pending: resume 10, counted 12.

@@ -37,9 +37,14 @@ struct RockchipParser: LineFamilyParser {
     /// follow). `rk_iommu_irq()` prints them in that order for one fault, so a detail line is the
     /// last fault's when it comes later in that order; otherwise its fault's first line is not in
     /// the input (lost records, a paste that begins there). The faults themselves are counted at
-    /// once: nothing is held, so nothing is pending.
-    var detailStage: [String: UInt8] = [:]
+    /// once, but while the two `log_iova()` lines, which always follow, are still due, the fault's
+    /// seq is pending: a restart then re-reads from it (without counting it again) and knows them.
+    var detailStage: [String: (stage: UInt8, since: UInt64?)] = [:]
     static let maxUnits = 64
+
+    var pendingSince: UInt64? {
+        detailStage.values.compactMap { $0.stage < 2 ? $0.since : nil }.min()
+    }
 
     mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
         r.text.withBytes { b in
@@ -56,7 +61,7 @@ struct RockchipParser: LineFamilyParser {
                 var f = Fault(.rockchip, "page-fault", unit: unit, address: iova, access: access, record: r)
                 f.reasonText = "Page fault"
                 out.append(.fault(f))
-                setStage(0, of: unit)
+                setStage(0, of: unit, since: r.seq)
                 return true
             }
             if s.skip("BUS_ERROR occurred at ") {
@@ -81,8 +86,8 @@ struct RockchipParser: LineFamilyParser {
             } else {
                 return false
             }
-            if let last = detailStage[unit], last < stage {
-                setStage(stage, of: unit)
+            if let last = detailStage[unit], last.stage < stage {
+                setStage(stage, of: unit, since: last.since)
                 return true
             }
             // Alone: rk_iommu_irq() prints these lines only for a page fault (RK_MMU_IRQ_PAGE_FAULT),
@@ -92,17 +97,17 @@ struct RockchipParser: LineFamilyParser {
             f.reasonText = "Page fault"
             f.partial = true
             out.append(.fault(f))
-            setStage(stage, of: unit)
+            setStage(stage, of: unit, since: r.seq)
             return true
         }
     }
 
-    private mutating func setStage(_ stage: UInt8, of unit: String) {
+    private mutating func setStage(_ stage: UInt8, of unit: String, since: UInt64?) {
         if stage >= 3 {
             detailStage[unit] = nil
             return
         }
         if detailStage[unit] == nil, detailStage.count >= Self.maxUnits { detailStage.removeAll() }
-        detailStage[unit] = stage
+        detailStage[unit] = (stage, since)
     }
 }
