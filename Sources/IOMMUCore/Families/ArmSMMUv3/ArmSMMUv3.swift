@@ -80,13 +80,16 @@ struct ArmSMMUv3Parser: FamilyParser {
         var pri: (seq: UInt64?, text: String)?
         /// Dword records with no header before them (see `Orphan`).
         var orphan: Orphan?
-        /// A 6.14+ decoded line of a translation event came: its second line (`priv|unpriv …
-        /// stag: …`) is detail. Without it, that second line is a line of a fault nobody counted.
+        /// A 6.14+ decoded line of a translation event came (its seq): its second line (`priv|unpriv
+        /// … stag: …`), printed right after it, is detail. Without it, that second line is a line of
+        /// a fault nobody counted. Pending until it comes, so a restart in between knows it.
         var decodedSecondLineDue = false
+        var decodedSeq: UInt64?
 
         /// Where this unit's oldest unfinished group began.
         var since: UInt64? {
-            [open?.firstSeq, awaiting?.firstSeq, pri?.seq, orphan?.firstSeq].compactMap { $0 }.min()
+            [open?.firstSeq, awaiting?.firstSeq, pri?.seq, orphan?.firstSeq, decodedSeq]
+                .compactMap { $0 }.min()
         }
 
         var isEmpty: Bool {
@@ -148,6 +151,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     ) -> Bool {
         let secondLineDue = st.decodedSecondLineDue
         st.decodedSecondLineDue = false
+        st.decodedSeq = nil
         if st.orphan != nil, !Self.isDword(s), !s.looksAt("event: ") { endOrphan(&st, into: &out) }
         if s.skip("event 0x") {
             guard let id = s.hex(maxDigits: 2), s.skip(" received:"), s.atEndIgnoringSpaces else {
@@ -233,7 +237,10 @@ struct ArmSMMUv3Parser: FamilyParser {
                 f.partial = true
                 out.append(.fault(f))
             }
-            st.decodedSecondLineDue = d.iova != nil
+            if d.iova != nil {
+                st.decodedSecondLineDue = true
+                st.decodedSeq = r.seq
+            }
             return true
         }
         if s.looksAt("priv ") || s.looksAt("unpriv ") {
