@@ -12,6 +12,10 @@ public enum ControlClient {
         case protocolError(String)
     }
 
+    /// The most of a reply read: status for the most devices `[ledger] max_devices` allows is
+    /// tens of MiB; whatever answers on the socket cannot make the CLI grow without end.
+    public static let maxReplyBytes = 512 << 20
+
     public static func isAlive(path: String) -> Bool {
         if case .success = get(path: path, target: "/status.json", timeoutMs: 1000) { return true }
         return false
@@ -37,6 +41,9 @@ public enum ControlClient {
         while true {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
+                guard response.count + n <= maxReplyBytes else {
+                    return .failure(.protocolError("the reply goes on past \(maxReplyBytes >> 20) MiB"))
+                }
                 response.append(contentsOf: buf[0..<n])
                 continue
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IOMMUCore
 import IOMMUDaemon
 
 struct Status: ParsableCommand {
@@ -32,7 +33,9 @@ struct Status: ParsableCommand {
             writeStderr("permission denied on \(p): `iommud status` needs root or membership in group adm.\n")
             throw ExitCode(77)
         case .failure(.protocolError(let m)):
-            writeStderr("iommud answered on \(target) but the reply was not understood: \(m)\n")
+            // Whatever answered wrote this: at most a few lines of it, nothing a terminal acts on.
+            let shown = terminalSafe(String(m.prefix(2000))) + (m.count > 2000 ? "…" : "")
+            writeStderr("iommud answered on \(target) but the reply was not understood: \(shown)\n")
             throw ExitCode(3)
         }
     }

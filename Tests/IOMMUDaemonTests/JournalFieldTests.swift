@@ -87,3 +87,25 @@ struct JournalSinkPieceTests {
         }
     }
 }
+
+@Suite("iommud log: what it prints")
+struct JournalLogTextTests {
+    @Test("control characters in what the journal holds reach no terminal (fault and storm rows)")
+    func escapes() {
+        let evil = "\u{1B}]0;owned\u{07}\u{1B}[2J\u{9B}31m"
+        let f = Fault(
+            vendor: .intel, kind: .dmaWrite, recoverable: false, device: PCIAddress(bus: 1, device: 0, function: 0),
+            unit: "dmar0" + evil, reason: 5, reasonText: "PTE Write " + evil, address: 0x1000, text: "t" + evil)
+        let entries = [
+            JournalLog.Entry(messageID: MessageID.fault, timeUsec: 1_000_000, fault: f, fields: [:]),
+            JournalLog.Entry(
+                messageID: MessageID.stormSummary, timeUsec: 2_000_000, fault: nil,
+                fields: [
+                    "IOMMU_DEVICE": "0000:01:00.0" + evil, "IOMMU_STORM_REASONS": evil, "IOMMU_STORM_FAULTS": evil,
+                ]),
+        ]
+        let text = JournalLog.table(entries)
+        #expect(text.contains("PTE Write \\x1b]0;owned\\x07"), "\(text)")
+        #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
+    }
+}

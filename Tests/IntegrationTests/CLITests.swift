@@ -20,6 +20,49 @@ struct CLITests {
         #expect(out.split(separator: "\n").count == 1)
     }
 
+    /// Something else answers on the control socket (`--socket` names any path): a Python
+    /// server that sends `reply` and then, with `endless`, 1 MiB chunks until the client leaves.
+    static func impostor(_ path: String, reply: String, endless: Bool) throws -> Process {
+        let script = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+            print("ready", flush=True)
+            c, _ = s.accept(); c.recv(4096)
+            try:
+                c.sendall(sys.argv[2].encode())
+                while sys.argv[3] == "1": c.sendall(b"x" * (1 << 20))
+            except OSError: pass
+            c.close()
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, path, reply, endless ? "1" : "0"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        _ = out.fileHandleForReading.availableData  // "ready": the socket listens
+        return p
+    }
+
+    @Test("status: an answer that is not the daemon's is shown escaped and cut short, and read to a bound")
+    func statusImpostor() throws {
+        let dir = TempDir()
+        let sock = dir.path + "/impostor.sock"
+        let evil = try Self.impostor(
+            sock, reply: "HTTP/1.0 500 x\r\n\r\n\u{1b}[31mred\u{1b}]0;title\u{07}", endless: false)
+        defer { evil.terminate() }
+        let (rc, out) = try runCommand(Binary.path, ["status", "--socket", sock])
+        #expect(rc == 3 && out.contains("not understood"))
+        #expect(!out.contains("\u{1b}") && !out.contains("\u{07}") && out.contains("\\x1b[31mred"))
+        evil.waitUntilExit()
+
+        try? FileManager.default.removeItem(atPath: sock)
+        let flood = try Self.impostor(sock, reply: "HTTP/1.0 200 OK\r\n\r\n", endless: true)
+        defer { flood.terminate() }
+        let (rc2, out2) = try runCommand(Binary.path, ["status", "--socket", sock])
+        #expect(rc2 == 3 && out2.contains("goes on past 512 MiB"))
+    }
+
     @Test(
         "config errors name file, line and key, and exit 78",
         arguments: [

@@ -264,6 +264,11 @@ extension KmsgSuite {
             #expect(size > 0 && size < 8 * 1024 * 1024, "checkpoint \(size) bytes")
             let status = try d.status()
             #expect(status["devices"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0 <= 4096)
+            // …and status says how many went past the limit, in JSON and in text.
+            #expect(status["device_limit"]?["overflow_faults"] == .number(Double(100_000 - 4096)))
+            #expect(status["device_limit"]?["max_devices"] == .number(4096))
+            let (_, text) = try runCommand(Binary.path, ["status", "--socket", d.controlSocket])
+            #expect(text.contains("…and \(100_000 - 4096) faults of further devices"), "\(text)")
             #expect(d.stop() == 0)
         }
 

@@ -102,6 +102,11 @@ extension StatusReport {
             w.endObject()
         }
         w.endArray()
+        // `[ledger] max_devices`: the faults of devices past it, counted under device `overflow`.
+        w.beginObject("device_limit")
+        w.number("max_devices", UInt64(ledger.deviceLimit))
+        w.number("overflow_faults", ledger.overflowFaults)
+        w.endObject()
         writeExpected(into: &w)
         w.beginArray("storms")
         for st in storms {
