@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOPosix
 import Testing
 
 @testable import IOMMUDaemon
@@ -173,6 +174,27 @@ struct HTTPHandlerTests {
         let garbage = try await Self.exchange(
             ch, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ***\r\n\r\n")
         #expect(garbage.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"))
+    }
+
+    @Test("wrong passwords queue at most 8 bcrypt checks; the rest are answered busy (429) at once")
+    func bcryptQueueBound() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        defer {
+            try? pool.syncShutdownGracefully()
+            try? group.syncShutdownGracefully()
+        }
+        let verifier = BasicAuthVerifier(pool: pool)
+        let users = ["alice": BasicAuthVerifier.decoyHash]  // cost 10: each check takes a while
+        let wrong = "Basic " + Data("alice:wrong".utf8).base64EncodedString()
+        let loop = group.next()
+        let decisions = (0..<20).map { _ in verifier.verify(authorization: wrong, users: users, on: loop) }
+        let all = try decisions.map { try $0.wait() }
+        #expect(all.filter { $0 == .denied }.count == BasicAuthVerifier.maxPending)
+        #expect(all.filter { $0 == .busy }.count == 20 - BasicAuthVerifier.maxPending)
+        // Once they are done, a new check is admitted again.
+        #expect(try verifier.verify(authorization: wrong, users: users, on: loop).wait() == .denied)
     }
 
     @Test(
