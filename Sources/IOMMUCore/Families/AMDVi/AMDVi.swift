@@ -64,7 +64,7 @@ public enum AMDVi {
 /// from the event log — the IOMMU aborted the transaction — so these faults are
 /// `recoverable: false`, INVALID_PPR_REQUEST included (the IOMMU refused the request). Only
 /// PPR-log anomalies (AMDViMessages.swift) are the recoverable path.
-struct AMDViParser: FamilyParser {
+struct AMDViParser: HoldingFamilyParser {
     /// The event types this parser knows (the descriptor's).
     let events: [EventDescriptor]
     /// Every line that may follow an event with detail (the events' follow-up prefixes).
@@ -143,15 +143,7 @@ struct AMDViParser: FamilyParser {
 
     static func isLevelDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "7") }
 
-    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
-        r.text.withBytes { b in consume(b, record: r, into: &out) }
-    }
-
-    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
-        releaseHeld(into: &out, at: index)
-    }
-
-    private mutating func consume(
+    mutating func consume(
         _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
     ) -> Bool {
         var s = ByteScanner(b)

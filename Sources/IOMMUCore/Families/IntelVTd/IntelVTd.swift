@@ -66,7 +66,7 @@ public enum IntelVTd {
 /// prints — DMA and interrupt-remapping records — was aborted by the hardware, so these faults
 /// are `recoverable: false`; so are QI errors (IntelQueuedInvalidation.swift). Only page requests
 /// (IntelPageRequest.swift) are the recoverable path.
-struct IntelVTdParser: FamilyParser {
+struct IntelVTdParser: HoldingFamilyParser {
     /// The first half of a ≤4.6 record pasted as two lines, waiting for `DMAR:[fault reason …]`.
     var pendingFirstLine: Fault?
     /// A DMA fault held for the `Dump dmarN table entries for IOVA …` line that may follow it
@@ -81,15 +81,7 @@ struct IntelVTdParser: FamilyParser {
         [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq].compactMap { $0 }.min()
     }
 
-    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
-        r.text.withBytes { b in consume(b, record: r, into: &out) }
-    }
-
-    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
-        releaseHeld(into: &out, at: index)
-    }
-
-    private mutating func consume(
+    mutating func consume(
         _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
     ) -> Bool {
         var s = ByteScanner(b)
