@@ -166,6 +166,44 @@ extension KmsgSuite {
             #expect(d.stop() == 0)
         }
 
+        @Test(
+            "the control socket: 500 idle clients and 16 that never read their answers, and status still answers",
+            .timeLimit(.minutes(1)))
+        func controlSocketFlood() throws {
+            let d = Daemon()
+            _ = try d.useRecordFile()
+            try d.start()
+            try d.waitReady()
+            let fdsBefore = Self.openFDs(d.pid)
+            var clients: [Int32] = []
+            defer { for fd in clients { close(fd) } }
+            for _ in 0..<500 {
+                if case .success(let fd) = UnixSocket.connect(path: d.controlSocket) { clients.append(fd) }
+            }
+            // Clients that ask with `Connection: close` and never read the answer.
+            for _ in 0..<16 {
+                guard case .success(let fd) = UnixSocket.connect(path: d.controlSocket) else { continue }
+                var small: Int32 = 1024
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+                let ask = Array("GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+                _ = ask.withUnsafeBytes { send(fd, $0.baseAddress, ask.count, Int32(MSG_NOSIGNAL)) }
+                clients.append(fd)
+            }
+            #expect(clients.count > 400)
+            usleep(200_000)
+            for _ in 0..<3 {
+                let (rc, out) = try runCommand(Binary.path, ["status", "--socket", d.controlSocket])
+                #expect(rc == 0 && out.contains("Devices with faults"), "\(out)")
+            }
+            #expect(Self.openFDs(d.pid) < fdsBefore + 16 + 8, "the control socket holds more than its cap")
+            for fd in clients { close(fd) }
+            clients = []
+            let deadline = Date().addingTimeInterval(10)
+            while Self.openFDs(d.pid) > fdsBefore + 2 && Date() < deadline { usleep(100_000) }
+            #expect(Self.openFDs(d.pid) <= fdsBefore + 2, "fds: \(fdsBefore) before, \(Self.openFDs(d.pid)) after")
+            #expect(d.stop() == 0)
+        }
+
         // MARK: - The kernel log (what a faulty or hostile device makes the kernel print)
 
         @Test("a count of 2^64-1 in a line saturates, never traps")
