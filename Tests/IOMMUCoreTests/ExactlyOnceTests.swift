@@ -63,8 +63,9 @@ struct ExactlyOnceTests {
     /// Groups whose first record already counts, or waits, while lines of the same fault are still
     /// due (a Rockchip page fault and its two log_iova() lines; an Intel page-request reason line
     /// and its `Invalid page request` line; a 6.14+ SMMUv3 decoded line, partial on its own here,
-    /// and its second line): a checkpoint between them must not make the rest, read after a
-    /// restart, a second (partial) fault or an unparsed line.
+    /// and its second line; an AMD ILLEGAL_DEV_TABLE_ENTRY or ILLEGAL_COMMAND_ERROR event and its
+    /// `Control Reg`/`DTE[n]` or `CMD[n]` lines): a checkpoint between them must not make the rest,
+    /// read after a restart, a second (partial) fault or an unparsed line.
     @Test(
         "a restart between a fault's first line and the lines that follow it counts one fault",
         arguments: [
@@ -80,6 +81,17 @@ struct ExactlyOnceTests {
             [
                 "3,10,100,-;arm-smmu-v3 arm-smmu-v3.0.auto: event: F_TRANSLATION client: 0000:01:00.0 sid: 0x100 ssid: 0x0 iova: 0xffff3000 ipa: 0x0",
                 "3,11,110,-;arm-smmu-v3 arm-smmu-v3.0.auto: unpriv data write s1 \"Input address caused fault\" stag: 0x0",
+            ],
+            [
+                "3,10,100,-;iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_DEV_TABLE_ENTRY device=0000:00:14.0 pasid=0x00000 address=0xfffffffdf8000000 flags=0x0a00]",
+                "3,11,110,-;iommu ivhd0: AMD-Vi: Control Reg : 0xc8000000000a0f05",
+                "3,12,120,-;AMD-Vi: DTE[0]: 6000000000000003", "3,13,130,-;AMD-Vi: DTE[1]: 0000000000000000",
+                "3,14,140,-;AMD-Vi: DTE[2]: 0000000000000000", "3,15,150,-;AMD-Vi: DTE[3]: 0000000000000000",
+            ],
+            [
+                "3,10,100,-;iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x211c4c020]",
+                "3,11,110,-;AMD-Vi: CMD[0]: 00000000", "3,12,120,-;AMD-Vi: CMD[1]: 20000000",
+                "3,13,130,-;AMD-Vi: CMD[2]: 00000000", "3,14,140,-;AMD-Vi: CMD[3]: 00000000",
             ],
         ])
     func restartInsideAFault(_ records: [String]) {

@@ -87,6 +87,34 @@ struct VendorTests {
         #expect(f.text.contains("DTE[3]") && f.text.contains("Control Reg"))
     }
 
+    @Test("AMD DTE lines still due after flush: the event's seq stays pending until they came")
+    func amdAuxAcrossFlush() throws {
+        var c = Classifier()
+        var out = Self.run(
+            [
+                "3,40,1,-;iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_DEV_TABLE_ENTRY device=0000:00:14.0 pasid=0x00000 address=0xfffffffdf8000000 flags=0x0a00]",
+                "3,41,2,-;AMD-Vi: DTE[0]: 6000000000000003", "@flush",
+            ], into: &c)
+        #expect(Self.faults(out).count == 1 && c.pendingSince == 40)
+        out += Self.run(
+            [
+                "3,42,3,-;AMD-Vi: DTE[1]: 0000000000000000", "3,43,4,-;AMD-Vi: DTE[2]: 0000000000000000",
+                "3,44,5,-;AMD-Vi: DTE[3]: 0000000000000000",
+            ], into: &c)
+        #expect(out.count == 1 && c.pendingSince == nil)
+        // Without its event: one unparsed dump, pending from its first line until its last.
+        out = Self.run(["3,50,6,-;AMD-Vi: CMD[0]: 00000000", "@flush"], into: &c)
+        #expect(out.isEmpty && c.pendingSince == 50)
+        out += Self.run(["3,51,7,-;AMD-Vi: CMD[1]: 20000000"], into: &c)
+        c.finish(into: &out)
+        #expect(out.count == 1 && c.pendingSince == nil)
+        if case .unparsed(let v, _, let seq) = out.first {
+            #expect(v == .amd && seq == 51)
+        } else {
+            Issue.record("\(out)")
+        }
+    }
+
     static let raw614 = [
         "3,50,1,-;arm-smmu-v3 arm-smmu-v3.0.auto: event 0x10 received:",
         "3,51,2,-;arm-smmu-v3 arm-smmu-v3.0.auto: \\x090x0000010000000010",

@@ -58,17 +58,22 @@ public enum AMDVi {
 ///   inside dev_err, leaving `\x01` + `3` in the text.
 /// ILLEGAL_DEV_TABLE_ENTRY is followed by `Control Reg : 0x…` (6.x) and `DTE[n]: …` lines,
 /// ILLEGAL_COMMAND_ERROR by `CMD[n]: …`: the event is held until they arrive (they are added to
-/// its text) or the next AMD record, or `flush`.
+/// its text) or the next AMD record, or `flush`. Released before they all came (`flush`, another
+/// family's record), it stays pending (`Due`) until they did: a late line is still its detail, and
+/// a restart in between re-reads the event (not counting it again) and knows them. The same lines
+/// without their event are a dump of their own (`OrphanDump`): unparsed, once per dump.
 ///
 /// RECOVERABLE (kernel-formats.md §8.1), decided here for AMD: every `Event logged [...]` comes
 /// from the event log — the IOMMU aborted the transaction — so these faults are
 /// `recoverable: false`, INVALID_PPR_REQUEST included (the IOMMU refused the request). Only
 /// PPR-log anomalies (AMDViMessages.swift) are the recoverable path.
-struct AMDViParser: HoldingFamilyParser {
+struct AMDViParser: FamilyParser {
     /// The event types this parser knows (the descriptor's).
     let events: [EventDescriptor]
     /// Every line that may follow an event with detail (the events' follow-up prefixes).
     let followUpPrefixes: [String]
+    /// The events' follow-up lines, to find which dump a prefix belongs to.
+    let followUpSets: [FollowUpLines]
 
     /// A header whose body is the next record of the same source (`iommu ivhdN: ` prefix, or
     /// none): 4.9–5.4 split events and `Device not attached to domain properly`.
@@ -88,11 +93,42 @@ struct AMDViParser: HoldingFamilyParser {
     var heldFollowUps: FollowUpLines?
     var heldAuxLeft = 0
 
+    /// An event released (by `flush` or another family's record) before all its counted follow-up
+    /// lines came: the kernel prints them right after it, unconditionally, so they are still due —
+    /// detail of that event, not a dump of their own. Pending (the event's seq) until they came or
+    /// the next AMD record shows they will not.
+    struct Due: Sendable {
+        var followUps: FollowUpLines
+        var left: Int
+        var seq: UInt64?
+    }
+    var due: Due?
+
+    /// Follow-up lines with no event before them: the event line was lost (a seq gap) or not pasted.
+    /// They do not repeat the event's device or address, and the kind is only implied by which dump
+    /// it is — so, as for SMMUv3 dump words without their header, no fault is made of them: a run of
+    /// them that forms one dump counts as ONE unparsed record (AMD), carried by its last line. A run
+    /// is one event's output — `Control Reg` (6.x) then `DTE[0]`…`DTE[3]`, or `CMD[0]`…`CMD[3]` —
+    /// so it ends with its line of index 3, with a line that cannot continue it (another dump, an
+    /// index not above the last one), with the next AMD record, or at the end of the input; `flush`
+    /// keeps it (the kernel may be between two printks), pending from its first line.
+    struct OrphanDump: Sendable {
+        var followUps: FollowUpLines
+        var lines = 0
+        var lastIndex: Int?
+        var firstSeq: UInt64?
+        var lastSeq: UInt64?
+        var text = ""
+    }
+    var orphan: OrphanDump?
+
     init(events: [EventDescriptor]) {
         self.events = events
         var prefixes: [String] = []
-        for f in events.compactMap(\.followUps) { prefixes += [f.counted] + f.extra }
+        let sets = events.compactMap(\.followUps)
+        for f in sets { prefixes += [f.counted] + f.extra }
         self.followUpPrefixes = prefixes
+        self.followUpSets = sets
     }
 
     var pendingSince: UInt64? {
@@ -100,6 +136,7 @@ struct AMDViParser: HoldingFamilyParser {
         for h in headers {
             if let s = h.seq { m = m.map { min($0, s) } ?? s }
         }
+        for s in [due?.seq, orphan?.firstSeq].compactMap({ $0 }) { m = m.map { min($0, s) } ?? s }
         return m
     }
 
@@ -143,16 +180,36 @@ struct AMDViParser: HoldingFamilyParser {
 
     static func isLevelDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "7") }
 
-    mutating func consume(
-        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
+        let start = out.count
+        var followUp = false
+        let mine = r.text.withBytes { b in consume(b, record: r, followUp: &followUp, into: &out) }
+        if mine, !followUp {
+            // Another AMD record: no follow-up line of an earlier event is coming any more.
+            due = nil
+            if let o = orphan {
+                orphan = nil
+                out.insert(.unparsed(vendor: .amd, text: o.text, seq: o.lastSeq), at: start)
+            }
+        }
+        return mine
+    }
+
+    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
+        releaseHeld(into: &out, at: index, linesStillDue: true)
+    }
+
+    private mutating func consume(
+        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, followUp: inout Bool,
+        into out: inout [ClassifierOutput]
     ) -> Bool {
         var s = ByteScanner(b)
         let prefix = Self.scanPrefix(&s, record: r)
         let ours = prefix.sawAMDVi || prefix.unit != nil
 
         if ours, let prefix = followUpPrefixes.first(where: { s.looksAt(text: $0) }) {
-            // Detail of the event before it: added to its text. Without such an event (its
-            // records were lost, or it was released at a flush), nothing to add it to.
+            followUp = true
+            // Detail of the event before it: added to its text.
             if var f = held, let follow = heldFollowUps, prefix == follow.counted || follow.extra.contains(prefix) {
                 f.text += "\n" + r.text
                 held = f
@@ -160,7 +217,21 @@ struct AMDViParser: HoldingFamilyParser {
                     heldAuxLeft -= 1
                     if heldAuxLeft <= 0 { releaseHeld(into: &out) }
                 }
+                return true
             }
+            // Detail of an event already released (the reader went idle, or another family spoke,
+            // between the event and this line): counted with it, nothing more to count.
+            if var d = due, prefix == d.followUps.counted || d.followUps.extra.contains(prefix) {
+                if prefix == d.followUps.counted {
+                    d.left -= 1
+                    due = d.left > 0 ? d : nil
+                }
+                return true
+            }
+            // No event before it: a line of a dump of its own (see `OrphanDump`).
+            s.position += prefix.utf8.count
+            addOrphan(
+                prefix: prefix, index: prefix.hasSuffix("[") ? s.decimal().map { Int($0) } : nil, record: r, into: &out)
             return true
         }
         // `No event written to event log` (an interrupt with an empty log): no output.
@@ -262,9 +333,49 @@ struct AMDViParser: HoldingFamilyParser {
         return headers.remove(at: i)
     }
 
+    /// Adds a follow-up line without an event to the run of such lines (see `OrphanDump`).
+    private mutating func addOrphan(
+        prefix: String, index: Int?, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    ) {
+        guard let set = followUpSets.first(where: { $0.counted == prefix || $0.extra.contains(prefix) }) else { return }
+        let counted = prefix == set.counted
+        if let o = orphan {
+            // It continues the run only as the kernel prints one dump: the same dump, counted
+            // lines in rising index order (the extra line, `Control Reg`, comes first).
+            var rising = true
+            if let index, let last = o.lastIndex { rising = index > last }
+            let continues = o.followUps == set && counted && o.lines < set.count && rising
+            if !continues { endOrphan(into: &out) }
+        }
+        var o = orphan ?? OrphanDump(followUps: set, firstSeq: r.seq)
+        orphan = nil
+        o.text += o.text.isEmpty ? r.text : "\n" + r.text
+        o.lastSeq = r.seq ?? o.lastSeq
+        if counted {
+            o.lines += 1
+            o.lastIndex = index ?? o.lastIndex.map { $0 + 1 } ?? 0
+        }
+        orphan = o
+        // The dump's last line (index 3 of 4): nothing of this event follows.
+        if counted, o.lines >= set.count || (o.lastIndex ?? 0) >= set.count - 1 { endOrphan(into: &out) }
+    }
+
+    private mutating func endOrphan(into out: inout [ClassifierOutput]) {
+        guard let o = orphan else { return }
+        orphan = nil
+        out.append(.unparsed(vendor: .amd, text: o.text, seq: o.lastSeq))
+    }
+
     /// Emits the held event (at `index` in `out`, to keep the input order, else at the end).
-    mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int? = nil) {
+    /// `linesStillDue`: released while its follow-up lines may still come (`flush`, another
+    /// family's record) — they stay its detail (`Due`).
+    mutating func releaseHeld(
+        into out: inout [ClassifierOutput], at index: Int? = nil, linesStillDue: Bool = false
+    ) {
         guard let f = held else { return }
+        if linesStillDue, let follow = heldFollowUps, heldAuxLeft > 0 {
+            due = Due(followUps: follow, left: heldAuxLeft, seq: f.seq)
+        }
         held = nil
         heldFollowUps = nil
         heldAuxLeft = 0
@@ -275,16 +386,20 @@ struct AMDViParser: HoldingFamilyParser {
         }
     }
 
-    /// Idle: an event held for its aux lines is emitted with what it has. A split header waits
-    /// for its body (the kernel prints both from the same function; the reader may simply have
-    /// caught it in between).
+    /// Idle: an event held for its aux lines is emitted with what it has (the lines still due
+    /// stay its, `Due`). A split header waits for its body, a dump without its event for its next
+    /// line (the kernel prints them from the same function; the reader may simply have caught it
+    /// in between).
     mutating func flush(into out: inout [ClassifierOutput]) {
-        releaseHeld(into: &out)
+        releaseHeld(into: &out, linesStillDue: true)
     }
 
-    /// End of input: headers whose body never came are counted as what they prove.
+    /// End of input: headers whose body never came are counted as what they prove, and a dump
+    /// without its event as unparsed.
     mutating func finish(into out: inout [ClassifierOutput]) {
         releaseHeld(into: &out)
+        due = nil
+        endOrphan(into: &out)
         for h in headers { out.append(Self.abandoned(h)) }
         headers.removeAll()
     }
