@@ -60,13 +60,15 @@ public enum IntelVTd {
 ///   hardware dropped fault records; there is no other trace of that.
 /// * v5.16+ with CONFIG_DMAR_DEBUG (914ff7719e8a, intel/iommu.c `dmar_fault_dump_ptes()`):
 ///   `"Dump %s table entries for IOVA 0x%llx\n"` right after a DMA record — the only place the
-///   unit (`dmarN`) is named next to a fault — then root/context/pasid/pte lines.
+///   unit (`dmarN`) is named next to a fault — then root/context/pasid/pte lines
+///   (IntelPageTableDump.swift: their order, the dump's last line, and what lines without their
+///   DMA record count as).
 ///
 /// RECOVERABLE (kernel-formats.md §8.1), decided here for Intel: everything `dmar_fault()`
 /// prints — DMA and interrupt-remapping records — was aborted by the hardware, so these faults
 /// are `recoverable: false`; so are QI errors (IntelQueuedInvalidation.swift). Only page requests
 /// (IntelPageRequest.swift) are the recoverable path.
-struct IntelVTdParser: HoldingFamilyParser {
+struct IntelVTdParser: FamilyParser {
     /// The first half of a ≤4.6 record pasted as two lines, waiting for `DMAR:[fault reason …]`.
     var pendingFirstLine: Fault?
     /// A DMA fault held for the `Dump dmarN table entries for IOVA …` line that may follow it
@@ -76,13 +78,57 @@ struct IntelVTdParser: HoldingFamilyParser {
     /// `dmarN: Invalid page request: …` line `handle_bad_prq_event()` prints right after it for
     /// the same request (IntelPageRequest.swift): a group of two records.
     var pendingPRQReason: Fault?
+    /// The seq of a DMA fault released before its `Dump` line came (`flush`, another family's
+    /// record): a dump that follows before the next Intel record is its, not one of its own.
+    ///
+    /// NOT pending: the dump is printed only with CONFIG_DMAR_DEBUG (distro kernels build without
+    /// it), so after the reader went idle nothing says one will come, and nothing but the next
+    /// Intel record would end the wait — keeping every DMA fault pending until then would hold the
+    /// checkpoint before the last fault on every machine. So a restart between a fault and its
+    /// `Dump` line (the daemon stopped in the microseconds between two printks, after the reader
+    /// went idle there) reads that dump alone and counts it as one unparsed record. Once the
+    /// `Dump` line came (`dump`), the resume point stays before the fault until the dump's last
+    /// line, and a restart inside the dump counts nothing more.
+    var released: FaultSeq?
+    /// The seq of the fault a dump belongs to.
+    struct FaultSeq: Sendable {
+        var seq: UInt64?
+    }
+    /// The dump of a fault, under way (its `Dump` line came, or, that line lost, dump lines right
+    /// after the fault): the lines that continue it are detail. Pending from the fault's seq until
+    /// its last line, so a restart inside it re-reads the fault (not counting it again).
+    var dump: (progress: PageTableDump, fault: FaultSeq)?
+    /// Dump lines without their fault (see `PageTableDump`): one unparsed record per dump.
+    var orphan: (progress: PageTableDump, firstSeq: UInt64?, lastSeq: UInt64?, text: String)?
 
     var pendingSince: UInt64? {
-        [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq].compactMap { $0 }.min()
+        [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq, dump?.fault.seq, orphan?.firstSeq]
+            .compactMap { $0 }.min()
     }
 
-    mutating func consume(
-        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, into out: inout [ClassifierOutput]
+    mutating func consume(_ r: KmsgRecord, into out: inout [ClassifierOutput]) -> Bool {
+        let start = out.count
+        var dumpLine = false
+        let mine = r.text.withBytes { b in consume(b, record: r, dumpLine: &dumpLine, into: &out) }
+        if mine, !dumpLine {
+            // Another Intel record: the dump before it, if any, is over.
+            released = nil
+            dump = nil
+            if let o = orphan {
+                orphan = nil
+                out.insert(.unparsed(vendor: .intel, text: o.text, seq: o.lastSeq), at: start)
+            }
+        }
+        return mine
+    }
+
+    mutating func anotherFamilySpoke(into out: inout [ClassifierOutput], at index: Int) {
+        releaseHeld(into: &out, at: index, dumpMayFollow: true)
+    }
+
+    private mutating func consume(
+        _ b: UnsafeBufferPointer<UInt8>, record r: KmsgRecord, dumpLine: inout Bool,
+        into out: inout [ClassifierOutput]
     ) -> Bool {
         var s = ByteScanner(b)
         let prefixed = Self.skipPrefix(&s)
@@ -115,15 +161,50 @@ struct IntelVTdParser: HoldingFamilyParser {
             guard s.skip(" table entries for IOVA "), let iova = s.hexOptionalPrefix() else {
                 return false
             }
+            dumpLine = true
+            endOrphan(into: &out)
+            dump = nil
             if var f = held {
                 held = nil
                 if f.address == iova { f.unit = unit }
                 out.append(.fault(f))
+                dump = (.header, FaultSeq(seq: f.seq))
+            } else if let fault = released {
+                released = nil
+                dump = (.header, fault)  // its fault was counted when the reader went idle
+            } else {
+                // No fault before it: the unit and IOVA, not the direction — a dump of its own.
+                orphan = (.header, r.seq, r.seq, r.text)
             }
             return true
         }
-        if prefixed, Self.isPageTableDumpLine(s) {
-            return true  // root/context/pasid/pte lines of the dump: detail only
+        if prefixed, let line = PageTableDump.Line(s) {
+            // root/context/pasid/pte lines: detail of the dump under way, else of the fault just
+            // printed (its `Dump` line lost), else a dump without its fault.
+            dumpLine = true
+            if var d = dump, d.progress.add(line) {
+                dump = d.progress.isComplete ? nil : d
+                return true
+            }
+            dump = nil
+            if var o = orphan, o.progress.add(line) {
+                o.lastSeq = r.seq ?? o.lastSeq
+                o.text += "\n" + r.text
+                orphan = o
+                if o.progress.isComplete { endOrphan(into: &out) }
+                return true
+            }
+            endOrphan(into: &out)
+            var progress = PageTableDump()
+            _ = progress.add(line)
+            if let fault = held.map({ FaultSeq(seq: $0.seq) }) ?? released {
+                released = nil
+                if !progress.isComplete { dump = (progress, fault) }
+            } else {
+                orphan = (progress, r.seq, r.seq, r.text)
+                if progress.isComplete { endOrphan(into: &out) }
+            }
+            return true
         }
 
         // The second line of a pasted ≤4.6 record whose first line is gone (not pasted, or lost).
@@ -229,23 +310,40 @@ struct IntelVTdParser: HoldingFamilyParser {
         out.append(.fault(f))
     }
 
-    /// The reader went idle: a held fault is emitted without the unit its dump would have named.
+    /// The reader went idle: a held fault is emitted without the unit its dump would have named
+    /// (a dump that still comes is its, `released`). A dump under way, or dump lines without
+    /// their fault, wait for their next line.
     mutating func flush(into out: inout [ClassifierOutput]) {
-        releaseHeld(into: &out)
+        releaseHeld(into: &out, dumpMayFollow: true)
     }
 
-    /// End of input: also the half of a pasted record whose second line never came, and a
-    /// page-request reason line whose `Invalid page request` line never came.
+    /// End of input: also the half of a pasted record whose second line never came, a
+    /// page-request reason line whose `Invalid page request` line never came, and dump lines
+    /// without their fault.
     mutating func finish(into out: inout [ClassifierOutput]) {
         releaseHeld(into: &out)
         if pendingFirstLine != nil { abandonFirstLine(into: &out) }
         abandonPRQReason(into: &out)
+        released = nil
+        dump = nil
+        endOrphan(into: &out)
+    }
+
+    private mutating func endOrphan(into out: inout [ClassifierOutput]) {
+        guard let o = orphan else { return }
+        orphan = nil
+        out.append(.unparsed(vendor: .intel, text: o.text, seq: o.lastSeq))
     }
 
     /// Emits the held fault (at `index` in `out`, to keep the input order, else at the end).
-    mutating func releaseHeld(into out: inout [ClassifierOutput], at index: Int? = nil) {
+    /// `dumpMayFollow`: released before its `Dump` line could come (`flush`, another family's
+    /// record): a dump that still follows is its (`released`).
+    mutating func releaseHeld(
+        into out: inout [ClassifierOutput], at index: Int? = nil, dumpMayFollow: Bool = false
+    ) {
         guard let f = held else { return }
         held = nil
+        if dumpMayFollow { released = FaultSeq(seq: f.seq) }
         if let index, index <= out.count {
             out.insert(.fault(f), at: index)
         } else {
@@ -310,20 +408,6 @@ struct IntelVTdParser: HoldingFamilyParser {
         s.looksAt("DRHD: ") || s.looksAt("[DMA ") || s.looksAt("[INTR-REMAP]")
             || s.looksAt("INTR-REMAP: ")
             || IntelQueuedInvalidation.looksLikeQI(s) || IntelPageRequest.looksLikePRQ(s)
-    }
-
-    /// The lines `dmar_fault_dump_ptes()` / `pgtable_walk()` print after the `Dump` line (first
-    /// version and current strings, intel/iommu.c).
-    static func isPageTableDumpLine(_ s: ByteScanner) -> Bool {
-        s.looksAt("root entry: ") || s.looksAt("root table is not present")
-            || s.looksAt("root table entry is not present")
-            || s.looksAt("scalable mode root entry: ") || s.looksAt("context table is not present")
-            || s.looksAt("context table entry is not present") || s.looksAt("context entry: ")
-            || s.looksAt("legacy mode page table is not present")
-            || s.looksAt("pasid directory table is not present")
-            || s.looksAt("pasid dir entry: ") || s.looksAt("pasid table entry[")
-            || s.looksAt("scalable mode page table is not present") || s.looksAt("pte level: ")
-            || s.looksAt("PTE not present at level ") || s.looksAt("page table not present at level ")
     }
 
     /// `[DMA Read|Write( NO_PASID| PASID 0x%x)?] Request device [BDF]( PASID %x)? fault addr
