@@ -179,3 +179,31 @@ struct CheckpointRegressionTests {
         }
     }
 }
+
+/// The kmsg streams the classifier fuzz target once failed on: through the classifier as the
+/// daemon reads (gate, classify), then the end of input leaves no group pending.
+@Suite("fuzz regressions: classifier")
+struct ClassifierRegressionTests {
+    @Test("every input ends with nothing pending")
+    func streams() {
+        let file = #filePath
+        let dir = String(file[..<file.lastIndex(of: "/")!]) + "/../fuzz/regressions/classifier"
+        let names = listFiles(dir)
+        #expect(!names.isEmpty)
+        for name in names {
+            var c = Classifier(options: Classifier.Options(acceptUserFacility: true))
+            var out: [ClassifierOutput] = []
+            for chunk in readFile(dir + "/" + name).split(separator: "\n", omittingEmptySubsequences: false)
+                .reduce(
+                    into: [String](),
+                    { r, l in
+                        if l.hasPrefix(" "), !r.isEmpty { r[r.count - 1] += "\n" + l } else { r.append(String(l)) }
+                    })
+            {
+                if let r = KmsgRecordParser.parse(chunk), c.wants(r) { c.classify(r, into: &out) }
+            }
+            c.finish(into: &out)
+            #expect(c.pendingSince == nil, "\(name)")
+        }
+    }
+}

@@ -102,6 +102,9 @@ struct RockchipParser: LineFamilyParser {
         }
     }
 
+    /// End of the input: no detail line is due any more.
+    mutating func finish(into out: inout [ClassifierOutput]) { detailStage.removeAll() }
+
     private mutating func setStage(_ stage: UInt8, of unit: String, since: UInt64?) {
         if stage >= 3 {
             detailStage[unit] = nil
