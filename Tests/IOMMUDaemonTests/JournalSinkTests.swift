@@ -45,6 +45,17 @@ struct JournalSinkTests {
         #expect(sent.withLock { $0.count } == 1)
         #expect(s.dropped.queue == 5)
         #expect(s.journaledSeq == 6, "the mark is before the oldest entry still waiting")
+        // /metrics says so, by reason.
+        let snapshot = DaemonCore.Snapshot(
+            ledger: FaultLedger(), topology: Topology(), generation: 1,
+            position: CountedPosition(countedSeq: nil, pendingSinceAtCount: nil))
+        let metrics = String(
+            decoding: MetricsExporter().render(
+                snapshot,
+                extras: .init(journalDroppedForBudget: s.dropped.budget, journalDroppedFromQueue: s.dropped.queue),
+                process: ProcessStats()), as: UTF8.self)
+        #expect(metrics.contains("\niommud_journal_dropped_total{reason=\"queue\"} 5\n"), "\(metrics)")
+        #expect(metrics.contains("\niommud_journal_dropped_total{reason=\"budget\"} 0\n"), "\(metrics)")
         s.flushQueue(stopping: true)
         #expect(sent.withLock { $0.count } == n - 5)
         #expect(s.journaledSeq == UInt64(n))
