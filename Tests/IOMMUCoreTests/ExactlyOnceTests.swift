@@ -50,7 +50,8 @@ struct ExactlyOnceTests {
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 10 && pos.countedSeq == 11)
         // The next run reads the whole ring buffer again from the checkpoint.
-        var second = KmsgPipeline(resume: (pos.resumeSeq, pos.countedSeq), ledger: first.ledger)
+        var second = KmsgPipeline(
+            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
         Self.read(&second, records)
         second.idle()
         _ = second.commit()
@@ -101,7 +102,8 @@ struct ExactlyOnceTests {
         _ = first.commit()
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 9 && pos.countedSeq == 10)
-        var second = KmsgPipeline(resume: (pos.resumeSeq, pos.countedSeq), ledger: first.ledger)
+        var second = KmsgPipeline(
+            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
         Self.read(&second, records)
         second.idle()
         let commit = second.commit()
@@ -132,13 +134,84 @@ struct ExactlyOnceTests {
         _ = first.commit()
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 9)
-        var second = KmsgPipeline(resume: (pos.resumeSeq, pos.countedSeq), ledger: first.ledger)
+        var second = KmsgPipeline(
+            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
         Self.read(&second, records)
         second.idle()
         _ = second.commit()
         #expect(second.ledger.totalFaults == 1)
         #expect(second.ledger.unparsed.isEmpty, "\(second.ledger.unparsed)")
         #expect(second.checkpointPosition.resumeSeq == 15)
+    }
+
+    /// A fault complete in its first record but held back for detail lines that may follow it
+    /// (an Intel DMA fault and its page-table dump, an AMD event and its DTE/CMD lines): a batch
+    /// that ends there is committed with the fault not yet counted. A restart from that
+    /// checkpoint reads it again and must count it, once; what the earlier run did count from
+    /// the same records must not be counted again.
+    @Test(
+        "a restart while a complete fault is held for its detail lines counts it once",
+        arguments: [
+            ["3,10,100,-;\(Self.intel)"],
+            ["3,10,100,-;\(Self.intel)", "6,11,110,-;usb 1-1: noise"],
+            [
+                "3,10,100,-;iommu ivhd0: AMD-Vi: Event logged [ILLEGAL_DEV_TABLE_ENTRY device=0000:00:01.0 pasid=0x00000 address=0xfffffff0 flags=0x0a00]"
+            ],
+        ])
+    func restartWithAHeldFault(_ before: [String]) throws {
+        var first = KmsgPipeline()
+        Self.read(&first, before)
+        _ = first.commit()  // the batch ends; the reader has not gone idle
+        #expect(first.ledger.totalFaults == 0, "held, not counted yet")
+        // Through the checkpoint file, as the daemon saves and loads it.
+        let saved = try CheckpointCodec.decode(
+            CheckpointCodec.encode(
+                CheckpointState(
+                    bootID: "b", resumeSeq: first.checkpointPosition.resumeSeq,
+                    countedSeq: first.checkpointPosition.countedSeq, writtenUsec: 0, ledger: first.ledger,
+                    lifetime: LifetimeTotals(), countedOutputs: first.checkpointPosition.countedAfterResume)))
+        #expect(saved.countedOutputs == first.checkpointPosition.countedAfterResume)
+        var second = KmsgPipeline(
+            resume: (saved.resumeSeq, saved.countedSeq), countedOutputs: saved.countedOutputs, ledger: saved.ledger)
+        Self.read(&second, before + ["3,20,200,-;\(Self.intel)"])
+        second.idle()
+        _ = second.commit()
+        #expect(second.ledger.totalFaults == 2)
+        // And a run that counted it before its crash does not count it again.
+        first.idle()
+        _ = first.commit()
+        #expect(first.ledger.totalFaults == 1)
+        let after = first.checkpointPosition
+        var third = KmsgPipeline(
+            resume: (after.resumeSeq, after.countedSeq), countedOutputs: after.countedAfterResume, ledger: first.ledger)
+        Self.read(&third, before + ["3,20,200,-;\(Self.intel)"])
+        third.idle()
+        _ = third.commit()
+        #expect(third.ledger.totalFaults == 2)
+    }
+
+    @Test("a fault counted while an older group is unfinished is not counted again after a restart")
+    func countedBehindAPendingGroup() throws {
+        var first = KmsgPipeline()
+        // An AMD split header (its body still to come), then an Intel fault, released at idle.
+        Self.read(&first, ["3,10,100,-;AMD-Vi: Event logged [", "3,11,110,-;\(Self.intel)"])
+        first.idle()
+        _ = first.commit()
+        #expect(first.ledger.totalFaults == 1)
+        let pos = first.checkpointPosition
+        #expect(pos.resumeSeq == 9 && pos.countedAfterResume == [11: 1])
+        var second = KmsgPipeline(
+            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
+        Self.read(
+            &second,
+            [
+                "3,10,100,-;AMD-Vi: Event logged [", "3,11,110,-;\(Self.intel)",
+                "4,12,120,-;IO_PAGE_FAULT device=10:01.1 domain=0x0012 address=0x00000000ff6101b0 flags=0x0070]",
+            ])
+        second.idle()
+        _ = second.commit()
+        #expect(second.ledger.totalFaults == 2, "the Intel fault once, the AMD event once")
+        #expect(second.checkpointPosition.countedAfterResume == [:])
     }
 
     @Test("a commit before the replay rebuilt the group keeps the group's start (a second crash must not skip it)")
@@ -152,7 +225,8 @@ struct ExactlyOnceTests {
         #expect(pos.resumeSeq == 10 && pos.countedSeq == 12)
         // The next run commits before it has read anything (and then after the first record,
         // still short of the header): its checkpoint must still resume before the header.
-        var second = KmsgPipeline(resume: (pos.resumeSeq, pos.countedSeq), ledger: first.ledger)
+        var second = KmsgPipeline(
+            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
         _ = second.commit()
         #expect(second.checkpointPosition.resumeSeq == 10)
         Self.read(&second, ["3,10,100,-;\(Self.intel)"])
@@ -160,7 +234,9 @@ struct ExactlyOnceTests {
         #expect(second.checkpointPosition.resumeSeq == 10)
         // A third run from that checkpoint still completes the group: the fault is counted once.
         let again = second.checkpointPosition
-        var third = KmsgPipeline(resume: (again.resumeSeq, again.countedSeq), ledger: second.ledger)
+        var third = KmsgPipeline(
+            resume: (again.resumeSeq, again.countedSeq), countedOutputs: again.countedAfterResume, ledger: second.ledger
+        )
         Self.read(
             &third,
             [

@@ -16,11 +16,15 @@ public struct CheckpointState: Sendable, Equatable {
     public var lifetime: LifetimeTotals
     /// The highest KMSG_SEQ already sent to the journal in this boot (journal sink).
     public var journaledSeq: UInt64?
+    /// `CountedPosition.countedAfterResume`: what the counters hold of the records a restart
+    /// reads again (nil: not known, a checkpoint of an older iommud).
+    public var countedOutputs: [UInt64: UInt32]?
 
     public init(
         bootID: String, resumeSeq: UInt64?, countedSeq: UInt64?, writtenUsec: Int64, ledger: FaultLedger,
-        lifetime: LifetimeTotals, journaledSeq: UInt64? = nil
+        lifetime: LifetimeTotals, journaledSeq: UInt64? = nil, countedOutputs: [UInt64: UInt32]? = [:]
     ) {
+        self.countedOutputs = countedOutputs
         self.bootID = bootID
         self.resumeSeq = resumeSeq
         self.countedSeq = countedSeq
@@ -57,6 +61,11 @@ public enum CheckpointCodec {
         add("boot_id", esc(s.bootID))
         add("resume_seq", opt(s.resumeSeq))
         add("counted_seq", opt(s.countedSeq))
+        // What the counters hold of the records after resume_seq (absent: not known).
+        if let outputs = s.countedOutputs {
+            add("counted_outputs", String(outputs.count))
+            for (seq, n) in outputs.sorted(by: { $0.key < $1.key }) { add("counted_output", String(seq), String(n)) }
+        }
         add("written_usec", String(s.writtenUsec))
         add("journaled_seq", opt(s.journaledSeq))
         add("records", String(l.records))
@@ -156,6 +165,7 @@ public enum CheckpointCodec {
         var expectedLasts: [(rule: String, fault: Fault, usec: Int64?)] = []
         var sawEstimator = false
         var sawEventWindows = false
+        var countedOutputs: [UInt64: UInt32]?
         for (i, line) in bodyLines.enumerated().dropFirst() {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             let n = i + 1
@@ -191,6 +201,18 @@ public enum CheckpointCodec {
             case "boot_id": try need(2); bootID = unesc(f[1])
             case "resume_seq": try need(2); resume = try ou(f[1])
             case "counted_seq": try need(2); counted = try ou(f[1])
+            case "counted_outputs": try need(2); countedOutputs = [:]
+            case "counted_output":
+                try need(3)
+                guard let count = UInt32(f[2]) else {
+                    throw CheckpointDecodeError(line: n, message: "bad count '\(f[2])'")
+                }
+                let seq = try u(f[1])
+                if countedOutputs != nil, countedOutputs!.count < CountedPosition.countedOutputsLimit {
+                    countedOutputs![seq, default: 0] &+= count
+                } else {
+                    countedOutputs = nil  // more than a run ever writes: not known
+                }
             case "written_usec": try need(2); written = try oi(f[1]) ?? 0
             case "journaled_seq": try need(2); journaled = try ou(f[1])
             case "records": try need(2); l.records = try u(f[1])
@@ -292,7 +314,7 @@ public enum CheckpointCodec {
         if !sawEventWindows { l.noteEventWindowsMissing() }
         return CheckpointState(
             bootID: bootID, resumeSeq: resume, countedSeq: counted, writtenUsec: written, ledger: l, lifetime: t,
-            journaledSeq: journaled)
+            journaledSeq: journaled, countedOutputs: countedOutputs)
     }
 
     /// Version 1: `boot_id`, `seq`, and `fault unit device vendor kind reason recoverable count`

@@ -92,10 +92,35 @@ public struct CountedPosition: Sendable, Equatable {
     /// The first record of the oldest group unfinished when the ledger was last counted; nil
     /// when none was.
     public var pendingSinceAtCount: UInt64?
+    /// What the counters include of the records after the resume point, by the seq each output
+    /// carries (how many outputs): a restart reads those records again to rebuild the unfinished
+    /// group, and drops only as many outputs of a seq as were counted. A fault complete in its
+    /// record but held back for detail lines (an Intel DMA fault before its page-table dump, an
+    /// AMD event before its DTE lines) was not counted, so it is counted then. nil: not known (a
+    /// checkpoint of an older iommud, or more than `countedOutputsLimit` outputs while a group
+    /// was unfinished): every output of those records is taken as counted, as before.
+    public var countedAfterResume: [UInt64: UInt32]? = [:]
+
+    /// Outputs remembered at most while a group stays unfinished.
+    public static let countedOutputsLimit = 65_536
 
     public init(countedSeq: UInt64?, pendingSinceAtCount: UInt64?) {
         self.countedSeq = countedSeq
         self.pendingSinceAtCount = pendingSinceAtCount
+    }
+
+    /// Remembers the seqs of outputs just counted, and forgets those at or before the resume
+    /// point (their records are not read again).
+    mutating func remember(_ seqs: [UInt64]) {
+        guard let pending = pendingSinceAtCount else {
+            countedAfterResume = [:]
+            return
+        }
+        guard var m = countedAfterResume else { return }
+        countedAfterResume = nil
+        m = m.filter { $0.key >= pending }
+        for s in seqs where s >= pending { m[s, default: 0] &+= 1 }
+        countedAfterResume = m.count <= Self.countedOutputsLimit ? m : nil
     }
 
     /// The position a loaded checkpoint stands for: its group (if `resumeSeq` < `countedSeq`, the

@@ -61,6 +61,9 @@ public struct KmsgPipeline: Sendable {
     public private(set) var expectedRules = ExpectedRules()
     private var tracker: KmsgSequenceTracker
     private var position: CountedPosition
+    /// What the checkpoint's run counted of the records re-read after it (seq → outputs), used up
+    /// as those outputs come again; nil: not known (`CountedPosition.countedAfterResume`).
+    private var replayCounted: [UInt64: UInt32]?
     private var input: Input
     private var text: TextLogInput?
     /// `auto`: the first lines were looked at (the format they show is `detected`).
@@ -96,11 +99,13 @@ public struct KmsgPipeline: Sendable {
     ///   - fromStartOfBoot: the input holds the boot's log from its start (/dev/kmsg: records
     ///     before the first one read were lost); false for a saved log, an excerpt.
     ///   - resume: where a checkpoint of this boot left off (nil: read everything).
+    ///   - countedOutputs: the checkpoint's `CountedPosition.countedAfterResume` (nil: not
+    ///     known, an older checkpoint: every output of a re-read record is taken as counted).
     ///   - ledger: the checkpoint's counters, when it is of this boot.
     public init(
         options: Classifier.Options = Classifier.Options(), catalog: FamilyCatalog = .standard,
         input: Input = .kmsg, fromStartOfBoot: Bool = true, resume: (resumeSeq: UInt64?, countedSeq: UInt64?)? = nil,
-        ledger: FaultLedger = FaultLedger(), topology: Topology = Topology()
+        countedOutputs: [UInt64: UInt32]? = nil, ledger: FaultLedger = FaultLedger(), topology: Topology = Topology()
     ) {
         self.classifier = Classifier(options: options, catalog: catalog)
         self.ledger = ledger
@@ -110,6 +115,8 @@ public struct KmsgPipeline: Sendable {
         self.tracker = KmsgSequenceTracker(
             resumeAfter: resume?.resumeSeq, countedThrough: resume?.countedSeq, fromStartOfBoot: fromStartOfBoot)
         self.position = CountedPosition(resumeSeq: resume?.resumeSeq, countedSeq: resume?.countedSeq)
+        self.position.countedAfterResume = resume == nil ? [:] : countedOutputs
+        self.replayCounted = countedOutputs
     }
 
     /// The input's format as decided (`auto`: what its first lines show; nil until then).
@@ -329,8 +336,17 @@ public struct KmsgPipeline: Sendable {
         swap(&done, &staged)
         var commit = Commit(topology: topology)
         commit.outputs.reserveCapacity(done.outputs.count)
+        var countedSeqs: [UInt64] = []
         for var o in done.outputs {
-            if tracker.wasCounted(o.seq) { continue }
+            if tracker.wasCounted(o.seq) {
+                // Counted by the earlier run, unless it was still held when that run counted.
+                guard replayCounted != nil, let s = o.seq else { continue }
+                if let n = replayCounted![s], n > 0 {
+                    replayCounted![s] = n - 1
+                    continue
+                }
+            }
+            if let s = o.seq { countedSeqs.append(s) }
             if case .fault(var f) = o {
                 topology.attribute(&f)
                 f.expectedRule = expectedRules.firstMatch(f, topology: topology)?.name
@@ -348,6 +364,7 @@ public struct KmsgPipeline: Sendable {
         if let last = ledger.lastSeq { position.countedSeq = max(last, position.countedSeq ?? 0) }
         position.pendingSinceAtCount = Self.pendingAtCount(
             classifier.pendingSince, loaded: position.pendingSinceAtCount, replaying: tracker.isReplaying)
+        position.remember(countedSeqs)
         staged.previous = done.previous
         commit.losses = done.losses
         commit.records = done.records

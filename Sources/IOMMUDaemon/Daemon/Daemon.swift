@@ -158,7 +158,8 @@ public enum Daemon {
             ledger.dmarEstimator.shape = shape
             var r = Resume(
                 pipeline: KmsgPipeline(
-                    options: options, resume: (cp.resumeSeq, cp.countedSeq), ledger: ledger, topology: topology),
+                    options: options, resume: (cp.resumeSeq, cp.countedSeq), countedOutputs: cp.countedOutputs,
+                    ledger: ledger, topology: topology),
                 lifetime: cp.lifetime, journaledSeq: cp.journaledSeq)
             r.pipeline.setDeviceLimit(config.maxDevices)
             logger.info(

@@ -169,7 +169,8 @@ public final class DaemonCore: Sendable {
         let s = snapshot()
         return CheckpointState(
             bootID: bootID, resumeSeq: s.position.resumeSeq, countedSeq: s.position.countedSeq,
-            writtenUsec: Clocks.realtimeUsec(), ledger: s.ledger, lifetime: lifetime, journaledSeq: journaledSeq)
+            writtenUsec: Clocks.realtimeUsec(), ledger: s.ledger, lifetime: lifetime, journaledSeq: journaledSeq,
+            countedOutputs: s.position.countedAfterResume)
     }
 
     /// One line for systemd's STATUS= and the stop message.
