@@ -7,7 +7,9 @@
 ///    folded in by an earlier run of this boot: skipped. Records in (`resumeSeq`, `countedSeq`]
 ///    were counted too, but belong to a multi-record group that was unfinished when the
 ///    checkpoint was taken: they go through the classifier again only to rebuild that group,
-///    and what they produce is not counted again. Any gap between the expected seq and the one
+///    and what they produce is not counted again — as many outputs of each seq as the earlier
+///    run counted (`CountedPosition.countedAfterResume`): a fault it still held back for detail
+///    lines was not counted, and is counted now. Any gap between the expected seq and the one
 ///    read is loss — EPIPE while running, records that wrapped while the daemon was down, and
 ///    at a new boot everything before the first record read.
 /// 2. **Counting** (`CountedPosition`). A checkpoint pairs the ledger with the position it is
