@@ -214,6 +214,27 @@ struct ExactlyOnceTests {
         #expect(second.checkpointPosition.countedAfterResume == [:])
     }
 
+    @Test("records lost inside a multi-record group end it there: the next event's words are not taken for it")
+    func lossInsideAGroup() {
+        let p = "arm-smmu-v3 9050000.smmuv3: "
+        var pipeline = KmsgPipeline()  // /dev/kmsg: a gap is records lost
+        Self.read(
+            &pipeline,
+            [
+                "6,10,100,-;\(p)event 0x10 received:", "6,11,110,-;\(p)\\x090x0000000800000010",
+                // 12–14 (the rest of this dump) and 15 (the next event's header) never read.
+                "6,16,160,-;\(p)\\x090x0000000900000004", "6,17,170,-;\(p)\\x090x0000000000000000",
+                "6,18,180,-;\(p)\\x090x00000000beef0000", "6,19,190,-;\(p)\\x090x0000000000000000",
+            ])
+        pipeline.idle()
+        let commit = pipeline.commit()
+        #expect(pipeline.ledger.lostRecords == 10 + 4)  // the boot's first ten, then the gap
+        let faults = commit.faults
+        #expect(faults.count == 1 && faults.first?.partial == true, "\(faults)")
+        #expect(faults.first?.address != 0xbeef_0000, "the next event's words were taken for this one")
+        #expect(pipeline.ledger.unparsed["arm-smmu-v3"] == 1, "the orphan dump: \(pipeline.ledger.unparsed)")
+    }
+
     @Test("a commit before the replay rebuilt the group keeps the group's start (a second crash must not skip it)")
     func commitDuringReplay() {
         // A checkpoint taken with an AMD split header (seq 11) pending: resume 10, counted 12.

@@ -272,7 +272,14 @@ public struct KmsgPipeline: Sendable {
             // not counted again: `commit` drops what carries a seq the checkpoint counted).
             break
         case .accept(let lost, let after):
-            if lost > 0 { staged.losses.append(LossRange(afterSeq: after, beforeSeq: layout.seq, count: lost)) }
+            if lost > 0 {
+                staged.losses.append(LossRange(afterSeq: after, beforeSeq: layout.seq, count: lost))
+                // /dev/kmsg: records never seen broke every unfinished group; each is emitted with
+                // what it has (partial), so the lines after the gap are not taken for the rest of
+                // it (an SMMUv3 dump completed with the next event's words). A saved excerpt's
+                // gaps are often only lines filtered out (`grep`), so there groups go on.
+                if tracker.fromStartOfBoot { classifier.finish(into: &staged.outputs) }
+            }
             staged.records += 1
             staged.lastSeq = layout.seq
         }
