@@ -114,11 +114,10 @@ struct AMDViParser: FamilyParser {
     /// keeps it (the kernel may be between two printks), pending from its first line.
     struct OrphanDump: Sendable {
         var followUps: FollowUpLines
-        var lines = 0
+        /// Counted lines (`DTE[n]`, `CMD[n]`) so far, and the index of the last.
+        var counted = 0
         var lastIndex: Int?
-        var firstSeq: UInt64?
-        var lastSeq: UInt64?
-        var text = ""
+        var lines: OrphanLines
     }
     var orphan: OrphanDump?
 
@@ -136,7 +135,7 @@ struct AMDViParser: FamilyParser {
         for h in headers {
             if let s = h.seq { m = m.map { min($0, s) } ?? s }
         }
-        for s in [due?.seq, orphan?.firstSeq].compactMap({ $0 }) { m = m.map { min($0, s) } ?? s }
+        for s in [due?.seq, orphan?.lines.firstSeq].compactMap({ $0 }) { m = m.map { min($0, s) } ?? s }
         return m
     }
 
@@ -189,7 +188,7 @@ struct AMDViParser: FamilyParser {
             due = nil
             if let o = orphan {
                 orphan = nil
-                out.insert(.unparsed(vendor: .amd, text: o.text, seq: o.lastSeq), at: start)
+                out.insert(o.lines.unparsed(.amd), at: start)
             }
         }
         return mine
@@ -344,26 +343,30 @@ struct AMDViParser: FamilyParser {
             // lines in rising index order (the extra line, `Control Reg`, comes first).
             var rising = true
             if let index, let last = o.lastIndex { rising = index > last }
-            let continues = o.followUps == set && counted && o.lines < set.count && rising
+            let continues = o.followUps == set && counted && o.counted < set.count && rising
             if !continues { endOrphan(into: &out) }
         }
-        var o = orphan ?? OrphanDump(followUps: set, firstSeq: r.seq)
+        var o: OrphanDump
+        if let run = orphan {
+            o = run
+            o.lines.add(r)
+        } else {
+            o = OrphanDump(followUps: set, lines: OrphanLines(r))
+        }
         orphan = nil
-        o.text += o.text.isEmpty ? r.text : "\n" + r.text
-        o.lastSeq = r.seq ?? o.lastSeq
         if counted {
-            o.lines += 1
+            o.counted += 1
             o.lastIndex = index ?? o.lastIndex.map { $0 + 1 } ?? 0
         }
         orphan = o
         // The dump's last line (index 3 of 4): nothing of this event follows.
-        if counted, o.lines >= set.count || (o.lastIndex ?? 0) >= set.count - 1 { endOrphan(into: &out) }
+        if counted, o.counted >= set.count || (o.lastIndex ?? 0) >= set.count - 1 { endOrphan(into: &out) }
     }
 
     private mutating func endOrphan(into out: inout [ClassifierOutput]) {
         guard let o = orphan else { return }
         orphan = nil
-        out.append(.unparsed(vendor: .amd, text: o.text, seq: o.lastSeq))
+        out.append(o.lines.unparsed(.amd))
     }
 
     /// Emits the held event (at `index` in `out`, to keep the input order, else at the end).

@@ -88,7 +88,7 @@ struct ArmSMMUv3Parser: FamilyParser {
 
         /// Where this unit's oldest unfinished group began.
         var since: UInt64? {
-            [open?.firstSeq, awaiting?.firstSeq, pri?.seq, orphan?.firstSeq, decodedSeq]
+            [open?.firstSeq, awaiting?.firstSeq, pri?.seq, orphan?.lines.firstSeq, decodedSeq]
                 .compactMap { $0 }.min()
         }
 
@@ -107,10 +107,8 @@ struct ArmSMMUv3Parser: FamilyParser {
     /// record that is not a word, or at the end of the input. A 6.14+ decoded line after the run
     /// is the same event and supersedes it: the decoded line counts (partial), the words are its.
     struct Orphan: Sendable {
-        var firstSeq: UInt64?
-        var lastSeq: UInt64?
-        var words = 0
-        var text: String
+        var words = 1
+        var lines: OrphanLines
     }
 
     var units: [String: UnitState] = [:]
@@ -230,7 +228,7 @@ struct ArmSMMUv3Parser: FamilyParser {
                 // were lost or not pasted. The line alone names the event, so it is the fault —
                 // partial. A dump cut short, or words without their header, are superseded by it.
                 var text = r.text
-                if let o = st.orphan { text = o.text + "\n" + r.text }
+                if let o = st.orphan { text = o.lines.text + "\n" + r.text }
                 st.open = nil
                 st.orphan = nil
                 var f = ArmSMMUv3Events.fault(decoded: d, unit: unit, seq: r.seq, ts: r.timestampUsec, text: text)
@@ -293,11 +291,14 @@ struct ArmSMMUv3Parser: FamilyParser {
         word r: KmsgRecord, level: UInt8, state st: inout UnitState, into out: inout [ClassifierOutput]
     ) {
         if let o = st.orphan, o.words >= 4 { endOrphan(&st, into: &out) }  // a dump has four words
-        var o = st.orphan ?? Orphan(firstSeq: r.seq, text: "")
-        st.orphan = nil
-        o.text += o.words == 0 ? r.text : "\n" + r.text
-        o.words += 1
-        o.lastSeq = r.seq ?? o.lastSeq
+        var o: Orphan
+        if var run = st.orphan {
+            run.lines.add(r)
+            run.words += 1
+            o = run
+        } else {
+            o = Orphan(lines: OrphanLines(r))
+        }
         st.orphan = o
         // ≤ 6.13 (level 6) nothing follows the fourth word; 6.14+ its decoded line may.
         if o.words >= 4, level >= 6 { endOrphan(&st, into: &out) }
@@ -306,7 +307,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     private static func endOrphan(_ st: inout UnitState, into out: inout [ClassifierOutput]) {
         guard let o = st.orphan else { return }
         st.orphan = nil
-        out.append(.unparsed(vendor: .armSMMUv3, text: o.text, seq: o.lastSeq))
+        out.append(o.lines.unparsed(.armSMMUv3))
     }
 
     /// Overflow and GERROR lines.
@@ -415,7 +416,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     private static func abandon(_ st: UnitState, of unit: String, into out: inout [ClassifierOutput]) {
         if let g = st.awaiting { out.append(.fault(Self.fault(g, unit: unit))) }
         if let g = st.open { out.append(.fault(Self.partialFault(g, unit: unit))) }
-        if let o = st.orphan { out.append(.unparsed(vendor: .armSMMUv3, text: o.text, seq: o.lastSeq)) }
+        if let o = st.orphan { out.append(o.lines.unparsed(.armSMMUv3)) }
         if let p = st.pri {
             var f = Fault(
                 vendor: .armSMMUv3, kind: "pri-request", recoverable: true, unit: unit, seq: p.seq, text: p.text)

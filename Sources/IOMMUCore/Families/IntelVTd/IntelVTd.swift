@@ -99,10 +99,10 @@ struct IntelVTdParser: FamilyParser {
     /// its last line, so a restart inside it re-reads the fault (not counting it again).
     var dump: (progress: PageTableDump, fault: FaultSeq)?
     /// Dump lines without their fault (see `PageTableDump`): one unparsed record per dump.
-    var orphan: (progress: PageTableDump, firstSeq: UInt64?, lastSeq: UInt64?, text: String)?
+    var orphan: (progress: PageTableDump, lines: OrphanLines)?
 
     var pendingSince: UInt64? {
-        [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq, dump?.fault.seq, orphan?.firstSeq]
+        [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq, dump?.fault.seq, orphan?.lines.firstSeq]
             .compactMap { $0 }.min()
     }
 
@@ -116,7 +116,7 @@ struct IntelVTdParser: FamilyParser {
             dump = nil
             if let o = orphan {
                 orphan = nil
-                out.insert(.unparsed(vendor: .intel, text: o.text, seq: o.lastSeq), at: start)
+                out.insert(o.lines.unparsed(.intel), at: start)
             }
         }
         return mine
@@ -174,7 +174,7 @@ struct IntelVTdParser: FamilyParser {
                 dump = (.header, fault)  // its fault was counted when the reader went idle
             } else {
                 // No fault before it: the unit and IOVA, not the direction — a dump of its own.
-                orphan = (.header, r.seq, r.seq, r.text)
+                orphan = (.header, OrphanLines(r))
             }
             return true
         }
@@ -188,8 +188,7 @@ struct IntelVTdParser: FamilyParser {
             }
             dump = nil
             if var o = orphan, o.progress.add(line) {
-                o.lastSeq = r.seq ?? o.lastSeq
-                o.text += "\n" + r.text
+                o.lines.add(r)
                 orphan = o
                 if o.progress.isComplete { endOrphan(into: &out) }
                 return true
@@ -201,7 +200,7 @@ struct IntelVTdParser: FamilyParser {
                 released = nil
                 if !progress.isComplete { dump = (progress, fault) }
             } else {
-                orphan = (progress, r.seq, r.seq, r.text)
+                orphan = (progress, OrphanLines(r))
                 if progress.isComplete { endOrphan(into: &out) }
             }
             return true
@@ -332,7 +331,7 @@ struct IntelVTdParser: FamilyParser {
     private mutating func endOrphan(into out: inout [ClassifierOutput]) {
         guard let o = orphan else { return }
         orphan = nil
-        out.append(.unparsed(vendor: .intel, text: o.text, seq: o.lastSeq))
+        out.append(o.lines.unparsed(.intel))
     }
 
     /// Emits the held fault (at `index` in `out`, to keep the input order, else at the end).
