@@ -80,6 +80,9 @@ public struct StatusReport: Sendable {
         var names = Set(topology.units.keys).union(perUnit.keys).union(expectedPerUnit.keys)
         for k in ledger.interrupts.totals.keys { names.insert(k.unit) }
         let estimates = ledger.unitEstimates()
+        // An Intel unit the model has no figure of (`ambiguous`, a unit sysfs does not know)
+        // shares the one ratelimit: the figure for all units says what it can.
+        let intelTotal = ledger.dmarEstimator.isEmpty ? nil : ledger.dmarEstimator.total()
         names.formUnion(estimates.keys)
         var units: [UnitStatus] = []
         for name in names.sorted(by: { $0.compareNatural($1) }) {
@@ -97,11 +100,7 @@ public struct StatusReport: Sendable {
             // logged + suppressed messages + lost records bounds what happened only once every
             // suppressed count is in, and when the kernel counted every refusal: the estimate says
             // when that cannot be so (no upper bound: a count pending, uncounted refusals).
-            // An Intel unit the model has no figure of (`ambiguous`, a unit sysfs does not know)
-            // shares the one ratelimit: the figure for all units says what it can.
-            let estimate =
-                estimates[name]
-                ?? (vendor == .intel && !ledger.dmarEstimator.isEmpty ? ledger.dmarEstimator.total() : nil)
+            let estimate = estimates[name] ?? (vendor == .intel ? intelTotal : nil)
             let unboundedWhy: String? =
                 overflow ? "overflow" : estimate.map { $0.upper == nil } == true ? "see the estimate" : nil
             let exact = suppressed == 0 && lost == 0 && unboundedWhy == nil
