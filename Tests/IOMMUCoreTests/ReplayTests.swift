@@ -121,3 +121,18 @@ struct ReplayTests {
         #expect(Fault(json: f.jsonLine()) == f)
     }
 }
+
+@Suite("Replay bounds")
+struct ReplayBoundTests {
+    @Test("a record continued over 200 000 lines is joined up to the record limit, counted oversized, and the next record read")
+    func longContinuation() {
+        var text = "[    1.000000] DMAR: a record that goes on\n"
+        text += String(repeating: "               and on and on and on\n", count: 200_000)
+        text +=
+            "[    2.000000] DMAR: [DMA Read NO_PASID] Request device [00:05.0] fault addr 0x1000 [fault reason 0x06] PTE Read access is not set\n"
+        let (p, faults) = PipelineReplay.run(text, format: .dmesg)
+        #expect(text.utf8.count > 4 * KmsgPipeline.maxRecordBytes)
+        #expect(p.ledger.oversizedRecords == 1)
+        #expect(faults.count == 1 && p.ledger.totalFaults == 1)
+    }
+}
