@@ -124,7 +124,9 @@ struct ReplayTests {
 
 @Suite("Replay bounds")
 struct ReplayBoundTests {
-    @Test("a record continued over 200 000 lines is joined up to the record limit, counted oversized, and the next record read")
+    @Test(
+        "a record continued over 200 000 lines is joined up to the record limit, counted oversized, and the next record read"
+    )
     func longContinuation() {
         var text = "[    1.000000] DMAR: a record that goes on\n"
         text += String(repeating: "               and on and on and on\n", count: 200_000)

@@ -125,6 +125,34 @@ struct HTTPHandlerTests {
         #expect(!ch.isActive && table.openCount == 0)
     }
 
+    /// Counts the reads that reach the socket's end of the pipeline.
+    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = NIOAny
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    @Test("a connection that cannot be written to (its client does not read) is not read from until it can")
+    func readWhenWritable() throws {
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(ReadWhenWritable())
+        channel.read()
+        #expect(counter.reads == 1)
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        channel.read()
+        #expect(counter.reads == 1, "read while the client takes nothing")
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(counter.reads == 2, "the held read goes on once it can be written to")
+        _ = try channel.finish()
+    }
+
     @Test("at the cap a new connection takes the place of the oldest idle one; a busy one is kept")
     func cap() async throws {
         let table = ConnectionTable(limits: ConnectionLimits(maxConnections: 2, requestTimeout: .seconds(10)))
