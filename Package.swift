@@ -26,19 +26,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // A few lines of C for what Swift's Glibc module does not export (eventfd, inotify, klogctl, malloc).
-        .target(name: "CLinux"),
+        // A few lines of C for what Swift's Glibc module does not export (eventfd, inotify, klogctl,
+        // malloc) and for the calls that take C structs through pointers (sockaddr_un, dirent,
+        // iovec for sd_journal_sendv, crypt_rn's scratch space): Swift code stays without them.
+        .target(
+            name: "CLinux",
+            linkerSettings: [.linkedLibrary("systemd"), .linkedLibrary("crypt")]
+        ),
         // libsystemd (journal, sd_notify, sd_listen_fds) through pkg-config.
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
-        ),
-        // crypt(3) from libxcrypt, for the bcrypt hashes of `basic_auth_users` (crypt_rn).
-        .systemLibrary(
-            name: "CCrypt",
-            pkgConfig: "libxcrypt",
-            providers: [.apt(["libcrypt-dev"])]
         ),
         // zlib and libzstd for `iommud replay` of rotated logs (kern.log.2.gz, messages-….zst): the
         // replay input only, streaming.
@@ -76,7 +75,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                "CCrypt", "CZlib", "CZstd",
+                "CZlib", "CZstd",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
             ],

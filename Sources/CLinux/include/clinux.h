@@ -6,6 +6,8 @@
 #include <sys/klog.h>
 #include <sys/prctl.h>
 #include <sys/inotify.h>
+#include <dirent.h>
+#include <stddef.h>
 
 /// eventfd(2) — used to wake the kmsg reader thread for shutdown.
 int clinux_eventfd(unsigned int initval, int flags);
@@ -25,4 +27,18 @@ int clinux_raise_permitted_capabilities(void);
 /// Points the Swift runtime's global-enqueue hook at `iommud_enqueue_global_job` (GlobalExecutor.swift).
 /// 0 on success, -1 when another hook is set.
 int clinux_install_enqueue_global_hook(void);
+/// madvise(2) of the pages at an address (given as a number: /proc/self/maps names them so).
+int clinux_madvise(unsigned long address, size_t length, int advice);
+/// d_name of a readdir(3) entry (a NUL-terminated array inside the struct).
+const char *clinux_dirent_name(const struct dirent *entry);
+/// socket(2) + connect(2) to the Unix stream socket at `path`, close-on-exec. The fd, or -1 with
+/// errno set (ENAMETOOLONG when the path does not fit sun_path).
+int clinux_unix_connect(const char *path);
+/// sd_journal_sendv(3) of `count` fields laid end to end in `bytes`, the i-th `lengths[i]` long.
+/// Its return value: 0 or a negative errno.
+int clinux_journal_send_packed(const unsigned char *bytes, const size_t *lengths, int count);
+/// crypt_rn(3) of `phrase` with `setting`, its 32 KiB struct crypt_data on the heap and wiped
+/// after; the result is copied into `out` (NUL-terminated). 0, or -1 when libxcrypt refuses the
+/// setting or the result does not fit `out`.
+int clinux_crypt(const char *phrase, const char *setting, char *out, size_t out_size);
 #endif

@@ -1,7 +1,5 @@
-import CSystemd
+import CLinux
 import Glibc
-
-// Unsafe pointers here: sd_journal_sendv takes an array of iovec.
 
 /// sd_journal_sendv(3): one entry from `KEY=value` fields (binary-safe, multi-line values fine).
 /// Field names must be `[A-Z0-9_]`, not starting with `_`; journald drops invalid ones silently,
@@ -12,17 +10,14 @@ public enum Journal {
     @discardableResult
     public static func send(_ fields: [String]) -> Int32 {
         var bytes: [UInt8] = []
-        var ranges: [(offset: Int, count: Int)] = []
+        var lengths: [Int] = []
         for f in fields {
             let start = bytes.count
             bytes.append(contentsOf: f.utf8)
-            ranges.append((start, bytes.count - start))
+            lengths.append(bytes.count - start)
         }
-        guard !bytes.isEmpty else { return -Int32(EINVAL) }
-        return bytes.withUnsafeMutableBytes { raw -> Int32 in
-            let iov = ranges.map { iovec(iov_base: raw.baseAddress! + $0.offset, iov_len: $0.count) }
-            return iov.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
-        }
+        guard !bytes.isEmpty, lengths.count <= Int(Int32.max) else { return -Int32(EINVAL) }
+        return clinux_journal_send_packed(bytes, lengths, Int32(lengths.count))
     }
 
     /// True when a field name is one journald keeps.

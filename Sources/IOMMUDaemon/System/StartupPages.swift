@@ -2,8 +2,6 @@ import CLinux
 import Glibc
 import IOMMUCore
 
-// Unsafe pointers here: madvise(2) and /proc/self/pagemap work on addresses.
-
 /// Gives back the clean pages of the daemon's own executable that only start-up touched.
 ///
 /// The static binary carries the Swift runtime, swift-nio, BoringSSL and ArgumentParser
@@ -59,7 +57,7 @@ enum StartupPages {
                 continue
             }
             for run in cleanFileRuns(pagemap: pagemap, start: start, end: end, page: page) {
-                if madvise(UnsafeMutableRawPointer(bitPattern: run.lowerBound), Int(run.count), madvPageout) == 0 {
+                if clinux_madvise(run.lowerBound, Int(run.count), madvPageout) == 0 {
                     advised += Int(run.count)
                 }
             }
@@ -74,7 +72,7 @@ enum StartupPages {
         let count = Int((end - start) / page)
         var entries = [UInt64](repeating: 0, count: count)
         let want = count * 8
-        let got = entries.withUnsafeMutableBytes { pread(pagemap, $0.baseAddress, want, off_t(start / page * 8)) }
+        let got = pread(pagemap, &entries, want, off_t(start / page * 8))
         guard got == want else { return [] }
         var runs: [Range<UInt>] = []
         var runStart: UInt?

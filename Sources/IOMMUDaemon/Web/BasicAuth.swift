@@ -1,10 +1,8 @@
-import CCrypt
+import CLinux
 import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
-
-// Unsafe pointers here: crypt_rn(3) writes into a caller-provided buffer.
 
 /// HTTP basic authentication against the bcrypt hashes of `basic_auth_users`, verified by the
 /// system's crypt(3) (libxcrypt knows `$2a$`, `$2b$` and `$2y$`), never by code of our own.
@@ -116,23 +114,15 @@ final class BasicAuthVerifier: Sendable {
         return constantTimeEqual(out, Array(hash.utf8))
     }
 
-    /// crypt_rn with a heap-allocated `struct crypt_data` (32 KiB: too big for a thread's stack
-    /// to take lightly). nil when libxcrypt refuses the setting.
+    /// crypt_rn(3) through `clinux_crypt` (its 32 KiB `struct crypt_data` on the heap, wiped
+    /// after). nil when libxcrypt refuses the setting.
     static func cryptRN(password: [UInt8], setting: String) -> [UInt8]? {
-        let size = MemoryLayout<crypt_data>.size
-        let data = UnsafeMutableRawPointer.allocate(
-            byteCount: size, alignment: MemoryLayout<crypt_data>.alignment)
-        data.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        defer {
-            // The output and scratch space held the password's hash state.
-            data.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-            data.deallocate()
-        }
         var phrase = password.map { CChar(bitPattern: $0) }
         phrase.append(0)
         defer { for i in phrase.indices { phrase[i] = 0 } }
-        guard let r = crypt_rn(phrase, setting, data, Int32(size)) else { return nil }
-        let s = Array(String(cString: r).utf8)
+        var out = [CChar](repeating: 0, count: 128)
+        guard clinux_crypt(phrase, setting, &out, out.count) == 0 else { return nil }
+        let s = out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         // libxcrypt's failure token starts with '*'; crypt_rn returns NULL, but be sure.
         return s.first == UInt8(ascii: "*") ? nil : s
     }
