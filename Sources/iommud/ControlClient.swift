@@ -1,8 +1,6 @@
 import Glibc
 import IOMMUDaemon
 
-// Unsafe pointers here: recv(2) takes a buffer (the connect is UnixSocket.connect).
-
 /// The client side of the control socket, for `iommud status` (no NIO: one request, one reply).
 public enum ControlClient {
     public enum Failure: Error, Sendable {
@@ -39,7 +37,7 @@ public enum ControlClient {
         var response = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = recv(fd, &buf, buf.count, 0)
             if n > 0 {
                 guard response.count + n <= maxReplyBytes else {
                     return .failure(.protocolError("the reply goes on past \(maxReplyBytes >> 20) MiB"))

@@ -1,4 +1,4 @@
-// Unsafe pointers here: addresses are scanned out of record bytes (ByteScanner).
+// Unsafe pointers here: addresses are scanned out of record bytes and written into Strings for every fault counted (hot path).
 
 /// A PCI function address, `SSSS:BB:DD.F`. Kernel fault lines mostly print only `BB:DD.F`
 /// (Intel never prints the segment; AMD added it in v6.0, 964d21a7654c); the segment is then

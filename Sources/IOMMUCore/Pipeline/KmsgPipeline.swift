@@ -139,6 +139,11 @@ public struct KmsgPipeline: Sendable {
         }
     }
 
+    /// The same, from an array's bytes.
+    public mutating func read(stream bytes: ArraySlice<UInt8>, isFinal: Bool) {
+        bytes.withUnsafeBufferPointer { read(stream: $0, isFinal: isFinal) }
+    }
+
     /// The next bytes of a stream of records or lines (a FIFO, a regular file, a saved log).
     /// An unfinished record at the end is kept for the next call; `isFinal` ends the stream.
     public mutating func read(stream bytes: UnsafeBufferPointer<UInt8>, isFinal: Bool) {

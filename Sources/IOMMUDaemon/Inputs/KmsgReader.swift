@@ -1,4 +1,5 @@
 import CLinux
+import Dispatch
 import Glibc
 import IOMMUCore
 import Logging
@@ -18,7 +19,7 @@ public struct KmsgBatch: Sendable {
 /// to the daemon's pipeline (`DaemonCore.ingest`) on this thread; what it counted goes to the
 /// event loop.
 ///
-/// (Unsafe: read(2) fills a raw buffer, and sem_t needs a stable address.)
+/// (Unsafe: read(2) fills the raw buffer whose bytes go to framing — the hot path, every record.)
 public final class KmsgReader: @unchecked Sendable {
     public let path: String
     let core: DaemonCore
@@ -39,10 +40,12 @@ public final class KmsgReader: @unchecked Sendable {
     /// journaled must not pile up in memory. The kernel ring buffer is the queue that may
     /// overflow; its overruns are counted as lost records.
     static let batchesInFlight: UInt32 = 4
-    let slots: UnsafeMutablePointer<sem_t> = {
-        let p = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
-        sem_init(p, 0, KmsgReader.batchesInFlight)
-        return p
+    /// Made at 0 and raised to `batchesInFlight`: libdispatch traps when a semaphore is freed
+    /// below the value it was made with, and batches may be in flight when the reader goes.
+    let slots: DispatchSemaphore = {
+        let s = DispatchSemaphore(value: 0)
+        for _ in 0..<KmsgReader.batchesInFlight { s.signal() }
+        return s
     }()
     let stopping = Atomic<Bool>(false)
     /// Records are < 8 KiB (CONSOLE_EXT_LOG_MAX); a smaller buffer makes read() fail with EINVAL.
@@ -127,18 +130,13 @@ public final class KmsgReader: @unchecked Sendable {
         return stream
     }
 
-    deinit {
-        sem_destroy(slots)
-        slots.deallocate()
-    }
-
     /// The event loop has folded in one batch: the reader may hand over another.
-    public func batchDone() { sem_post(slots) }
+    public func batchDone() { slots.signal() }
 
     /// Wakes the thread through the eventfd (or out of waiting for the loop) and waits for it.
     public func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        sem_post(slots)
+        slots.signal()
         if wakeFD >= 0 {
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
@@ -252,7 +250,7 @@ public final class KmsgReader: @unchecked Sendable {
                 core.backlogRead()
             }
             if commit.records > 0 || !commit.outputs.isEmpty || !commit.losses.isEmpty || batch.endOfBacklog {
-                while sem_wait(slots) != 0 && errno == EINTR {}
+                slots.wait()
                 if stopping.load(ordering: .sequentiallyConsistent) { break }
                 continuation?.yield(batch)
             }

@@ -1,8 +1,6 @@
 import Glibc
 import IOMMUCore
 
-// Unsafe pointers here: realpath(3) fills a C buffer.
-
 /// Which PCI function each StreamID of a unit is, as the firmware says (kernel-formats.md §7,
 /// Topology.attribute): the device tree's `iommu-map` on the PCI host bridge, else ACPI IORT
 /// (SMMUs) and VIOT (virtio-iommu). /sys/firmware/devicetree is readable by anyone; the ACPI

@@ -1,8 +1,6 @@
 import Glibc
 import IOMMUCore
 
-// Unsafe pointers here: the chunk buffer the input is read into.
-
 /// `iommud replay`: saved logs through the daemon's own pipeline (`KmsgPipeline`), the same
 /// calls the daemon's reader makes, chunk after chunk — gzip and zstd files decompressed on the
 /// way (`ReplayInput`). With `--json` each fault goes to stdout as it is counted; the report
@@ -98,14 +96,12 @@ public struct ReplayDriver {
             while true {
                 var n = 0
                 do {
-                    n = try chunk.withUnsafeMutableBufferPointer { try input.read(into: $0) }
+                    n = try input.read(into: &chunk)
                 } catch {
                     writeStderr("iommud replay: \(terminalSafe(name)): \(error)\n")
                     outcome.failed = true
                 }
-                chunk.withUnsafeBufferPointer { b in
-                    pipeline.read(stream: UnsafeBufferPointer(rebasing: b[0..<n]), isFinal: n == 0)
-                }
+                pipeline.read(stream: chunk[0..<n], isFinal: n == 0)
                 let commit = pipeline.commit()
                 if let failOn = o.failOn {
                     for o in commit.outputs where failOn.matches(o) { outcome.matched += 1 }
@@ -126,7 +122,7 @@ public struct ReplayDriver {
     }
 
     static func flush(_ w: inout JSONWriter, to fd: Int32) {
-        w.sink.bytes.withUnsafeBufferPointer { writeAll(fd, $0) }
+        writeAll(fd, w.sink.bytes)
         w.sink.removeAll()
     }
 }

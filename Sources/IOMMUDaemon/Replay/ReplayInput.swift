@@ -42,6 +42,11 @@ final class ReplayInput {
 
     var format: Decompressor.Format? { decompressor?.format }
 
+    /// The next bytes of the (decompressed) input at the start of `chunk`; 0 at the end.
+    func read(into chunk: inout [UInt8]) throws -> Int {
+        try chunk.withUnsafeMutableBufferPointer { try read(into: $0) }
+    }
+
     /// The next bytes of the (decompressed) input into `out`; 0 at the end.
     func read(into out: UnsafeMutableBufferPointer<UInt8>) throws -> Int {
         if !started { try start() }

@@ -1,6 +1,5 @@
+import CLinux
 import Glibc
-
-// Unsafe pointers here: read(2) and write(2) take buffer pointers.
 
 /// Reads a small file (sysfs, procfs, a config) whole — procfs files report size 0, so it reads
 /// until EOF — or fails with EFBIG when it is longer than `limit`: a file is never half read.
@@ -16,7 +15,7 @@ public func readSmallFileBytes(_ path: String, limit: Int = 1 << 20) throws(File
     var out = [UInt8]()
     var buf = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let n = read(fd, &buf, buf.count)
         if n < 0 {
             if errno == EINTR { continue }
             throw FileError(path: path, errno: errno)
@@ -48,9 +47,7 @@ public func listDirectory(_ path: String) -> [String] {
     defer { closedir(d) }
     var out: [String] = []
     while let e = readdir(d) {
-        let name = withUnsafePointer(to: e.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
+        let name = String(cString: clinux_dirent_name(e))
         if name != "." && name != ".." { out.append(name) }
     }
     return out
@@ -86,23 +83,17 @@ public enum Clocks {
 }
 
 /// Writes to fd 2 directly (stdio's `stderr` is shared mutable state to Swift 6).
-public func writeStderr(_ s: String) {
-    var copy = s
-    copy.withUTF8 { writeAll(2, $0) }
-}
+public func writeStderr(_ s: String) { writeAll(2, s) }
 
-/// Writes all of `b` to `fd` (retrying short writes and EINTR); stops at the first error.
-public func writeAll(_ fd: Int32, _ s: String) {
-    var s = s
-    s.withUTF8 { writeAll(fd, $0) }
-}
+/// Writes all of `s` to `fd` (retrying short writes and EINTR); stops at the first error.
+public func writeAll(_ fd: Int32, _ s: String) { writeAll(fd, Array(s.utf8)) }
 
-public func writeAll(_ fd: Int32, _ b: UnsafeBufferPointer<UInt8>) {
-    var off = 0
-    while off < b.count {
-        let n = write(fd, b.baseAddress! + off, b.count - off)
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var rest = bytes
+    while !rest.isEmpty {
+        let n = write(fd, rest, rest.count)
         if n < 0 && errno == EINTR { continue }
         if n <= 0 { break }
-        off += n
+        rest.removeFirst(n)
     }
 }
