@@ -14,6 +14,16 @@ struct WebConfigTests {
         }
     }
 
+    /// The web config of most tests: `tls_server_config` with the test server's certificate and
+    /// key, `settings` added inside it, then `rest` (top-level keys, YAML lines).
+    static func tls(_ settings: [String] = [], rest: String = "") -> String {
+        (["tls_server_config:", "  cert_file: server.crt", "  key_file: server.key"] + settings.map { "  " + $0 })
+            .joined(separator: "\n") + "\n" + rest
+    }
+
+    /// Client certificates required, and verified against the test CA.
+    static let verifyClients = ["client_auth_type: RequireAndVerifyClientCert", "client_ca_file: ca.crt"]
+
     /// A daemon on a file of kmsg records with `web.yml` as its web config.
     func start(_ pki: TestPKI, _ yaml: String) throws -> Daemon {
         pki.writeWebConfig(yaml)
@@ -28,16 +38,10 @@ struct WebConfigTests {
         let pki = try TestPKI()
         let d = try start(
             pki,
-            """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-            basic_auth_users:
-              alice: \(pki.hash)
-            http_server_config:
-              headers:
-                X-Frame-Options: deny
-            """)
+            Self.tls(
+                rest:
+                    "basic_auth_users:\n  alice: \(pki.hash)\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+            ))
         let ok = try pki.curl(d, ["-u", "alice:\(pki.password)"])
         #expect(ok.code == 200, "\(ok)\n\(d.log)")
         #expect(ok.body.contains("iommud_kmsg_records_total"))
@@ -70,13 +74,7 @@ struct WebConfigTests {
         let pki = try TestPKI()
         let d = try start(
             pki,
-            """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-              client_auth_type: RequireAndVerifyClientCert
-              client_ca_file: ca.crt
-            """)
+            Self.tls(Self.verifyClients))
         let without = try pki.curl(d, [])
         #expect(without.code == 0 && without.rc != 0, "a client without a certificate must be refused: \(without)")
         let with = try pki.curl(d, ["--cert", pki.dir.path + "/client.crt", "--key", pki.dir.path + "/client.key"])
@@ -92,25 +90,11 @@ struct WebConfigTests {
         let pki = try TestPKI()
         let d = try start(
             pki,
-            """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-              client_auth_type: RequireAndVerifyClientCert
-              client_ca_file: ca.crt
-              client_allowed_sans: ["someone-else.example"]
-            """)
+            Self.tls(Self.verifyClients + ["client_allowed_sans: [\"someone-else.example\"]"]))
         let client = ["--cert", pki.dir.path + "/client.crt", "--key", pki.dir.path + "/client.key"]
         #expect(try pki.curl(d, client).code != 200)
         pki.writeWebConfig(
-            """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-              client_auth_type: RequireAndVerifyClientCert
-              client_ca_file: ca.crt
-              client_allowed_sans: ["prometheus.test"]
-            """)
+            Self.tls(Self.verifyClients + ["client_allowed_sans: [\"prometheus.test\"]"]))
         d.signal(SIGHUP)
         try eventually("the SAN prometheus.test is accepted") { try pki.curl(d, client).code == 200 }
     }
@@ -120,12 +104,7 @@ struct WebConfigTests {
         let pki = try TestPKI()
         let d = try start(
             pki,
-            """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-              min_version: TLS13
-            """)
+            Self.tls(["min_version: TLS13"]))
         let old = try pki.curl(d, ["--tls-max", "1.2"])
         #expect(old.code == 0 && old.rc != 0, "TLS 1.2 must be refused: \(old)")
         #expect(try pki.curl(d, ["--tlsv1.3"]).code == 200)
@@ -136,11 +115,7 @@ struct WebConfigTests {
         let pki = try TestPKI()
         let d = try start(
             pki,
-            """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-            """)
+            Self.tls())
         let pid = d.process?.processIdentifier
         #expect(try pki.servedSerial(d) == "03E9")
         try pki.issueServer(serial: 2002, name: "next")
@@ -188,13 +163,7 @@ struct WebConfigTests {
     @Test("a broken new web config keeps the running one (on change and on SIGHUP) and the reload metric goes to 0")
     func badOnReload() throws {
         let pki = try TestPKI()
-        let good = """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-            basic_auth_users:
-              alice: \(pki.hash)
-            """
+        let good = Self.tls(rest: "basic_auth_users:\n  alice: \(pki.hash)\n")
         let d = try start(pki, good)
         let auth = ["-u", "alice:\(pki.password)"]
         func reloadMetric() throws -> Double? {
@@ -204,7 +173,7 @@ struct WebConfigTests {
         #expect(try reloadMetric() == 1)
 
         // Changed on disk to something broken: noticed within a second, the old config serves.
-        pki.writeWebConfig(good + "\nbogus_key: 1\n")
+        pki.writeWebConfig(good + "bogus_key: 1\n")
         try eventually("the failed reload is logged") {
             _ = try? pki.curl(d, auth)
             return d.log.contains("unknown key 'bogus_key'")
@@ -237,7 +206,7 @@ struct WebConfigTests {
         try d.start()
         try d.waitReady()
         #expect(try d.metrics().sum("iommud_config_last_reload_successful") == 1)
-        pki.writeWebConfig("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
+        pki.writeWebConfig(Self.tls())
         try d.editConfig { $0.replacingOccurrences(of: "web_config = \"\"", with: "web_config = \"\(pki.webConfig)\"") }
         d.signal(SIGHUP)
         try eventually("https is served after SIGHUP") { try pki.curl(d, []).code == 200 }
@@ -250,7 +219,7 @@ struct WebConfigTests {
         let activate = try #require(Env.which("systemd-socket-activate"))
         let pki = try TestPKI()
         pki.writeWebConfig(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: \(pki.hash)\n"
+            Self.tls(rest: "basic_auth_users:\n  alice: \(pki.hash)\n")
         )
         let d = Daemon(kmsg: pki.kmsg, httpConfig: "web_config = \"\(pki.webConfig)\"")
         // Started through a shell that exits at once: systemd-socket-activate closes the fds it
