@@ -169,6 +169,16 @@ def parse_labels(s):
     return labels
 
 
+def metrics_sections(rep, secs):
+    """The guest's scrapes after and before the faults; a failed check (and no samples) when
+    either is not Prometheus text."""
+    try:
+        return parse_metrics(secs.get("metrics", [])), parse_metrics(secs.get("metrics-before", []))
+    except ValueError as e:
+        rep.check("/metrics is Prometheus text", "parseable", str(e), ok=False)
+        return [], []
+
+
 def parse_metrics(lines):
     """Prometheus text exposition: [(name, {labels}, value)]. Raises on a malformed line."""
     out = []
@@ -404,12 +414,7 @@ def check_x86(scenario, d):
     dmas = [l for l in secs.get("dmas", []) if l.strip()]
     irq_before = parse_interrupts(secs.get("interrupts-before", [])).get(UNIT, 0)
     irq_after = parse_interrupts(secs.get("interrupts-after", [])).get(UNIT, 0)
-    samples, samples_before = [], []
-    try:
-        samples = parse_metrics(secs.get("metrics", []))
-        samples_before = parse_metrics(secs.get("metrics-before", []))
-    except ValueError as e:
-        rep.check("/metrics is Prometheus text", "parseable", str(e), ok=False)
+    samples, samples_before = metrics_sections(rep, secs)
     status = load_json(rep, secs, "status-json")
     replay, rerrs = parse_replay(secs.get("replay-json", []))
     unit = find_unit(status, UNIT)

@@ -6,7 +6,7 @@ from what the kernel printed, the daemon's answers compared with it exactly.
 from collections import Counter
 
 from check import (EDU, VIRTIO_EDU, Report, _exists, _sid, find_unit, guest_results, load_json, metric_faults,
-                   msum, parse_interrupts, parse_kmsg, parse_metrics, parse_replay, parse_topology, read_text,
+                   msum, parse_interrupts, metrics_sections, parse_kmsg, parse_replay, parse_topology, read_text,
                    smmu_events, virtio_faults)
 
 
@@ -70,12 +70,7 @@ def check_virtio(d):
     irq_before = parse_interrupts(secs.get("interrupts-before", [])).get("virtio0", 0)
     irq_after = parse_interrupts(secs.get("interrupts-after", [])).get("virtio0", 0)
     rep.check("kernel: the virtio0 line interrupted", True, irq_after > irq_before)
-    samples, samples_before = [], []
-    try:
-        samples = parse_metrics(secs.get("metrics", []))
-        samples_before = parse_metrics(secs.get("metrics-before", []))
-    except ValueError as e:
-        rep.check("/metrics is Prometheus text", "parseable", str(e), ok=False)
+    samples, samples_before = metrics_sections(rep, secs)
     rep.check("exit codes: status --json, status, replay", ("0", "0", "0"),
               (meta.get("rc_status_json"), meta.get("rc_status"), meta.get("rc_replay")))
     rep.check("`iommud run` stops cleanly on SIGTERM (exit 0)", ("TERM", "0"),

@@ -25,6 +25,14 @@ need_root() {
 	fi
 }
 
+# binary_arg [PATH]: sets BIN to PATH (default: the top-level Makefile's RELEASE_BIN), absolute;
+# exits 2 when there is no executable there.
+binary_arg() {
+	BIN=${1:-$TOP/.build/release/iommud}
+	[ -x "$BIN" ] || { echo "no binary at $BIN: build it (make release) or pass one" >&2; exit 2; }
+	BIN=$(realpath "$BIN")
+}
+
 # need_cmd CMD PACKAGE...: install PACKAGE when CMD is missing (apt-get update once
 # if the index has no candidate yet).
 need_cmd() {

@@ -10,9 +10,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
-BIN=${1:-$TOP/.build/release/iommud}
-[ -x "$BIN" ] || { echo "no binary at $BIN: build it (make release) or pass one" >&2; exit 2; }
-BIN=$(realpath "$BIN")
+binary_arg "${1:-}"
 MAX_EXPOSURE=${MAX_EXPOSURE:-1.5}
 
 TMP=$(mktemp -d /tmp/iommud-verify.XXXXXX)
