@@ -3,7 +3,7 @@
 ///
 /// Why not a YAML library: the one available (Yams) brings Foundation, CoreFoundation and ICU
 /// into the daemon, and their start-up alone cost 5 MB of idle RSS on a process that must stay
-/// small on every node of a fleet (bench/: memory). The web config needs a small part of YAML.
+/// small on every node of a fleet. The web config needs a small part of YAML.
 ///
 /// Read: block mappings; block sequences of scalars and flow collections (a sequence may sit at
 /// its key's indentation); flow sequences and mappings (`[a, b]`, `{k: v}`, over several

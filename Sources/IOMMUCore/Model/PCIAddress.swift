@@ -92,8 +92,8 @@ public struct PCIAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
     }
 
     /// Whether `text` names this address with its segment (`ssss:bb:dd.f`, as `description`
-    /// spells it). A byte search: it runs for every attributed fault, where `String.contains`
-    /// was slow.
+    /// spells it). A byte search (`ByteSearch`), not `String.contains`: it runs for every
+    /// attributed fault.
     public func isPrintedWithSegment(in text: String) -> Bool { text[...].range(of: description) != nil }
 
     public static func < (l: PCIAddress, r: PCIAddress) -> Bool {
