@@ -49,24 +49,10 @@ public enum ControlClient {
             if n < 0 { return .failure(.protocolError("no answer: \(String(cString: strerror(errno)))")) }
             break
         }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let sep = text.range(of: "\r\n\r\n") else { return .failure(.protocolError("malformed reply")) }
-        let head = text[text.startIndex..<sep.lowerBound]
-        guard head.hasPrefix("HTTP/1.") else { return .failure(.protocolError("malformed reply")) }
-        let statusOK = head.split(separator: " ").dropFirst().first == "200"
-        let body = String(text[sep.upperBound...])
-        return statusOK ? .success(body) : .failure(.protocolError(body))
-    }
-}
-
-extension String {
-    func range(of needle: String) -> Range<String.Index>? {
-        guard !needle.isEmpty else { return nil }
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
-            i = index(after: i)
+        switch ControlReply.parse(response) {
+        case .ok(let body): return .success(body)
+        case .refused(let body): return .failure(.protocolError(body))
+        case .malformed: return .failure(.protocolError("malformed reply"))
         }
-        return nil
     }
 }

@@ -48,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$here/bin"
 swiftc=${SWIFTC:-swiftc}
-all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids decompress firmware"
+all="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids decompress firmware control"
 targets=(${FUZZ_TARGETS:-$all})
 jobs=${FUZZ_JOBS:-2}
 seed=${FUZZ_SEED:-1}
@@ -78,6 +78,7 @@ harness() {
     pciids) echo FuzzPCIIDs.swift ;;
     decompress) echo FuzzDecompress.swift ;;
     firmware) echo FuzzFirmware.swift ;;
+    control) echo FuzzControlReply.swift ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
   esac
 }
@@ -90,7 +91,7 @@ runs() {
     kmsg) echo 800000 ;; classifier) echo 10000 ;; replay) echo 3000 ;; interrupts) echo 300000 ;;
     toml) echo 150000 ;; yaml) echo 100000 ;; duration) echo 2000000 ;; timespec) echo 160000 ;;
     listen) echo 1000000 ;; checkpoint) echo 24000 ;; journal) echo 65000 ;; auth) echo 500000 ;;
-    pciids) echo 300000 ;; decompress) echo 500000 ;; firmware) echo 1700000 ;;
+    pciids) echo 300000 ;; decompress) echo 500000 ;; firmware) echo 1700000 ;; control) echo 600000 ;;
   esac
 }
 
@@ -105,6 +106,7 @@ maxlen() {
 extra() {
   case $1 in
     decompress) echo "$root/Sources/IOMMUDaemon/Replay/Decompressor.swift -I $root/Sources/CZlib -I $root/Sources/CZstd" ;;
+    control) echo "$root/Sources/iommud/ControlReply.swift" ;;
   esac
 }
 

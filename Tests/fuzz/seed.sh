@@ -19,12 +19,13 @@
 #   decompress  the replay tests' gzip and zstd files, with the two bytes of step sizes before them
 #   (replay also gets every log shape of Fixtures/shapes/, cut to 4 KiB)
 #   firmware    an IORT, a VIOT and iommu-map properties as QEMU and SoC firmware lay them out
+#   control     control-socket replies: the daemon's 200 with a status body, its 404/405/503, cut ones
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 fixtures="$here/../IOMMUCoreTests/Fixtures"
 work=${1:?usage: seed.sh DIR}
-targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids decompress firmware"
+targets="kmsg classifier replay interrupts toml yaml duration timespec listen checkpoint journal auth pciids decompress firmware control"
 for t in $targets; do mkdir -p "$work/$t"; done
 
 # Store stdin as a corpus input named by its content hash (libFuzzer's own naming).
@@ -121,6 +122,11 @@ put "$work/journal" < "$fixtures/replay/journal.json.log"
 printf 'MESSAGE_ID=836b376a34f24d039f6a071fe971fb56\nIOMMU_VENDOR=intel\nIOMMU_KIND=dma-read\nIOMMU_DEVICE=0000:03:00.0\nKMSG_SEQ=42\n' | put "$work/journal"
 for h in "Basic YWxpY2U6czNjcmV0" "basic   YWxpY2U6" "Bearer abc" "Basic ===="; do printf '%s' "$h" | put "$work/auth"; done
 put "$work/pciids" < "$here/../IOMMUDaemonTests/Fixtures/pci.ids"
+for r in 'HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 23\r\nConnection: close\r\n\r\niommud: 3 IOMMU faults\n' \
+  'HTTP/1.0 200 OK\r\n\r\n{"devices":[],"daemon":{"ready":true}}' 'HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nnot found\n' \
+  'HTTP/1.1 503 Service Unavailable\r\n\r\nnot ready\n' 'HTTP/1.1 200 OK\r\nContent-Len' '\x1b]0;pwned\x07\r\n\r\n'; do
+  printf "$r" | put "$work/control"
+done
 
 # Firmware tables (the layouts of Tests/IOMMUDaemonTests/FamilyTopologyTests.swift).
 python3 - "$work/firmware" <<'PY'
