@@ -1,5 +1,6 @@
 /* Calls whose C structs or addresses Swift would otherwise handle through raw pointers: socket
- * addresses, directory entries, iovec arrays, crypt(3)'s scratch space, madvise's address. */
+ * addresses, directory entries, iovec arrays, crypt(3)'s scratch space, madvise's address, the
+ * journal's data (pointers into its mapping, copied out here). */
 #include "clinux.h"
 #include <crypt.h>
 #include <errno.h>
@@ -9,7 +10,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <stdint.h>
+#include <systemd/sd-id128.h>
 #include <systemd/sd-journal.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 int clinux_madvise(unsigned long address, size_t length, int advice) {
@@ -52,6 +56,47 @@ int clinux_journal_send_packed(const unsigned char *bytes, const size_t *lengths
     int rc = sd_journal_sendv(iov, count);
     free(iov);
     return rc;
+}
+
+char *clinux_own_unit(void) {
+    char *unit = NULL;
+    return sd_pid_get_unit(0, &unit) >= 0 ? unit : NULL;
+}
+
+int clinux_boot_id(char *out) {
+    sd_id128_t id;
+    int rc = sd_id128_get_boot(&id);
+    if (rc < 0) return rc;
+    sd_id128_to_string(id, out);
+    return 0;
+}
+
+long clinux_journal_field(struct sd_journal *j, const char *field, unsigned char *out, size_t out_size) {
+    const void *data = NULL;
+    size_t len = 0;
+    int rc = sd_journal_get_data(j, field, &data, &len);
+    if (rc < 0) return rc;
+    size_t prefix = strlen(field) + 1;
+    if (len < prefix) return -EBADMSG;
+    size_t value = len - prefix;
+    memcpy(out, (const unsigned char *)data + prefix, value < out_size ? value : out_size);
+    return (long)value;
+}
+
+long clinux_journal_entry(struct sd_journal *j, unsigned char *out, size_t out_size) {
+    const void *data = NULL;
+    size_t len = 0, used = 0;
+    sd_journal_restart_data(j);
+    while (sd_journal_enumerate_data(j, &data, &len) > 0) {
+        if (len > UINT32_MAX) continue;
+        if (used + 4 + len <= out_size) {
+            uint32_t n = (uint32_t)len;
+            for (int i = 0; i < 4; i++) out[used + i] = (unsigned char)(n >> (8 * i));
+            memcpy(out + used + 4, data, len);
+        }
+        used += 4 + len;
+    }
+    return (long)used;
 }
 
 int clinux_crypt(const char *phrase, const char *setting, char *out, size_t out_size) {

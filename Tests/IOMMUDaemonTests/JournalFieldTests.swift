@@ -109,3 +109,28 @@ struct JournalLogTextTests {
         #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
     }
 }
+
+@Suite("Journal read-back")
+struct JournalReadBackTests {
+    static func pack(_ data: [[UInt8]]) -> [UInt8] {
+        data.flatMap { d in (0..<4).map { UInt8(truncatingIfNeeded: d.count >> (8 * $0)) } + d }
+    }
+
+    @Test("an entry's packed fields come back by name, values with '=' and newlines whole")
+    func unpack() {
+        let packed = Self.pack([
+            Array("MESSAGE=a=b\nc".utf8), Array("KMSG_SEQ=42".utf8), Array("NOEQUALS".utf8), Array("EMPTY=".utf8),
+        ])
+        let f = JournalReader.unpack(packed[...])
+        #expect(f == ["MESSAGE": "a=b\nc", "KMSG_SEQ": "42", "EMPTY": ""])
+    }
+
+    @Test("a packed entry cut short, or a length past the end, ends the fields there")
+    func truncated() {
+        let packed = Self.pack([Array("A=1".utf8), Array("B=2".utf8)])
+        #expect(JournalReader.unpack(packed.dropLast(1)[...]) == ["A": "1"])
+        #expect(JournalReader.unpack(packed.prefix(9)) == ["A": "1"])
+        #expect(JournalReader.unpack([0xff, 0xff, 0xff, 0x7f, 0x41][...]) == [:])
+        #expect(JournalReader.unpack([][...]) == [:])
+    }
+}

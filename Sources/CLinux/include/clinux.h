@@ -37,6 +37,19 @@ int clinux_unix_connect(const char *path);
 /// sd_journal_sendv(3) of `count` fields laid end to end in `bytes`, the i-th `lengths[i]` long.
 /// Its return value: 0 or a negative errno.
 int clinux_journal_send_packed(const unsigned char *bytes, const size_t *lengths, int count);
+struct sd_journal;
+/// sd_pid_get_unit(0): this process's systemd unit, malloc'd (the caller frees it), or NULL.
+char *clinux_own_unit(void);
+/// sd_id128_get_boot as 32 hex digits and a NUL in `out` (33 bytes). 0, or a negative errno.
+int clinux_boot_id(char *out);
+/// sd_journal_get_data(3) of `field` in the current entry: its value (after `FIELD=`) copied to
+/// `out` as far as it fits. The value's whole length (call again with that much room when it is
+/// more than `out_size`), or a negative errno (-ENOENT: no such field).
+long clinux_journal_field(struct sd_journal *j, const char *field, unsigned char *out, size_t out_size);
+/// Every field of the current entry (sd_journal_enumerate_data(3) from the start), packed into
+/// `out` as far as it fits: for each, its length (4 bytes, little-endian) and its `NAME=value`
+/// bytes. The packed length (call again with that much room when it is more than `out_size`).
+long clinux_journal_entry(struct sd_journal *j, unsigned char *out, size_t out_size);
 /// crypt_rn(3) of `phrase` with `setting`, its 32 KiB struct crypt_data on the heap and wiped
 /// after; the result is copied into `out` (NUL-terminated). 0, or -1 when libxcrypt refuses the
 /// setting or the result does not fit `out`.

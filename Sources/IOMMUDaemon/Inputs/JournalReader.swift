@@ -1,3 +1,4 @@
+import CLinux
 import CSystemd
 import Glibc
 import IOMMUCore
@@ -11,7 +12,8 @@ import IOMMUCore
 /// matches a *trusted* field journald itself adds — the writer's unit (`_SYSTEMD_UNIT`) or uid
 /// (`_UID`) — that no client can choose (systemd.journal-fields(7)).
 ///
-/// (Unsafe: sd_journal_get_data hands out pointers into the journal's mapping.)
+/// The journal's data is copied out of its mapping by `CLinux` (`clinux_journal_field`,
+/// `clinux_journal_entry`); this side sees arrays.
 public final class JournalReader {
     /// Whose entries to read.
     public enum Writer: Sendable, Equatable {
@@ -33,8 +35,7 @@ public final class JournalReader {
 
         /// The systemd unit this process runs in, if any (its cgroup says; sd_pid_get_unit).
         static func ownUnit() -> String? {
-            var unit: UnsafeMutablePointer<CChar>?
-            guard sd_pid_get_unit(0, &unit) >= 0, let unit else { return nil }
+            guard let unit = clinux_own_unit() else { return nil }
             defer { free(unit) }
             let name = String(cString: unit)
             return name.hasSuffix(".service") ? name : nil
@@ -69,8 +70,8 @@ public final class JournalReader {
 
     /// Fields of different names are ANDed, the same name ORed (sd_journal_add_match(3)).
     public func addMatch(_ field: String, _ value: String) {
-        var m = Array("\(field)=\(value)".utf8)
-        _ = m.withUnsafeMutableBytes { sd_journal_add_match(j, $0.baseAddress, $0.count) }
+        let m = Array("\(field)=\(value)".utf8)
+        _ = sd_journal_add_match(j, m, m.count)
     }
 
     /// The matches added so far form one alternative; those after it another (ORed).
@@ -94,26 +95,39 @@ public final class JournalReader {
 
     /// One field of the current entry.
     public func field(_ name: String) -> String? {
-        var data: UnsafeRawPointer?
-        var len = 0
-        guard sd_journal_get_data(j, name, &data, &len) >= 0, let data else { return nil }
-        let bytes = UnsafeRawBufferPointer(start: data, count: len)
-        let prefix = name.utf8.count + 1
-        guard len >= prefix else { return nil }
-        return String(decoding: bytes[prefix...], as: UTF8.self)
+        var value = [UInt8](repeating: 0, count: 256)
+        var n = clinux_journal_field(j, name, &value, value.count)
+        if n > value.count {
+            value = [UInt8](repeating: 0, count: n)
+            n = clinux_journal_field(j, name, &value, value.count)
+        }
+        guard n >= 0, n <= value.count else { return nil }
+        return String(decoding: value[..<n], as: UTF8.self)
     }
 
     /// Every field of the current entry.
     public func fields() -> [String: String] {
+        var packed = [UInt8](repeating: 0, count: 64 * 1024)
+        var n = clinux_journal_entry(j, &packed, packed.count)
+        if n > packed.count {
+            packed = [UInt8](repeating: 0, count: n)
+            n = clinux_journal_entry(j, &packed, packed.count)
+        }
+        return Self.unpack(packed[..<min(max(n, 0), packed.count)])
+    }
+
+    /// The fields `clinux_journal_entry` packed: a 4-byte little-endian length, then `NAME=value`.
+    static func unpack(_ packed: ArraySlice<UInt8>) -> [String: String] {
         var out: [String: String] = [:]
-        var data: UnsafeRawPointer?
-        var len = 0
-        sd_journal_restart_data(j)
-        while sd_journal_enumerate_data(j, &data, &len) > 0, let data {
-            let bytes = UnsafeRawBufferPointer(start: data, count: len)
-            guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            out[String(decoding: bytes[..<eq], as: UTF8.self)] = String(
-                decoding: bytes[(eq + 1)...], as: UTF8.self)
+        var i = packed.startIndex
+        while packed.endIndex - i >= 4 {
+            let len = (0..<4).reduce(0) { $0 | Int(packed[i + $1]) << (8 * $1) }
+            let start = i + 4
+            guard len <= packed.endIndex - start else { break }
+            let datum = packed[start..<(start + len)]
+            i = start + len
+            guard let eq = datum.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            out[String(decoding: datum[..<eq], as: UTF8.self)] = String(decoding: datum[(eq + 1)...], as: UTF8.self)
         }
         return out
     }
@@ -126,9 +140,9 @@ public final class JournalReader {
 
     /// This boot's id as journald writes `_BOOT_ID` (32 hex digits).
     public static func currentBootID() -> String? {
-        var id = sd_id128_t()
-        guard sd_id128_get_boot(&id) >= 0 else { return nil }
-        return withUnsafeBytes(of: id.bytes) { b in b.map { hex(UInt64($0), width: 2) }.joined() }
+        var id = [CChar](repeating: 0, count: 33)
+        guard clinux_boot_id(&id) >= 0 else { return nil }
+        return String(decoding: id.prefix(32).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The highest KMSG_SEQ this instance (its kmsg source and state directory) already
