@@ -112,7 +112,7 @@ struct AMDViParser: FamilyParser {
     /// so it ends with its line of index 3, with a line that cannot continue it (another dump, an
     /// index not above the last one), with the next AMD record, or at the end of the input; `flush`
     /// keeps it (the kernel may be between two printks), pending from its first line.
-    struct OrphanDump: Sendable {
+    struct OrphanDump: OrphanRun {
         var followUps: FollowUpLines
         /// Counted lines (`DTE[n]`, `CMD[n]`) so far, and the index of the last.
         var counted = 0
@@ -186,10 +186,7 @@ struct AMDViParser: FamilyParser {
         if mine, !followUp {
             // Another AMD record: no follow-up line of an earlier event is coming any more.
             due = nil
-            if let o = orphan {
-                orphan = nil
-                out.insert(o.lines.unparsed(.amd), at: start)
-            }
+            orphan.end(.amd, into: &out, at: start)
         }
         return mine
     }
@@ -344,7 +341,7 @@ struct AMDViParser: FamilyParser {
             var rising = true
             if let index, let last = o.lastIndex { rising = index > last }
             let continues = o.followUps == set && counted && o.counted < set.count && rising
-            if !continues { endOrphan(into: &out) }
+            if !continues { orphan.end(.amd, into: &out) }
         }
         var o: OrphanDump
         if let run = orphan {
@@ -360,13 +357,7 @@ struct AMDViParser: FamilyParser {
         }
         orphan = o
         // The dump's last line (index 3 of 4): nothing of this event follows.
-        if counted, o.counted >= set.count || (o.lastIndex ?? 0) >= set.count - 1 { endOrphan(into: &out) }
-    }
-
-    private mutating func endOrphan(into out: inout [ClassifierOutput]) {
-        guard let o = orphan else { return }
-        orphan = nil
-        out.append(o.lines.unparsed(.amd))
+        if counted, o.counted >= set.count || (o.lastIndex ?? 0) >= set.count - 1 { orphan.end(.amd, into: &out) }
     }
 
     /// Emits the held event (at `index` in `out`, to keep the input order, else at the end).
@@ -402,7 +393,7 @@ struct AMDViParser: FamilyParser {
     mutating func finish(into out: inout [ClassifierOutput]) {
         releaseHeld(into: &out)
         due = nil
-        endOrphan(into: &out)
+        orphan.end(.amd, into: &out)
         for h in headers { out.append(Self.abandoned(h)) }
         headers.removeAll()
     }

@@ -106,7 +106,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     /// the run ends with its fourth word (≤ 6.13, level 6: nothing follows), with the unit's next
     /// record that is not a word, or at the end of the input. A 6.14+ decoded line after the run
     /// is the same event and supersedes it: the decoded line counts (partial), the words are its.
-    struct Orphan: Sendable {
+    struct Orphan: OrphanRun {
         var words = 1
         var lines: OrphanLines
     }
@@ -150,7 +150,7 @@ struct ArmSMMUv3Parser: FamilyParser {
         let secondLineDue = st.decodedSecondLineDue
         st.decodedSecondLineDue = false
         st.decodedSeq = nil
-        if st.orphan != nil, !Self.isDword(s), !s.looksAt("event: ") { endOrphan(&st, into: &out) }
+        if st.orphan != nil, !Self.isDword(s), !s.looksAt("event: ") { st.orphan.end(.armSMMUv3, into: &out) }
         if s.skip("event 0x") {
             guard let id = s.hex(maxDigits: 2), s.skip(" received:"), s.atEndIgnoringSpaces else {
                 return false
@@ -290,7 +290,7 @@ struct ArmSMMUv3Parser: FamilyParser {
     private static func addOrphan(
         word r: KmsgRecord, level: UInt8, state st: inout UnitState, into out: inout [ClassifierOutput]
     ) {
-        if let o = st.orphan, o.words >= 4 { endOrphan(&st, into: &out) }  // a dump has four words
+        if let o = st.orphan, o.words >= 4 { st.orphan.end(.armSMMUv3, into: &out) }  // a dump has four words
         var o: Orphan
         if var run = st.orphan {
             run.lines.add(r)
@@ -301,13 +301,7 @@ struct ArmSMMUv3Parser: FamilyParser {
         }
         st.orphan = o
         // ≤ 6.13 (level 6) nothing follows the fourth word; 6.14+ its decoded line may.
-        if o.words >= 4, level >= 6 { endOrphan(&st, into: &out) }
-    }
-
-    private static func endOrphan(_ st: inout UnitState, into out: inout [ClassifierOutput]) {
-        guard let o = st.orphan else { return }
-        st.orphan = nil
-        out.append(o.lines.unparsed(.armSMMUv3))
+        if o.words >= 4, level >= 6 { st.orphan.end(.armSMMUv3, into: &out) }
     }
 
     /// Overflow and GERROR lines.

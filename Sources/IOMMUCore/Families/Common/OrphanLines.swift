@@ -21,3 +21,18 @@ struct OrphanLines: Sendable {
 
     func unparsed(_ vendor: Vendor) -> ClassifierOutput { .unparsed(vendor: vendor, text: text, seq: lastSeq) }
 }
+
+/// A family's run of orphan lines, with what the family tracks to tell where the dump ends.
+protocol OrphanRun: Sendable {
+    var lines: OrphanLines { get }
+}
+
+extension Optional where Wrapped: OrphanRun {
+    /// Ends the run, if there is one: its lines count as ONE unparsed record of `vendor`, at
+    /// `index` in `out` (to keep the input order) or at the end.
+    mutating func end(_ vendor: Vendor, into out: inout [ClassifierOutput], at index: Int? = nil) {
+        guard let run = self else { return }
+        self = nil
+        out.insert(run.lines.unparsed(vendor), at: index ?? out.endIndex)
+    }
+}

@@ -99,7 +99,11 @@ struct IntelVTdParser: FamilyParser {
     /// its last line, so a restart inside it re-reads the fault (not counting it again).
     var dump: (progress: PageTableDump, fault: FaultSeq)?
     /// Dump lines without their fault (see `PageTableDump`): one unparsed record per dump.
-    var orphan: (progress: PageTableDump, lines: OrphanLines)?
+    struct OrphanDump: OrphanRun {
+        var progress: PageTableDump
+        var lines: OrphanLines
+    }
+    var orphan: OrphanDump?
 
     var pendingSince: UInt64? {
         [pendingFirstLine?.seq, held?.seq, pendingPRQReason?.seq, dump?.fault.seq, orphan?.lines.firstSeq]
@@ -114,10 +118,7 @@ struct IntelVTdParser: FamilyParser {
             // Another Intel record: the dump before it, if any, is over.
             released = nil
             dump = nil
-            if let o = orphan {
-                orphan = nil
-                out.insert(o.lines.unparsed(.intel), at: start)
-            }
+            orphan.end(.intel, into: &out, at: start)
         }
         return mine
     }
@@ -162,7 +163,7 @@ struct IntelVTdParser: FamilyParser {
                 return false
             }
             dumpLine = true
-            endOrphan(into: &out)
+            orphan.end(.intel, into: &out)
             dump = nil
             if var f = held {
                 held = nil
@@ -174,7 +175,7 @@ struct IntelVTdParser: FamilyParser {
                 dump = (.header, fault)  // its fault was counted when the reader went idle
             } else {
                 // No fault before it: the unit and IOVA, not the direction — a dump of its own.
-                orphan = (.header, OrphanLines(r))
+                orphan = OrphanDump(progress: .header, lines: OrphanLines(r))
             }
             return true
         }
@@ -190,18 +191,18 @@ struct IntelVTdParser: FamilyParser {
             if var o = orphan, o.progress.add(line) {
                 o.lines.add(r)
                 orphan = o
-                if o.progress.isComplete { endOrphan(into: &out) }
+                if o.progress.isComplete { orphan.end(.intel, into: &out) }
                 return true
             }
-            endOrphan(into: &out)
+            orphan.end(.intel, into: &out)
             var progress = PageTableDump()
             _ = progress.add(line)
             if let fault = held.map({ FaultSeq(seq: $0.seq) }) ?? released {
                 released = nil
                 if !progress.isComplete { dump = (progress, fault) }
             } else {
-                orphan = (progress, OrphanLines(r))
-                if progress.isComplete { endOrphan(into: &out) }
+                orphan = OrphanDump(progress: progress, lines: OrphanLines(r))
+                if progress.isComplete { orphan.end(.intel, into: &out) }
             }
             return true
         }
@@ -325,13 +326,7 @@ struct IntelVTdParser: FamilyParser {
         abandonPRQReason(into: &out)
         released = nil
         dump = nil
-        endOrphan(into: &out)
-    }
-
-    private mutating func endOrphan(into out: inout [ClassifierOutput]) {
-        guard let o = orphan else { return }
-        orphan = nil
-        out.append(o.lines.unparsed(.intel))
+        orphan.end(.intel, into: &out)
     }
 
     /// Emits the held fault (at `index` in `out`, to keep the input order, else at the end).
