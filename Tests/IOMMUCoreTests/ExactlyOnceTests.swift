@@ -13,6 +13,13 @@ struct ExactlyOnceTests {
         for l in lines { (l + "\n").withBytes { p.read(record: $0) } }
     }
 
+    /// The next run's pipeline, resumed from the checkpoint `p` would write now.
+    static func restarted(from p: KmsgPipeline) -> KmsgPipeline {
+        let pos = p.checkpointPosition
+        return KmsgPipeline(
+            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: p.ledger)
+    }
+
     @Test("between read and commit the position stays where the ledger stands")
     func midBatch() {
         var p = KmsgPipeline()
@@ -50,8 +57,7 @@ struct ExactlyOnceTests {
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 10 && pos.countedSeq == 11)
         // The next run reads the whole ring buffer again from the checkpoint.
-        var second = KmsgPipeline(
-            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
+        var second = Self.restarted(from: first)
         Self.read(&second, records)
         second.idle()
         _ = second.commit()
@@ -102,8 +108,7 @@ struct ExactlyOnceTests {
         _ = first.commit()
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 9 && pos.countedSeq == 10)
-        var second = KmsgPipeline(
-            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
+        var second = Self.restarted(from: first)
         Self.read(&second, records)
         second.idle()
         let commit = second.commit()
@@ -134,8 +139,7 @@ struct ExactlyOnceTests {
         _ = first.commit()
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 9)
-        var second = KmsgPipeline(
-            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
+        var second = Self.restarted(from: first)
         Self.read(&second, records)
         second.idle()
         _ = second.commit()
@@ -200,8 +204,7 @@ struct ExactlyOnceTests {
         #expect(first.ledger.totalFaults == 1)
         let pos = first.checkpointPosition
         #expect(pos.resumeSeq == 9 && pos.countedAfterResume == [11: 1])
-        var second = KmsgPipeline(
-            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
+        var second = Self.restarted(from: first)
         Self.read(
             &second,
             [
@@ -246,8 +249,7 @@ struct ExactlyOnceTests {
         #expect(pos.resumeSeq == 10 && pos.countedSeq == 12)
         // The next run commits before it has read anything (and then after the first record,
         // still short of the header): its checkpoint must still resume before the header.
-        var second = KmsgPipeline(
-            resume: (pos.resumeSeq, pos.countedSeq), countedOutputs: pos.countedAfterResume, ledger: first.ledger)
+        var second = Self.restarted(from: first)
         _ = second.commit()
         #expect(second.checkpointPosition.resumeSeq == 10)
         Self.read(&second, ["3,10,100,-;\(Self.intel)"])
