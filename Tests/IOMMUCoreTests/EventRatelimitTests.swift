@@ -162,8 +162,7 @@ struct EventRatelimitTests {
 struct CheckpointRegressionTests {
     @Test("every input decodes or is refused; a decoded one resumes and renders without trapping")
     func checkpoints() {
-        let file = #filePath
-        let dir = String(file[..<file.lastIndex(of: "/")!]) + "/../fuzz/regressions/checkpoint"
+        let dir = Fixtures.fuzzRegressions("checkpoint")
         let names = listFiles(dir)
         #expect(!names.isEmpty)
         for name in names {
@@ -186,8 +185,7 @@ struct CheckpointRegressionTests {
 struct ClassifierRegressionTests {
     @Test("every input ends with nothing pending")
     func streams() {
-        let file = #filePath
-        let dir = String(file[..<file.lastIndex(of: "/")!]) + "/../fuzz/regressions/classifier"
+        let dir = Fixtures.fuzzRegressions("classifier")
         let names = listFiles(dir)
         #expect(!names.isEmpty)
         for name in names {

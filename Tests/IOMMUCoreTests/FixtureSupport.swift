@@ -12,6 +12,9 @@ enum Fixtures {
         readFile(root + "/" + relative)
     }
 
+    /// Tests/fuzz/regressions/<target>/: the inputs a fuzz target once failed on.
+    static func fuzzRegressions(_ target: String) -> String { root + "/../../fuzz/regressions/" + target }
+
     /// All fixture files of the given vendor folders (`.txt`), sorted.
     static func files(in folders: [String]) -> [String] {
         folders.flatMap { folder in
