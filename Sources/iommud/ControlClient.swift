@@ -19,7 +19,8 @@ public enum ControlClient {
         return false
     }
 
-    /// GET `target` over the Unix socket at `path`; the body on success.
+    /// GET `target` over the Unix socket at `path`; the body on success. The whole reply must
+    /// come within `timeoutMs` — a peer that sends a byte now and then is not waited for without end.
     public static func get(path: String, target: String, timeoutMs: Int32 = 10_000) -> Result<String, Failure> {
         let fd: Int32
         switch UnixSocket.connect(path: path) {
@@ -29,14 +30,18 @@ public enum ControlClient {
         case .failure(.system(let e)): return .failure(.notRunning(String(cString: strerror(e))))
         }
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeoutMs / 1000), tv_usec: Int(timeoutMs % 1000) * 1000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = Clocks.monotonicUsec() + Int64(timeoutMs) * 1000
         let request = "GET \(target) HTTP/1.0\r\nHost: iommud\r\n\r\n"
         let sent = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         guard sent > 0 else { return .failure(.notRunning("send: \(String(cString: strerror(errno)))")) }
         var response = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
+            let left = deadline - Clocks.monotonicUsec()
+            let late = Failure.protocolError("no whole answer within \(timeoutMs / 1000) s")
+            guard left > 0 else { return .failure(late) }
+            var tv = timeval(tv_sec: Int(left / 1_000_000), tv_usec: Int(left % 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             let n = recv(fd, &buf, buf.count, 0)
             if n > 0 {
                 guard response.count + n <= maxReplyBytes else {
@@ -46,6 +51,7 @@ public enum ControlClient {
                 continue
             }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return .failure(late) }
             if n < 0 { return .failure(.protocolError("no answer: \(String(cString: strerror(errno)))")) }
             break
         }

@@ -22,21 +22,24 @@ struct CLITests {
 
     /// Something else answers on the control socket (`--socket` names any path): a Python
     /// server that sends `reply` and then, with `endless`, 1 MiB chunks until the client leaves.
-    static func impostor(_ path: String, reply: String, endless: Bool) throws -> Process {
+    /// A server on `path` that answers one request with `reply`, then, `endless`, MiBs without
+    /// end, or, `drip`, a byte every half second without end.
+    static func impostor(_ path: String, reply: String, endless: Bool, drip: Bool = false) throws -> Process {
         let script = """
-            import socket, sys
+            import socket, sys, time
             s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
             print("ready", flush=True)
             c, _ = s.accept(); c.recv(4096)
             try:
                 c.sendall(sys.argv[2].encode())
                 while sys.argv[3] == "1": c.sendall(b"x" * (1 << 20))
+                while sys.argv[3] == "2": c.sendall(b"x"); time.sleep(0.5)
             except OSError: pass
             c.close()
             """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, path, reply, endless ? "1" : "0"]
+        p.arguments = ["-c", script, path, reply, endless ? "1" : drip ? "2" : "0"]
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -61,6 +64,16 @@ struct CLITests {
         defer { flood.terminate() }
         let (rc2, out2) = try runCommand(Binary.path, ["status", "--socket", sock])
         #expect(rc2 == 3 && out2.contains("goes on past 512 MiB"))
+    }
+
+    @Test("status: a peer that sends a byte now and then is given up on after the timeout", .timeLimit(.minutes(1)))
+    func statusDrip() throws {
+        let dir = TempDir()
+        let sock = dir.path + "/drip.sock"
+        let drip = try Self.impostor(sock, reply: "HTTP/1.0 200 OK\r\n\r\n", endless: false, drip: true)
+        defer { drip.terminate() }
+        let (rc, out) = try runCommand(Binary.path, ["status", "--socket", sock])
+        #expect(rc == 3 && out.contains("no whole answer within 10 s"), "\(out)")
     }
 
     @Test(
