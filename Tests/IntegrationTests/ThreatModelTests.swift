@@ -61,6 +61,33 @@ extension KmsgSuite {
             #expect(forged.isEmpty, "iommud log shows a forged entry: \(forged)")
         }
 
+        @Test(
+            "an entry too large to be the daemon's is not read back by iommud log",
+            .enabled(if: Journald.available && Env.which("logger") != nil, "systemd-journald and logger (util-linux)"),
+            .timeLimit(.minutes(1)))
+        func oversizedJournalEntry() throws {
+            let journald = try Journald()
+            defer { _ = journald }
+            let bus = Kmsg.uniqueBus()
+            let device = "0000:\(String(bus, radix: 16).leftPad(2)):1e.0"
+            let logger = try #require(Env.which("logger"))
+            // As root (a writer `iommud log` trusts), with the daemon's fields and a 2 MiB text.
+            let (rc, out) = try runCommand(
+                logger, ["--journald"],
+                stdin: [
+                    "MESSAGE=oversized", "MESSAGE_ID=\(MessageID.fault)", "IOMMU_DEVICE=\(device)",
+                    "IOMMU_KIND=dma-write",
+                    "IOMMU_VENDOR=intel", "KMSG_TEXT=" + String(repeating: "x", count: 2 << 20),
+                ].joined(separator: "\n") + "\n")
+            #expect(rc == 0, "\(out)")
+            let entries = try JournalQuery.waitFor("the oversized entry", ["IOMMU_DEVICE=\(device)"], log: "") {
+                $0.count == 1
+            }
+            #expect(entries.count == 1)
+            let (logRC, shown) = try runCommand(Binary.path, ["log", "--device", device, "--json"])
+            #expect(logRC == 0 && shown.isEmpty, "iommud log read an entry over 1 MiB: \(shown.prefix(200))")
+        }
+
         // MARK: - Network clients
 
         /// Opens a TCP connection without waiting for it (the listen backlog may be full).

@@ -93,23 +93,26 @@ public final class JournalReader {
     public func next() -> Bool { sd_journal_next(j) > 0 }
     public func previous() -> Bool { sd_journal_previous(j) > 0 }
 
-    /// One field of the current entry.
-    public func field(_ name: String) -> String? {
-        var value = [UInt8](repeating: 0, count: 256)
-        var n = clinux_journal_field(j, name, &value, value.count)
-        if n > value.count {
-            value = [UInt8](repeating: 0, count: n)
-            n = clinux_journal_field(j, name, &value, value.count)
-        }
+    /// One short field of the current entry (a seq, an id): nil when it is longer than
+    /// `maxBytes`, as no value the daemon writes there is.
+    public func field(_ name: String, maxBytes: Int = 256) -> String? {
+        var value = [UInt8](repeating: 0, count: maxBytes)
+        let n = clinux_journal_field(j, name, &value, value.count)
         guard n >= 0, n <= value.count else { return nil }
         return String(decoding: value[..<n], as: UTF8.self)
     }
 
-    /// Every field of the current entry.
+    /// The most an entry the daemon wrote can hold: the record's text (at most
+    /// `KmsgPipeline.maxRecordBytes`) twice over, and room for the other fields.
+    static let maxEntryBytes = 1 << 20
+
+    /// Every field of the current entry; none for an entry over `maxEntryBytes` (not one the
+    /// daemon wrote: read no further).
     public func fields() -> [String: String] {
         var packed = [UInt8](repeating: 0, count: 64 * 1024)
         var n = clinux_journal_entry(j, &packed, packed.count)
         if n > packed.count {
+            guard n <= Self.maxEntryBytes else { return [:] }
             packed = [UInt8](repeating: 0, count: n)
             n = clinux_journal_entry(j, &packed, packed.count)
         }
